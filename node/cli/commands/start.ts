@@ -1,0 +1,50 @@
+// `kaisar-node start`: run a node until SIGINT/SIGTERM (or, under a devnet, until the
+// devnet process goes away), then stop every service and close the stores.
+import { Command } from 'commander'
+import { loadConfig } from '../../config/load.js'
+import { createLogger } from '../../log.js'
+import { KaisarNode } from '../../node.js'
+import { addNetworkOptions, addNodeOptions, givenFlags } from '../options.js'
+
+export function startCommand (processStart: number): Command {
+  const cmd = new Command('start')
+    .description('run a node in a role until interrupted')
+    .option('--json', 'print one JSON line when ready ({"event":"ready",...}) instead of text')
+  addNodeOptions(cmd)
+  addNetworkOptions(cmd)
+  cmd.action(async (opts: Record<string, unknown>) => {
+    const config = await loadConfig({ file: opts.config as string | undefined, env: process.env, flags: givenFlags(opts) })
+    const logger = createLogger(config.logLevel, { role: config.role })
+    const node = await KaisarNode.create(config, { logger, processStart })
+    await node.start()
+
+    const ready = { event: 'ready', peerId: node.peerId, role: config.role, addresses: node.addresses(), api: node.api.url, wallet: node.identity.wallet.address, pid: process.pid }
+    if (opts.json === true) {
+      process.stdout.write(JSON.stringify(ready) + '\n')
+    } else {
+      process.stdout.write(`kaisar-node ${config.role} ready\n  peer id  ${node.peerId}\n  wallet   ${ready.wallet}\n  api      ${ready.api}\n` +
+        ready.addresses.map(a => `  listen   ${a}\n`).join(''))
+    }
+
+    await new Promise<void>(resolve => {
+      let stoppingSince: number | undefined
+      const shutdown = (why: string): void => {
+        if (stoppingSince != null) {
+          // A terminal's Ctrl-C and a supervisor's SIGTERM often arrive together: only a
+          // signal repeated well after the first means "stop now, without cleaning up".
+          if (Date.now() - stoppingSince < 3_000) return
+          logger.warn({ why }, 'signal repeated: exiting without a clean stop')
+          process.exit(130)
+        }
+        stoppingSince = Date.now()
+        logger.info({ why }, 'shutting down')
+        node.stop().then(resolve, err => { logger.error({ err }, 'stop failed'); process.exitCode = 1; resolve() })
+      }
+      process.on('SIGINT', () => { shutdown('SIGINT') })
+      process.on('SIGTERM', () => { shutdown('SIGTERM') })
+      // Started by `devnet` with an IPC channel: when the devnet process dies, so do we.
+      if (process.send != null) process.once('disconnect', () => { shutdown('parent exited') })
+    })
+  })
+  return cmd
+}

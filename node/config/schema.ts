@@ -1,0 +1,84 @@
+// The one schema every configuration source is validated against (defaults < file < env < flags).
+// Role-dependent defaults live in `roleDefaults`; everything else is a plain default here.
+import os from 'node:os'
+import path from 'node:path'
+import { multiaddr } from '@multiformats/multiaddr'
+import { z } from 'zod'
+
+export const ROLES = ['provider', 'checker', 'gateway'] as const
+export type Role = typeof ROLES[number]
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
+export type LogLevel = typeof LOG_LEVELS[number]
+
+function isMultiaddr (value: string): boolean {
+  try { multiaddr(value); return true } catch { return false }
+}
+
+const multiaddrString = z.string().refine(isMultiaddr, { message: 'not a valid multiaddr' })
+
+/** A bootstrap address must name the peer it expects to reach (`.../p2p/<peer id>`). */
+const peerMultiaddrString = multiaddrString.refine(value => {
+  try { return multiaddr(value).getComponents().some(c => c.name === 'p2p') } catch { return false }
+}, { message: 'must end with /p2p/<peer id>' })
+
+/** "HOST:PORT", IPv6 hosts in brackets ("[::1]:7001"). */
+export interface HostPort { host: string, port: number }
+export function parseHostPort (value: string): HostPort | undefined {
+  const m = /^(?:\[([0-9a-fA-F:]+)\]|([^:\s]+)):(\d{1,5})$/.exec(value.trim())
+  if (m == null) return undefined
+  const port = Number(m[3])
+  if (port > 65535) return undefined
+  return { host: (m[1] ?? m[2]) as string, port }
+}
+const hostPortString = z.string().refine(v => parseHostPort(v) != null, { message: 'must be HOST:PORT with a port from 0 to 65535' })
+
+/** `local` (the embedded ledger) or a peaq node's WebSocket endpoint. */
+const chainString = z.string().refine(v => v === 'local' || /^wss?:\/\/\S+$/.test(v), { message: 'must be "local" or a ws:// / wss:// URL' })
+
+export const configSchema = z.object({
+  role: z.enum(ROLES, { message: `must be one of ${ROLES.join(', ')}` }),
+  dataDir: z.string().min(1, 'must not be empty'),
+  listen: z.array(multiaddrString),
+  announce: z.array(multiaddrString).default([]),
+  bootstrap: z.array(peerMultiaddrString).default([]),
+  api: hostPortString,
+  logLevel: z.enum(LOG_LEVELS, { message: `must be one of ${LOG_LEVELS.join(', ')}` }).default('info'),
+  chain: chainString.default('local'),
+  /** Host the local ledger in this node (the devnet's gateway does). */
+  ledgerHost: z.boolean().default(false),
+  /** Encrypts the node's keys at rest. Never logged. */
+  passphrase: z.string().optional(),
+  region: z.string().regex(/^([A-Z]{2})?$/, 'must be an ISO 3166-1 alpha-2 code such as DE, or empty').default(''),
+  network: z.object({
+    maxConnections: z.number().int().min(1).max(100_000).default(300),
+    /** libp2p's default (5 inbound connections/s per IP) throttles a devnet or a busy gateway. */
+    inboundConnectionThreshold: z.number().int().min(1).default(100),
+    /** DHT server mode answers queries; clients only ask. */
+    dhtServer: z.boolean().default(true),
+    relayServer: z.boolean().default(false),
+    autonat: z.boolean().default(true),
+    dcutr: z.boolean().default(true),
+    websockets: z.boolean().default(true)
+  }).strict().prefault({}),
+  heartbeat: z.object({
+    intervalMs: z.number().int().min(100).max(3_600_000).default(15_000),
+    /** A provider is offline after this many missed heartbeats. */
+    missedBeforeOffline: z.number().int().min(1).max(100).default(3)
+  }).strict().prefault({})
+}).strict()
+
+export type NodeConfig = z.infer<typeof configSchema>
+
+/** Defaults that depend on the role (and so are applied once the role is known). */
+export function roleDefaults (role: string | undefined): Record<string, unknown> {
+  const isGateway = role === 'gateway'
+  return {
+    dataDir: path.join(os.homedir(), '.kaisar', ROLES.includes(role as Role) ? role as string : 'node'),
+    listen: ['/ip4/0.0.0.0/tcp/4001', '/ip4/0.0.0.0/tcp/4002/ws'],
+    // The API is local-only except on gateways, whose API is the network's public front door.
+    api: isGateway ? '0.0.0.0:8080' : '127.0.0.1:7001',
+    ledgerHost: false,
+    network: { relayServer: isGateway }
+  }
+}

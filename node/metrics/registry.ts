@@ -1,0 +1,42 @@
+// The node's Prometheus metrics, named `kaisar_<subsystem>_<name>` (Lodestar names
+// its own `lodestar_<subsystem>_…`). libp2p's metrics register on the same registry.
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
+
+export class NodeMetrics {
+  readonly registry: Registry
+
+  readonly gossipReceived: Counter<'topic'>
+  readonly gossipRejected: Counter<'topic' | 'reason'>
+  readonly gossipIgnored: Counter<'topic' | 'reason'>
+  readonly gossipPublished: Counter<'topic'>
+  readonly gossipPublishErrors: Counter<'topic'>
+  readonly recordsRejected: Counter<'namespace' | 'reason'>
+  readonly recordsPublished: Counter<'namespace'>
+  readonly apiRequests: Counter<'route' | 'status'>
+  readonly apiAuthRejected: Counter<'reason'>
+  readonly peersConnected: Gauge<'role'>
+  readonly providersOnline: Gauge
+  readonly heartbeatsReceived: Counter
+  readonly startupSeconds: Gauge
+  readonly apiRequestSeconds: Histogram<'route'>
+
+  constructor (registry: Registry = new Registry()) {
+    this.registry = registry
+    collectDefaultMetrics({ register: registry, prefix: 'kaisar_process_' })
+    const r = [registry]
+    this.gossipReceived = new Counter({ name: 'kaisar_gossip_received_total', help: 'Gossip messages that passed validation, by topic', labelNames: ['topic'], registers: r })
+    this.gossipRejected = new Counter({ name: 'kaisar_gossip_rejected_total', help: 'Gossip messages rejected by a topic validator (sender penalised), by topic and reason', labelNames: ['topic', 'reason'], registers: r })
+    this.gossipIgnored = new Counter({ name: 'kaisar_gossip_ignored_total', help: 'Gossip messages ignored by a topic validator (not forwarded, sender not penalised)', labelNames: ['topic', 'reason'], registers: r })
+    this.gossipPublished = new Counter({ name: 'kaisar_gossip_published_total', help: 'Gossip messages this node published, by topic', labelNames: ['topic'], registers: r })
+    this.gossipPublishErrors = new Counter({ name: 'kaisar_gossip_publish_errors_total', help: 'Gossip publishes that failed, by topic', labelNames: ['topic'], registers: r })
+    this.recordsRejected = new Counter({ name: 'kaisar_records_rejected_total', help: 'DHT records rejected by the validator, by namespace and reason', labelNames: ['namespace', 'reason'], registers: r })
+    this.recordsPublished = new Counter({ name: 'kaisar_records_published_total', help: 'Signed records this node put into the DHT', labelNames: ['namespace'], registers: r })
+    this.apiRequests = new Counter({ name: 'kaisar_api_requests_total', help: 'HTTP API requests, by route and status', labelNames: ['route', 'status'], registers: r })
+    this.apiAuthRejected = new Counter({ name: 'kaisar_api_auth_rejected_total', help: 'API requests refused for a missing or bad wallet signature', labelNames: ['reason'], registers: r })
+    this.apiRequestSeconds = new Histogram({ name: 'kaisar_api_request_seconds', help: 'HTTP API request duration', labelNames: ['route'], buckets: [0.001, 0.005, 0.02, 0.1, 0.5, 2, 10], registers: r })
+    this.peersConnected = new Gauge({ name: 'kaisar_network_peers_connected', help: 'Connected peers by the role they announce', labelNames: ['role'], registers: r })
+    this.providersOnline = new Gauge({ name: 'kaisar_providers_online', help: 'Providers whose heartbeats are current (gateways and checkers track this)', registers: r })
+    this.heartbeatsReceived = new Counter({ name: 'kaisar_heartbeats_received_total', help: 'Valid provider heartbeats received', registers: r })
+    this.startupSeconds = new Gauge({ name: 'kaisar_node_startup_seconds', help: 'Seconds from process start to the node being ready', registers: r })
+  }
+}

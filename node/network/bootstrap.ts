@@ -1,0 +1,92 @@
+// Keeps this node connected to its bootstrap peers. @libp2p/bootstrap dials once at start;
+// a node that starts before its bootstrap peer (a devnet, a restart) would then stay alone.
+// Here each bootstrap peer is dialled until it answers, with capped exponential backoff,
+// tagged keep-alive, and dialled again whenever it drops.
+import { KEEP_ALIVE, type Libp2p, type PeerId, type Startable } from '@libp2p/interface'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
+import type { Logger } from '../log.js'
+
+export interface BootstrapDialerInit {
+  peers: string[]
+  minDelayMs?: number
+  maxDelayMs?: number
+}
+
+interface Target { peerId: PeerId, addr: Multiaddr, attempt: number, timer?: NodeJS.Timeout }
+
+export class BootstrapDialer implements Startable {
+  private readonly libp2p: Libp2p
+  private readonly log: Logger
+  private readonly targets = new Map<string, Target>()
+  private readonly minDelayMs: number
+  private readonly maxDelayMs: number
+  private running = false
+
+  constructor (components: { libp2p: Libp2p, logger: Logger }, init: BootstrapDialerInit) {
+    this.libp2p = components.libp2p
+    this.log = components.logger
+    this.minDelayMs = init.minDelayMs ?? 250
+    this.maxDelayMs = init.maxDelayMs ?? 30_000
+    for (const text of init.peers) {
+      const addr = multiaddr(text)
+      const id = addr.getComponents().find(c => c.name === 'p2p')?.value
+      if (id == null) continue // the config schema already refuses these
+      const peerId = peerIdFromString(id)
+      if (peerId.equals(this.libp2p.peerId)) continue // a bootstrap node lists itself
+      this.targets.set(peerId.toString(), { peerId, addr, attempt: 0 })
+    }
+    this.onDisconnect = this.onDisconnect.bind(this)
+  }
+
+  async start (): Promise<void> {
+    this.running = true
+    this.libp2p.addEventListener('peer:disconnect', this.onDisconnect)
+    for (const target of this.targets.values()) {
+      await this.libp2p.peerStore.merge(target.peerId, { multiaddrs: [target.addr], tags: { [KEEP_ALIVE]: { value: 1 } } })
+      this.schedule(target, 0)
+    }
+  }
+
+  async stop (): Promise<void> {
+    this.running = false
+    this.libp2p.removeEventListener('peer:disconnect', this.onDisconnect)
+    for (const target of this.targets.values()) clearTimeout(target.timer)
+  }
+
+  /** Resolves once at least one bootstrap peer is connected (or there are none). */
+  async waitForAny (signal?: AbortSignal): Promise<void> {
+    if (this.targets.size === 0) return
+    while (![...this.targets.values()].some(t => this.libp2p.getConnections(t.peerId).length > 0)) {
+      signal?.throwIfAborted()
+      await new Promise(resolve => setTimeout(resolve, 50))
+    }
+  }
+
+  private schedule (target: Target, delayMs: number): void {
+    clearTimeout(target.timer)
+    target.timer = setTimeout(() => { void this.dial(target) }, delayMs)
+    target.timer.unref()
+  }
+
+  private async dial (target: Target): Promise<void> {
+    if (!this.running || this.libp2p.getConnections(target.peerId).length > 0) return
+    try {
+      await this.libp2p.dial(target.addr, { signal: AbortSignal.timeout(10_000) })
+      target.attempt = 0
+      this.log.info({ peer: target.peerId.toString() }, 'connected to bootstrap peer')
+    } catch (err) {
+      target.attempt++
+      const delay = Math.min(this.maxDelayMs, this.minDelayMs * 2 ** Math.min(target.attempt, 16))
+      // The first failures are normal while a network starts; say so once it persists.
+      const level = target.attempt === 5 ? 'warn' : 'debug'
+      this.log[level]({ peer: target.peerId.toString(), attempt: target.attempt, retryMs: delay, err: (err as Error).message }, 'bootstrap dial failed')
+      if (this.running) this.schedule(target, delay)
+    }
+  }
+
+  private onDisconnect (evt: CustomEvent<PeerId>): void {
+    const target = this.targets.get(evt.detail.toString())
+    if (target != null && this.running) this.schedule(target, this.minDelayMs)
+  }
+}

@@ -1,0 +1,128 @@
+// The one libp2p stack every role runs (DESIGN §2): TCP + WebSockets (or the memory
+// transport in the simulator), Noise, Yamux, identify, ping, kad-dht under /kaisar,
+// gossipsub, circuit relay (server on gateways, client everywhere), autonat and dcutr.
+import { autoNAT } from '@libp2p/autonat'
+import { circuitRelayServer, circuitRelayTransport } from '@libp2p/circuit-relay-v2'
+import { dcutr } from '@libp2p/dcutr'
+import { gossipsub, StrictNoSign, type GossipSub } from '@libp2p/gossipsub'
+import { identify, type Identify } from '@libp2p/identify'
+import { kadDHT, passthroughMapper, type KadDHT, type Selectors, type Validators } from '@libp2p/kad-dht'
+import { memory } from '@libp2p/memory'
+import { noise } from '@libp2p/noise'
+import { ping, type Ping } from '@libp2p/ping'
+import { prometheusMetrics } from '@libp2p/prometheus-metrics'
+import { tcp } from '@libp2p/tcp'
+import { webSockets } from '@libp2p/websockets'
+import { yamux } from '@libp2p/yamux'
+import { createLibp2p, type Libp2p } from 'libp2p'
+import { createHash } from 'node:crypto'
+import { DHT_PROTOCOL } from '../../protocols/ids.js'
+import { scoreParams, SCORE_THRESHOLDS } from './gossip/scoring.js'
+import type { ComponentLogger, PrivateKey, ServiceMap, Transport } from '@libp2p/interface'
+import type { Datastore } from 'interface-datastore'
+import type { Registry } from 'prom-client'
+
+export interface KaisarServices extends ServiceMap {
+  identify: Identify
+  ping: Ping
+  dht: KadDHT
+  pubsub: GossipSub
+}
+export type KaisarLibp2p = Libp2p<KaisarServices>
+
+export interface NetworkInit {
+  privateKey: PrivateKey
+  datastore?: Datastore
+  listen: string[]
+  announce?: string[]
+  /** 'tcp' = TCP + WebSockets (+ relay client); 'memory' = the simulator's in-process transport (+ relay client). */
+  transport: 'tcp' | 'memory'
+  websockets?: boolean
+  /** identify's agent version, `kaisar-node/<version> (<role>)`. */
+  agentVersion: string
+  maxConnections: number
+  inboundConnectionThreshold: number
+  dhtServer: boolean
+  relayServer: boolean
+  autonat: boolean
+  dcutr: boolean
+  records: { validators: Validators, selectors: Selectors }
+  /** Prometheus registry for libp2p's own metrics; omitted in the simulator (hundreds of nodes, one process). */
+  metricsRegistry?: Registry
+  logger?: ComponentLogger
+  /** Extra IPs exempt from gossipsub's IP-colocation penalty. */
+  trustedIps?: string[]
+}
+
+/** Yamux stream window 16 MiB for bulk tunnels; the read buffer must be at least as large or a paused stream is reset (DESIGN §4). */
+export const YAMUX_WINDOW = 16 * 1024 * 1024
+
+/** Stream limits per protocol per connection; libp2p's defaults (32 in / 64 out) are too low for tunnels and relays. */
+export const STREAM_LIMITS = { maxInboundStreams: 1024, maxOutboundStreams: 1024 }
+
+function messageId (msg: { data: Uint8Array }): Uint8Array {
+  // Content-addressed: with StrictNoSign there is no (from, seqno); envelopes carry a timestamp
+  // and a signature, so equal ids mean the same signed message.
+  return createHash('sha256').update(msg.data).digest().subarray(0, 20)
+}
+
+export async function createNetwork (init: NetworkInit): Promise<KaisarLibp2p> {
+  const transports: Array<(components: any) => Transport> = init.transport === 'memory'
+    ? [memory()]
+    : [tcp({ dialOpts: { noDelay: true }, listenOpts: { noDelay: true } }), ...(init.websockets === false ? [] : [webSockets()])]
+  transports.push(circuitRelayTransport({ reservationCompletionTimeout: 10_000 }))
+
+  const services: Record<string, (components: any) => unknown> = {
+    identify: identify({ runOnConnectionOpen: true }),
+    // kad-dht looks the ping service up by this name.
+    ping: ping(),
+    dht: kadDHT({
+      protocol: DHT_PROTOCOL,
+      clientMode: !init.dhtServer,
+      // Peers on loopback and private networks are legitimate here (devnets, LANs, the simulator).
+      peerInfoMapper: passthroughMapper,
+      validators: init.records.validators,
+      selectors: init.records.selectors,
+      allowQueryWithZeroPeers: true,
+      initialQuerySelfInterval: 500
+    }),
+    pubsub: gossipsub({
+      globalSignaturePolicy: StrictNoSign,
+      msgIdFn: messageId,
+      allowPublishToZeroTopicPeers: true,
+      ignoreDuplicatePublishError: true,
+      emitSelf: false,
+      scoreParams: scoreParams(init.trustedIps),
+      scoreThresholds: SCORE_THRESHOLDS,
+      maxInboundDataLength: 64 * 1024
+    })
+  }
+  if (init.relayServer) {
+    services.relay = circuitRelayServer({
+      reservations: { maxReservations: 1024 },
+      maxInboundHopStreams: 1024,
+      maxOutboundHopStreams: 1024
+    })
+  }
+  if (init.autonat) services.autonat = autoNAT({ startupDelay: 5_000 })
+  if (init.dcutr) services.dcutr = dcutr()
+
+  return await createLibp2p({
+    privateKey: init.privateKey,
+    datastore: init.datastore,
+    addresses: { listen: init.listen, announce: init.announce ?? [] },
+    nodeInfo: { userAgent: init.agentVersion },
+    transports,
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux({ streamOptions: { maxStreamWindowSize: YAMUX_WINDOW, maxReadBufferLength: YAMUX_WINDOW + 4 * 1024 * 1024 } })],
+    connectionManager: {
+      maxConnections: init.maxConnections,
+      inboundConnectionThreshold: init.inboundConnectionThreshold,
+      maxIncomingPendingConnections: 64
+    },
+    metrics: init.metricsRegistry != null ? prometheusMetrics({ registry: init.metricsRegistry, collectDefaultMetrics: false }) : undefined,
+    logger: init.logger,
+    services: services as unknown as { [K in keyof KaisarServices]: (components: any) => KaisarServices[K] },
+    start: false
+  })
+}

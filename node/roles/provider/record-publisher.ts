@@ -1,0 +1,73 @@
+// Puts this provider's signed ProviderRecord into the DHT: a new version at every start
+// and whenever its content changes; the same signed value again on a timer (and after a
+// failed put), so it outlives DHT record expiry and routing-table churn.
+import { RECORD_NAMESPACES } from '../../../protocols/ids.js'
+import { ProviderRecord } from '../../../protocols/records/provider-record.js'
+import type { Logger } from '../../log.js'
+import type { SealedRecord, SignedRecordStore } from '../../network/records/store.js'
+import type { Startable } from '@libp2p/interface'
+
+export interface ProviderRecordPublisherInit {
+  /** Builds the record's content (addresses and inventory can change while running). */
+  content: () => ProviderRecord
+  republishMs?: number
+  retryMs?: number
+}
+
+export class ProviderRecordPublisher implements Startable {
+  private readonly records: SignedRecordStore
+  private readonly log: Logger
+  private readonly init: ProviderRecordPublisherInit
+  private lastContent?: Uint8Array
+  private sealed?: SealedRecord
+  private timer?: NodeJS.Timeout
+  private running = false
+
+  constructor (components: { records: SignedRecordStore, logger: Logger }, init: ProviderRecordPublisherInit) {
+    this.records = components.records
+    this.log = components.logger
+    this.init = init
+  }
+
+  /** Version of the record this provider currently publishes. */
+  get version (): bigint {
+    return this.records.version(RECORD_NAMESPACES.provider)
+  }
+
+  async start (): Promise<void> {
+    this.running = true
+    await this.refresh()
+    this.schedule(0)
+  }
+
+  async stop (): Promise<void> {
+    this.running = false
+    clearTimeout(this.timer)
+  }
+
+  /** Signs a new version when the content changed since the last one. */
+  async refresh (): Promise<SealedRecord> {
+    const content = ProviderRecord.encode(this.init.content())
+    if (this.sealed == null || this.lastContent == null || Buffer.compare(content, this.lastContent) !== 0) {
+      this.sealed = await this.records.sign(RECORD_NAMESPACES.provider, content)
+      this.lastContent = content
+      this.log.info({ version: this.sealed.version.toString() }, 'provider record signed')
+    }
+    return this.sealed
+  }
+
+  private schedule (delayMs: number): void {
+    clearTimeout(this.timer)
+    this.timer = setTimeout(() => {
+      this.refresh()
+        .then(async sealed => { await this.records.put(sealed, AbortSignal.timeout(30_000)) })
+        .then(() => { if (this.running) this.schedule(this.init.republishMs ?? 10 * 60_000) })
+        .catch(err => {
+          // Right after start the DHT may have no peers yet: the same value is put again soon.
+          this.log.debug({ err: (err as Error).message }, 'provider record put failed, retrying')
+          if (this.running) this.schedule(this.init.retryMs ?? 2_000)
+        })
+    }, delayMs)
+    this.timer.unref()
+  }
+}

@@ -1,0 +1,29 @@
+// Every wire protocol id and gossip topic of the network, in one place (DESIGN §2).
+// Ids are versioned: a breaking change gets a new id, and both run side by side for a while.
+
+/** kad-dht runs under its own prefix, so the network is closed: a stray IPFS peer speaks /ipfs/kad and is never added. */
+export const DHT_PROTOCOL = '/kaisar/kad/1.0.0'
+
+export const PROTOCOLS = {
+  bid: '/kaisar/bid/1.0.0',
+  lease: '/kaisar/lease/1.0.0',
+  tunnel: '/kaisar/tunnel/1.0.0',
+  challenge: '/kaisar/challenge/1.0.0',
+  ledger: '/kaisar/ledger/1.0.0'
+} as const
+
+export const TOPICS = {
+  heartbeat: 'kaisar/heartbeat/1',
+  popw: 'kaisar/popw/1',
+  ledger: 'kaisar/ledger/1'
+} as const
+export type TopicName = typeof TOPICS[keyof typeof TOPICS]
+
+/** DHT key namespaces (`/<namespace>/<peer id>`); each has a validator and a selector. */
+export const RECORD_NAMESPACES = {
+  provider: 'kaisar-provider'
+} as const
+export type RecordNamespace = typeof RECORD_NAMESPACES[keyof typeof RECORD_NAMESPACES]
+
+/** identify's agent version: `kaisar-node/<version> (<role>)`, so peers learn each other's role. */
+export const AGENT_PREFIX = 'kaisar-node/'
