@@ -25,7 +25,7 @@ import { VERSION } from './version.js'
 import type { Role } from './config/schema.js'
 import type { PeerId, Startable } from '@libp2p/interface'
 import type { LevelDatastore } from 'datastore-level'
-import type { Level } from 'level'
+import type { StateDb } from './store/state-db.js'
 
 export interface PeerInfo {
   peerId: string
@@ -77,7 +77,7 @@ export class KaisarNode {
   readonly providerTable?: ProviderTable
   readonly recordPublisher?: ProviderRecordPublisher
   private readonly layout: DataDirLayout
-  private readonly stateDb: Level<string, Uint8Array>
+  private readonly stateDb: StateDb
   private readonly datastore: LevelDatastore
   /** Started in order, stopped in reverse. */
   private readonly services: Array<[string, Startable]> = []
@@ -89,7 +89,7 @@ export class KaisarNode {
 
   private constructor (init: {
     config: NodeConfig, identity: NodeIdentity, log: Logger, metrics: NodeMetrics, libp2p: KaisarLibp2p,
-    layout: DataDirLayout, stateDb: Level<string, Uint8Array>, datastore: LevelDatastore, processStart: number
+    layout: DataDirLayout, stateDb: StateDb, datastore: LevelDatastore, processStart: number
   }) {
     this.config = init.config
     this.identity = init.identity

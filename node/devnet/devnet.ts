@@ -125,9 +125,9 @@ export class Devnet {
     const log = fs.openSync(node.logFile, 'a')
     const child = spawn(process.execPath, args, { stdio: ['ignore', log, log, 'ipc'], env: { ...process.env, KAISAR_DEVNET: '1' } })
     fs.closeSync(log)
-    // The IPC channel is only a lifeline (the child exits when it closes); keep it from holding our event loop.
+    // The IPC channel is only a lifeline (the child exits when it closes); the child process
+    // itself keeps this process alive while it runs.
     child.channel?.unref()
-    child.unref()
     node.pid = child.pid
     this.children.set(node.name, child)
     child.once('exit', (code, signal) => {

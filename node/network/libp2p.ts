@@ -75,7 +75,9 @@ export async function createNetwork (init: NetworkInit): Promise<KaisarLibp2p> {
   const services: Record<string, (components: any) => unknown> = {
     identify: identify({ runOnConnectionOpen: true }),
     // kad-dht looks the ping service up by this name.
-    ping: ping(),
+    // ping's default allows one outbound stream per connection; kad-dht's liveness checks and
+    // an operator's `kaisar-node ping` then collide ("Too many outbound protocol streams").
+    ping: ping({ maxInboundStreams: 16, maxOutboundStreams: 16 }),
     dht: kadDHT({
       protocol: DHT_PROTOCOL,
       clientMode: !init.dhtServer,

@@ -5,6 +5,7 @@ import path from 'node:path'
 import { LevelDatastore } from 'datastore-level'
 import { Level } from 'level'
 import { StartupError, errorMessage, systemErrorCode } from '../errors.js'
+import type { StateDb } from './state-db.js'
 
 export interface DataDirLayout {
   root: string
@@ -50,8 +51,8 @@ function lockedError (where: string): StartupError {
   return new StartupError('DATA_DIR_LOCKED', `data dir ${where} is in use by another kaisar-node process (stop it, or use another --data-dir)`)
 }
 
-export async function openStateDb (layout: DataDirLayout): Promise<Level<string, Uint8Array>> {
-  const db = new Level<string, Uint8Array>(layout.state, { valueEncoding: 'view' })
+export async function openStateDb (layout: DataDirLayout): Promise<StateDb> {
+  const db: StateDb = new Level<string, Uint8Array>(layout.state, { valueEncoding: 'view' })
   try {
     await db.open()
   } catch (err) {

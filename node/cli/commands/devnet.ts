@@ -3,8 +3,10 @@ import { Command } from 'commander'
 import os from 'node:os'
 import path from 'node:path'
 import { ConfigError } from '../../errors.js'
-import { Devnet, MAX_DEVNET_NODES } from '../../devnet/devnet.js'
 import { LOG_LEVELS, type LogLevel } from '../../config/schema.js'
+
+/** Devnets beyond this belong in the simulator. */
+const MAX_DEVNET_NODES = 50
 
 function count (name: string, min: number) {
   return (value: string): number => {
@@ -33,6 +35,7 @@ export function devnetCommand (): Command {
     .option('--json', 'print the nodes as one JSON line when ready')
     .action(async (opts: { providers: number, checkers: number, gateways: number, basePort: number, dataDir: string, logLevel: string, heartbeatInterval: string, json?: boolean }) => {
       if (!(LOG_LEVELS as readonly string[]).includes(opts.logLevel)) throw new ConfigError('log-level', `must be one of ${LOG_LEVELS.join(', ')}`)
+      const { Devnet } = await import('../../devnet/devnet.js')
       const devnet = new Devnet({
         providers: opts.providers,
         checkers: opts.checkers,

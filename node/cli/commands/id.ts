@@ -5,7 +5,6 @@ import path from 'node:path'
 import os from 'node:os'
 import { ROLES } from '../../config/schema.js'
 import { ConfigError } from '../../errors.js'
-import { loadOrCreateIdentity } from '../../identity/keystore.js'
 import { prepareDataDir } from '../../store/data-dir.js'
 
 export function idCommand (): Command {
@@ -18,6 +17,7 @@ export function idCommand (): Command {
       const dataDir = opts.dataDir ?? process.env.KAISAR_DATA_DIR ?? (opts.role != null ? defaultDir(opts.role) : undefined)
       if (dataDir == null) throw new ConfigError('dataDir', 'give --data-dir (or --role to use ~/.kaisar/<role>)')
       const layout = await prepareDataDir(dataDir)
+      const { loadOrCreateIdentity } = await import('../../identity/keystore.js')
       const identity = await loadOrCreateIdentity(layout.root, process.env.KAISAR_PASSPHRASE)
       const out = { peerId: identity.peerId.toString(), wallet: identity.wallet.address, walletType: identity.wallet.type, dataDir: layout.root }
       process.stdout.write(opts.json === true ? JSON.stringify(out) + '\n' : `peer id  ${out.peerId}\nwallet   ${out.wallet} (${out.walletType})\ndata dir ${out.dataDir}\n`)

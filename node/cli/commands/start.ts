@@ -3,8 +3,27 @@
 import { Command } from 'commander'
 import { loadConfig } from '../../config/load.js'
 import { createLogger } from '../../log.js'
-import { KaisarNode } from '../../node.js'
 import { addNetworkOptions, addNodeOptions, givenFlags } from '../options.js'
+
+/**
+ * Resolves on the first SIGINT/SIGTERM (or loss of the devnet parent). Installed before the
+ * node starts, so a signal during start-up still leads to a clean stop rather than a kill.
+ */
+function shutdownSignal (onForce: () => void): Promise<string> {
+  return new Promise(resolve => {
+    let firstAt: number | undefined
+    const on = (why: string): void => {
+      if (firstAt == null) { firstAt = Date.now(); resolve(why); return }
+      // A terminal's Ctrl-C and a supervisor's SIGTERM often arrive together: only a signal
+      // repeated well after the first means "stop now, without cleaning up".
+      if (Date.now() - firstAt > 3_000) onForce()
+    }
+    process.on('SIGINT', () => { on('SIGINT') })
+    process.on('SIGTERM', () => { on('SIGTERM') })
+    // Started by `devnet` with an IPC channel: when the devnet process dies, so do we.
+    if (process.send != null) process.once('disconnect', () => { on('parent exited') })
+  })
+}
 
 export function startCommand (processStart: number): Command {
   const cmd = new Command('start')
@@ -15,6 +34,12 @@ export function startCommand (processStart: number): Command {
   cmd.action(async (opts: Record<string, unknown>) => {
     const config = await loadConfig({ file: opts.config as string | undefined, env: process.env, flags: givenFlags(opts) })
     const logger = createLogger(config.logLevel, { role: config.role })
+    const stopRequested = shutdownSignal(() => {
+      logger.warn('signal repeated: exiting without a clean stop')
+      process.exit(130)
+    })
+    // Loaded here, not at the top: `--help` and config errors should not pay for libp2p.
+    const { KaisarNode } = await import('../../node.js')
     const node = await KaisarNode.create(config, { logger, processStart })
     await node.start()
 
@@ -26,25 +51,9 @@ export function startCommand (processStart: number): Command {
         ready.addresses.map(a => `  listen   ${a}\n`).join(''))
     }
 
-    await new Promise<void>(resolve => {
-      let stoppingSince: number | undefined
-      const shutdown = (why: string): void => {
-        if (stoppingSince != null) {
-          // A terminal's Ctrl-C and a supervisor's SIGTERM often arrive together: only a
-          // signal repeated well after the first means "stop now, without cleaning up".
-          if (Date.now() - stoppingSince < 3_000) return
-          logger.warn({ why }, 'signal repeated: exiting without a clean stop')
-          process.exit(130)
-        }
-        stoppingSince = Date.now()
-        logger.info({ why }, 'shutting down')
-        node.stop().then(resolve, err => { logger.error({ err }, 'stop failed'); process.exitCode = 1; resolve() })
-      }
-      process.on('SIGINT', () => { shutdown('SIGINT') })
-      process.on('SIGTERM', () => { shutdown('SIGTERM') })
-      // Started by `devnet` with an IPC channel: when the devnet process dies, so do we.
-      if (process.send != null) process.once('disconnect', () => { shutdown('parent exited') })
-    })
+    const why = await stopRequested
+    logger.info({ why }, 'shutting down')
+    await node.stop()
   })
   return cmd
 }

@@ -6,7 +6,7 @@ import type { Logger } from '../../log.js'
 import type { NodeMetrics } from '../../metrics/registry.js'
 import type { KaisarLibp2p } from '../libp2p.js'
 import type { PeerId, PrivateKey } from '@libp2p/interface'
-import type { Level } from 'level'
+import type { StateDb } from '../../store/state-db.js'
 
 export interface SealedRecord { namespace: RecordNamespace, version: bigint, value: Uint8Array }
 
@@ -20,7 +20,7 @@ export class SignedRecordStore {
   private readonly versions
   private readonly current = new Map<RecordNamespace, bigint>()
 
-  constructor (components: { libp2p: KaisarLibp2p, privateKey: PrivateKey, stateDb: Level<string, Uint8Array>, metrics: NodeMetrics, logger: Logger }) {
+  constructor (components: { libp2p: KaisarLibp2p, privateKey: PrivateKey, stateDb: StateDb, metrics: NodeMetrics, logger: Logger }) {
     this.libp2p = components.libp2p
     this.privateKey = components.privateKey
     this.metrics = components.metrics

@@ -6,8 +6,7 @@ import { RECORD_NAMESPACES, type RecordNamespace } from '../../../protocols/ids.
 import { KaisarError } from '../../errors.js'
 import type { NodeMetrics } from '../../metrics/registry.js'
 import type { Selectors, Validators } from '@libp2p/kad-dht'
-import type { AbstractSublevel } from 'abstract-level'
-import type { Level } from 'level'
+import type { StateDb, SubDb } from '../../store/state-db.js'
 
 export class RecordRejectedError extends KaisarError<{ code: 'RECORD_REJECTED', reason: RecordRejection | 'older-version' }> {
   constructor (reason: RecordRejection | 'older-version') {
@@ -15,14 +14,12 @@ export class RecordRejectedError extends KaisarError<{ code: 'RECORD_REJECTED', 
   }
 }
 
-type VersionDb = AbstractSublevel<Level<string, Uint8Array>, string | Uint8Array | Buffer, string, string>
-
 /** Newest version seen per record key; in memory, written through to the state DB. */
 export class RecordVersionIndex {
-  private readonly db: VersionDb
+  private readonly db: SubDb
   private readonly cache = new Map<string, bigint>()
 
-  constructor (stateDb: Level<string, Uint8Array>) {
+  constructor (stateDb: StateDb) {
     this.db = stateDb.sublevel<string, string>('record-versions', { valueEncoding: 'utf8' })
   }
 

@@ -1,0 +1,35 @@
+// Shared pieces of the benchmarks: an in-memory-state libp2p node built by the product's
+// own builder, statistics, and timing helpers.
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { MemoryLevel } from 'memory-level'
+import { NodeMetrics } from '../node/metrics/registry.js'
+import { createNetwork, type KaisarLibp2p } from '../node/network/libp2p.js'
+import { RecordVersionIndex, recordValidators } from '../node/network/records/validators.js'
+import type { StateDb } from '../node/store/state-db.js'
+
+/** The production libp2p stack (TCP, Noise, Yamux, ...) without persistence, for benchmarks. */
+export async function benchNode (listen: string[] = ['/ip4/127.0.0.1/tcp/0']): Promise<KaisarLibp2p> {
+  const db: StateDb = new MemoryLevel<string, Uint8Array>({ valueEncoding: 'view' })
+  const node = await createNetwork({
+    privateKey: await generateKeyPair('Ed25519'), listen, transport: 'tcp', websockets: false, agentVersion: 'kaisar-bench',
+    maxConnections: 100, inboundConnectionThreshold: 100, dhtServer: false, relayServer: false, autonat: false, dcutr: false,
+    records: recordValidators(new RecordVersionIndex(db), new NodeMetrics())
+  })
+  await node.start()
+  return node
+}
+
+export function percentile (sorted: number[], p: number): number {
+  if (sorted.length === 0) return NaN
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p / 100 * sorted.length) - 1))] as number
+}
+
+export function median (values: number[]): number {
+  return percentile([...values].sort((a, b) => a - b), 50)
+}
+
+export const round = (x: number, digits = 3): number => Number(x.toFixed(digits))
+
+export function log (msg: string): void {
+  process.stderr.write(`[bench] ${msg}\n`)
+}
