@@ -1,0 +1,157 @@
+// The Ledger: the one interface the rest of the node uses for money and on-chain facts.
+// Two implementations: the local ledger (chain/local: a dev chain hosted by one node and
+// served over /kaisar/ledger/1.0.0) and peaq (chain/peaq: @polkadot/api against a peaq node).
+//
+// Calls are plain data (`LedgerCall`), so the durable outbox can persist what it owes the
+// chain and send it again after a restart; every call that can be retried has a natural
+// idempotency key (an epoch, a lease id) the ledger refuses to apply twice.
+import { KaisarError } from '../node/errors.js'
+import type { KeyringPair } from '@polkadot/keyring/types'
+
+/** SS58 address (Substrate style). */
+export type Address = string
+/** Amounts in the ledger's smallest unit (10^-decimals of one token). */
+export type Amount = bigint
+/** 0x-prefixed lowercase hex. */
+export type Hex = `0x${string}`
+
+export interface Transfer { to: Address, amount: Amount }
+export interface Penalty { provider: Address, amount: Amount }
+export interface PointsGrant { to: Address, amount: Amount }
+
+export type LedgerCall =
+  /** Moves free balance. */
+  | { kind: 'transfer', to: Address, amount: Amount }
+  /** Registers the signer as a provider with `stake` locked from its free balance (more stake tops it up). */
+  | { kind: 'registerProvider', peerId: string, stake: Amount }
+  /** Licenses the signer as a checker with `stake` locked from its free balance. */
+  | { kind: 'licenseChecker', peerId: string, stake: Amount }
+  /**
+   * Escrow for a lease, paid by the signer (the user): `amount` is locked; the provider is paid
+   * `pricePerHour` pro rata for time served when the lease closes, the rest returns to the user.
+   * One deposit per lease id.
+   */
+  | { kind: 'deposit', leaseId: string, provider: Address, amount: Amount, pricePerHour: Amount, maxSeconds: number }
+  /** Starts the paid time of a lease (the provider, once the container is deployed). */
+  | { kind: 'startLease', leaseId: string }
+  /** Ends a lease: by the user (cancel) or the provider (expiry, failure). Pays time served, refunds the rest. Once per lease. */
+  | { kind: 'closeLease', leaseId: string, reason: 'cancelled' | 'expired' | 'failed' }
+  /**
+   * One settlement per epoch (DESIGN §1.4): the Merkle root of the epoch's outcomes plus the
+   * reward, penalty and points transfers. Submitted by a licensed checker; a second settlement
+   * for the same epoch is refused. Cost does not grow with the number of outcomes.
+   */
+  | { kind: 'settleEpoch', epoch: number, outcomeRoot: Hex, outcomeCount: number, rewards: Transfer[], penalties: Penalty[], points: PointsGrant[] }
+  /** Devnet only: mints `amount` to the signer (bounded per call). */
+  | { kind: 'faucet', amount: Amount }
+
+export type LedgerCallKind = LedgerCall['kind']
+
+export interface TxReceipt {
+  txHash: Hex
+  /** Block (height) the transaction is in. */
+  height: number
+  blockHash: Hex
+}
+
+export interface ChainHead { height: number, hash: Hex, timestamp: number }
+
+export interface AccountInfo {
+  address: Address
+  free: Amount
+  /** Locked as provider stake, checker stake or lease escrow. */
+  locked: Amount
+  nonce: number
+  /** Refunds in points (DESIGN §1.7): credited when a user's lease time fell in failed epochs. */
+  points: Amount
+}
+
+export interface ProviderRegistration { address: Address, peerId: string, stake: Amount, registeredAt: number }
+export interface CheckerLicence { address: Address, peerId: string, stake: Amount, licensedAt: number, eligible: boolean }
+
+export interface LeaseEscrow {
+  leaseId: string
+  user: Address
+  provider: Address
+  amount: Amount
+  pricePerHour: Amount
+  maxSeconds: number
+  /** Ms timestamps (ledger clock); undefined until started / closed. */
+  startedAt?: number
+  closedAt?: number
+  status: 'funded' | 'running' | 'closed'
+  paidToProvider: Amount
+  refunded: Amount
+  closeReason?: 'cancelled' | 'expired' | 'failed'
+}
+
+export interface EpochSettlement {
+  epoch: number
+  outcomeRoot: Hex
+  outcomeCount: number
+  submitter: Address
+  height: number
+  rewards: Transfer[]
+  penalties: Penalty[]
+  points: PointsGrant[]
+}
+
+export type LedgerEvent =
+  | { kind: 'block', head: ChainHead, txCount: number }
+
+/** A role as the ledger knows it, for a peer id (used to check gossip senders' roles). */
+export interface PeerRegistration { role: 'provider' | 'checker', address: Address, stake: Amount, eligible: boolean }
+
+export interface Ledger {
+  readonly kind: 'local' | 'peaq'
+  readonly symbol: string
+  readonly decimals: number
+
+  /** Signs `call` with `wallet` and waits until it is in a block (or refused). */
+  submit: (wallet: KeyringPair, call: LedgerCall, options?: { signal?: AbortSignal }) => Promise<TxReceipt>
+
+  head: () => Promise<ChainHead>
+  account: (address: Address) => Promise<AccountInfo>
+  provider: (address: Address) => Promise<ProviderRegistration | undefined>
+  checker: (address: Address) => Promise<CheckerLicence | undefined>
+  registration: (peerId: string) => Promise<PeerRegistration | undefined>
+  escrow: (leaseId: string) => Promise<LeaseEscrow | undefined>
+  settlement: (epoch: number) => Promise<EpochSettlement | undefined>
+  /**
+   * Randomness nobody chooses: derived from the hash of the last block at or before
+   * `timestamp` (ms). Rejects with LEDGER_NOT_YET while the chain has not reached it.
+   */
+  seedAt: (timestamp: number) => Promise<{ seed: Hex, height: number }>
+  /** Calls `listener` for each new block; returns the unsubscribe function. */
+  subscribe: (listener: (event: LedgerEvent) => void) => () => void
+  close: () => Promise<void>
+}
+
+/** Why a transaction was refused. Not retryable: sending it again gives the same answer. */
+export type LedgerRejection =
+  | 'BAD_SIGNATURE'
+  | 'BAD_NONCE'
+  | 'NONCE_REPLAYED'
+  | 'INSUFFICIENT_BALANCE'
+  | 'WRONG_ROLE'
+  | 'DUPLICATE'
+  | 'UNKNOWN_LEASE'
+  | 'BAD_CALL'
+  | 'NOT_ALLOWED'
+
+export class LedgerTxError extends KaisarError<{ code: LedgerRejection, call: LedgerCallKind }> {
+  constructor (code: LedgerRejection, call: LedgerCallKind, message: string) {
+    super({ code, call }, `${call}: ${message}`)
+  }
+}
+
+/** The ledger could not be reached or did not answer: retry later (the outbox does). */
+export class LedgerUnavailableError extends KaisarError<{ code: 'LEDGER_UNAVAILABLE' | 'LEDGER_NOT_YET' }> {
+  constructor (message: string, code: 'LEDGER_UNAVAILABLE' | 'LEDGER_NOT_YET' = 'LEDGER_UNAVAILABLE') {
+    super({ code }, message)
+  }
+}
+
+export function isRetryable (err: unknown): boolean {
+  return err instanceof LedgerUnavailableError
+}
