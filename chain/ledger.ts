@@ -6,7 +6,7 @@
 // chain and send it again after a restart; every call that can be retried has a natural
 // idempotency key (an epoch, a lease id) the ledger refuses to apply twice.
 import { KaisarError } from '../node/errors.js'
-import type { KeyringPair } from '@polkadot/keyring/types'
+import type { TxSigner } from '../node/identity/signer.js'
 
 /** SS58 address (Substrate style). */
 export type Address = string
@@ -20,11 +20,15 @@ export interface Penalty { provider: Address, amount: Amount }
 export interface PointsGrant { to: Address, amount: Amount }
 
 export type LedgerCall =
-  /** Moves free balance. */
-  | { kind: 'transfer', to: Address, amount: Amount }
-  /** Registers the signer as a provider with `stake` locked from its free balance (more stake tops it up). */
+  /** Moves free balance. `ref`, when given, makes it idempotent: a second transfer with the same ref from the same sender is refused. */
+  | { kind: 'transfer', to: Address, amount: Amount, ref?: string }
+  /**
+   * Registers the signer as a provider with at least `stake` locked from its free balance
+   * (a higher stake than registered locks the difference). Idempotent: already registered with
+   * ≥ `stake` is a DUPLICATE.
+   */
   | { kind: 'registerProvider', peerId: string, stake: Amount }
-  /** Licenses the signer as a checker with `stake` locked from its free balance. */
+  /** Licenses the signer as a checker with at least `stake` locked; idempotent like registerProvider. */
   | { kind: 'licenseChecker', peerId: string, stake: Amount }
   /**
    * Escrow for a lease, paid by the signer (the user): `amount` is locked; the provider is paid
@@ -108,7 +112,7 @@ export interface Ledger {
   readonly decimals: number
 
   /** Signs `call` with `wallet` and waits until it is in a block (or refused). */
-  submit: (wallet: KeyringPair, call: LedgerCall, options?: { signal?: AbortSignal }) => Promise<TxReceipt>
+  submit: (wallet: TxSigner, call: LedgerCall, options?: { signal?: AbortSignal }) => Promise<TxReceipt>
 
   head: () => Promise<ChainHead>
   account: (address: Address) => Promise<AccountInfo>
@@ -140,10 +144,15 @@ export type LedgerRejection =
   | 'NOT_ALLOWED'
 
 export class LedgerTxError extends KaisarError<{ code: LedgerRejection, call: LedgerCallKind }> {
-  constructor (code: LedgerRejection, call: LedgerCallKind, message: string) {
-    super({ code, call }, `${call}: ${message}`)
+  /** The reason without the call prefix, e.g. "free balance 5 < 7". */
+  readonly detail: string
+  constructor (code: LedgerRejection, call: LedgerCallKind, detail: string) {
+    super({ code, call }, `${call}: ${detail}`)
+    this.detail = detail
   }
 }
+
+export const LEDGER_REJECTIONS: readonly LedgerRejection[] = ['BAD_SIGNATURE', 'BAD_NONCE', 'NONCE_REPLAYED', 'INSUFFICIENT_BALANCE', 'WRONG_ROLE', 'DUPLICATE', 'UNKNOWN_LEASE', 'BAD_CALL', 'NOT_ALLOWED']
 
 /** The ledger could not be reached or did not answer: retry later (the outbox does). */
 export class LedgerUnavailableError extends KaisarError<{ code: 'LEDGER_UNAVAILABLE' | 'LEDGER_NOT_YET' }> {

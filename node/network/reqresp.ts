@@ -1,0 +1,102 @@
+// Request/response over libp2p streams, one request per stream: a length-prefixed JSON
+// request validated by the protocol's zod schema before the handler sees it, then one
+// length-prefixed JSON response `{ ok: true, result }` or `{ ok: false, error: { code, message } }`.
+// (Lodestar's reqresp, with JSON + zod as the schema'd codec.)
+import { lpStream } from '@libp2p/utils'
+import { KaisarError } from '../errors.js'
+import type { Logger } from '../log.js'
+import type { AbortOptions, Libp2p, PeerId } from '@libp2p/interface'
+import type { Multiaddr } from '@multiformats/multiaddr'
+import type { z } from 'zod'
+
+export const MAX_MESSAGE_BYTES = 1024 * 1024
+
+/** An error the handler means to send to the requester (its code travels on the wire). */
+export class RemoteError extends KaisarError<{ code: string, protocol: string }> {
+  constructor (protocol: string, code: string, message: string) {
+    super({ code, protocol }, message)
+  }
+}
+
+/** The request never got an answer: dial failed, stream reset, timeout, garbage reply. */
+export class RequestFailedError extends KaisarError<{ code: 'REQUEST_FAILED', protocol: string }> {
+  constructor (protocol: string, message: string) {
+    super({ code: 'REQUEST_FAILED', protocol }, message)
+  }
+}
+
+type Wire = { ok: true, result: unknown } | { ok: false, error: { code: string, message: string } }
+
+function encode (value: unknown): Uint8Array {
+  return Buffer.from(JSON.stringify(value, (_k, v: unknown) => typeof v === 'bigint' ? v.toString() : v))
+}
+
+export interface ReqRespHandlerInit<S extends z.ZodType> {
+  protocol: string
+  schema: S
+  /** Returns the result; throw RemoteError to send an error code; any other throw is sent as INTERNAL. */
+  handle: (request: z.infer<S>, from: PeerId) => Promise<unknown>
+  timeoutMs?: number
+  maxInboundStreams?: number
+  logger: Logger
+  /** Called with a reason whenever a request is refused before the handler (metrics). */
+  onInvalid?: (reason: string) => void
+}
+
+export async function registerReqResp<S extends z.ZodType> (libp2p: Libp2p, init: ReqRespHandlerInit<S>): Promise<void> {
+  await libp2p.handle(init.protocol, async (stream, connection) => {
+    const lp = lpStream(stream, { maxDataLength: MAX_MESSAGE_BYTES })
+    const signal = AbortSignal.timeout(init.timeoutMs ?? 60_000)
+    let reply: Wire
+    try {
+      let request: unknown
+      try {
+        request = JSON.parse(Buffer.from((await lp.read({ signal })).subarray()).toString('utf8'))
+      } catch (err) {
+        init.onInvalid?.('malformed')
+        throw new RemoteError(init.protocol, 'MALFORMED', `request is not valid JSON: ${(err as Error).message}`)
+      }
+      const parsed = init.schema.safeParse(request)
+      if (!parsed.success) {
+        init.onInvalid?.('invalid')
+        const issue = parsed.error.issues[0]
+        throw new RemoteError(init.protocol, 'INVALID', `invalid request: ${issue?.path.join('.') ?? ''}: ${issue?.message ?? 'schema'}`)
+      }
+      reply = { ok: true, result: await init.handle(parsed.data, connection.remotePeer) }
+    } catch (err) {
+      if (err instanceof RemoteError) reply = { ok: false, error: { code: err.code, message: err.message } }
+      else if (err instanceof KaisarError) reply = { ok: false, error: { code: err.code, message: err.message } }
+      else {
+        init.logger.warn({ err, protocol: init.protocol }, 'request handler failed')
+        reply = { ok: false, error: { code: 'INTERNAL', message: 'internal error' } }
+      }
+    }
+    try {
+      await lp.write(encode(reply), { signal })
+      await stream.close({ signal })
+    } catch (err) {
+      stream.abort(err as Error)
+    }
+  }, { maxInboundStreams: init.maxInboundStreams ?? 256, maxOutboundStreams: 256 })
+}
+
+/** Sends one request and returns the result; RemoteError for an error reply, RequestFailedError otherwise. */
+export async function request (libp2p: Libp2p, peer: PeerId | Multiaddr, protocol: string, body: unknown, options: AbortOptions & { timeoutMs?: number } = {}): Promise<unknown> {
+  const signal = options.signal != null
+    ? AbortSignal.any([options.signal, AbortSignal.timeout(options.timeoutMs ?? 30_000)])
+    : AbortSignal.timeout(options.timeoutMs ?? 30_000)
+  let wire: Wire
+  try {
+    const stream = await libp2p.dialProtocol(peer, protocol, { signal, maxOutboundStreams: 1024 } as AbortOptions)
+    const lp = lpStream(stream, { maxDataLength: MAX_MESSAGE_BYTES })
+    await lp.write(encode(body), { signal })
+    const bytes = await lp.read({ signal })
+    await stream.close({ signal }).catch(() => {})
+    wire = JSON.parse(Buffer.from(bytes.subarray()).toString('utf8')) as Wire
+  } catch (err) {
+    throw new RequestFailedError(protocol, `${protocol} to ${peer.toString()}: ${(err as Error).message}`)
+  }
+  if (typeof wire !== 'object' || wire == null || typeof wire.ok !== 'boolean') throw new RequestFailedError(protocol, `${protocol}: malformed reply`)
+  if (!wire.ok) throw new RemoteError(protocol, String(wire.error?.code ?? 'UNKNOWN'), String(wire.error?.message ?? 'error'))
+  return wire.result
+}
