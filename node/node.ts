@@ -16,6 +16,7 @@ import { GossipService } from './network/gossip/service.js'
 import { createNetwork, type KaisarLibp2p } from './network/libp2p.js'
 import { SignedRecordStore } from './network/records/store.js'
 import { RecordVersionIndex, recordValidators } from './network/records/validators.js'
+import { openNodeLedger, type NodeLedger } from './ledger/node-ledger.js'
 import { HeartbeatPublisher } from './roles/provider/heartbeat.js'
 import { ProviderRecordPublisher } from './roles/provider/record-publisher.js'
 import { agentVersion, roleFromAgent, wireRole } from './roles/role.js'
@@ -23,6 +24,8 @@ import { ProviderTable } from './services/provider-table.js'
 import { openP2pDatastore, openStateDb, prepareDataDir, type DataDirLayout } from './store/data-dir.js'
 import { VERSION } from './version.js'
 import type { Role } from './config/schema.js'
+import type { Ledger } from '../chain/ledger.js'
+import type { Outbox } from '../chain/outbox.js'
 import type { PeerId, Startable } from '@libp2p/interface'
 import type { LevelDatastore } from 'datastore-level'
 import type { StateDb } from './store/state-db.js'
@@ -71,6 +74,8 @@ export class KaisarNode {
   readonly metrics: NodeMetrics
   readonly libp2p: KaisarLibp2p
   readonly gossip: GossipService
+  readonly ledger: Ledger
+  readonly outbox: Outbox
   readonly records: SignedRecordStore
   readonly api: ApiServer
   readonly router: Router
@@ -89,7 +94,8 @@ export class KaisarNode {
 
   private constructor (init: {
     config: NodeConfig, identity: NodeIdentity, log: Logger, metrics: NodeMetrics, libp2p: KaisarLibp2p,
-    layout: DataDirLayout, stateDb: StateDb, datastore: LevelDatastore, processStart: number
+    layout: DataDirLayout, stateDb: StateDb, datastore: LevelDatastore, processStart: number,
+    gossip: GossipService, nodeLedger: NodeLedger
   }) {
     this.config = init.config
     this.identity = init.identity
@@ -101,11 +107,7 @@ export class KaisarNode {
     this.datastore = init.datastore
     this.processStart = init.processStart
     const { libp2p, metrics, log, config } = this
-
-    this.gossip = new GossipService(
-      { pubsub: libp2p.services.pubsub, privateKey: this.identity.privateKey, peerId: libp2p.peerId, metrics, logger: log.child({ subsystem: 'gossip' }) },
-      { role: wireRole(config.role) }
-    )
+    this.gossip = init.gossip
     this.records = new SignedRecordStore({ libp2p, privateKey: this.identity.privateKey, stateDb: this.stateDb, metrics, logger: log.child({ subsystem: 'records' }) })
     this.router = new Router()
     const api = parseHostPort(config.api) ?? { host: '127.0.0.1', port: 0 }
@@ -113,6 +115,9 @@ export class KaisarNode {
 
     this.services.push(['gossip', this.gossip])
     this.services.push(['bootstrap', new BootstrapDialer({ libp2p, logger: log.child({ subsystem: 'bootstrap' }) }, { peers: config.bootstrap })])
+    this.services.push(...init.nodeLedger.services)
+    this.ledger = init.nodeLedger.ledger
+    this.outbox = init.nodeLedger.outbox
 
     if (config.role === 'provider') {
       this.recordPublisher = new ProviderRecordPublisher({ records: this.records, logger: log.child({ subsystem: 'provider-record' }) }, {
@@ -162,7 +167,12 @@ export class KaisarNode {
         records: recordValidators(new RecordVersionIndex(stateDb), metrics),
         metricsRegistry: metrics.registry
       })
-      return new KaisarNode({ config, identity, log, metrics, libp2p, layout, stateDb, datastore, processStart: options.processStart ?? Date.now() })
+      const gossip = new GossipService(
+        { pubsub: libp2p.services.pubsub, privateKey: identity.privateKey, peerId: libp2p.peerId, metrics, logger: log.child({ subsystem: 'gossip' }) },
+        { role: wireRole(config.role) }
+      )
+      const nodeLedger = await openNodeLedger({ config, libp2p, gossip, identity, stateDb, logger: log, metrics })
+      return new KaisarNode({ config, identity, log, metrics, libp2p, layout, stateDb, datastore, processStart: options.processStart ?? Date.now(), gossip, nodeLedger })
     } catch (err) {
       await datastore?.close().catch(() => {})
       await stateDb.close().catch(() => {})
@@ -283,6 +293,11 @@ export class KaisarNode {
     })
     r.get('/api/v1/status', async () => { await this.refreshAgents(); return this.status() })
     r.get('/api/v1/peers', async () => { await this.refreshAgents(); return this.peers() })
+    r.get('/api/v1/wallet', async () => {
+      const account = await this.ledger.account(this.identity.wallet.address)
+      return { ...account, type: this.identity.wallet.type, chain: this.config.chain, symbol: this.ledger.symbol, decimals: this.ledger.decimals }
+    })
+    r.get('/api/v1/ledger', async () => ({ kind: this.ledger.kind, chain: this.config.chain, symbol: this.ledger.symbol, decimals: this.ledger.decimals, head: await this.ledger.head(), outboxPending: this.outbox.pending() }))
     r.get('/api/v1/peers/:peer/ping', async ({ params }) => {
       const peer = parsePeer(params.peer)
       try {

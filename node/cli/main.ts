@@ -7,6 +7,7 @@ import { devnetCommand } from './commands/devnet.js'
 import { idCommand } from './commands/id.js'
 import { startCommand } from './commands/start.js'
 import { peersCommand, pingCommand, statusCommand } from './commands/status.js'
+import { walletCommand } from './commands/wallet.js'
 
 export function buildProgram (processStart = Date.now()): Command {
   const program = new Command('kaisar-node')
@@ -20,6 +21,7 @@ export function buildProgram (processStart = Date.now()): Command {
   program.addCommand(statusCommand())
   program.addCommand(peersCommand())
   program.addCommand(pingCommand())
+  program.addCommand(walletCommand())
   return program
 }
 

@@ -23,6 +23,7 @@ export function addNetworkOptions (cmd: Command): Command {
     .option('--region <cc>', 'ISO 3166-1 alpha-2 region the node runs in')
     .option('--heartbeat-interval <ms>', 'provider heartbeat interval in milliseconds (default 15000)')
     .addOption(new Option('--ledger-host', 'host the local ledger on this node (the devnet gateway does)'))
+    .option('--ledger-peer <multiaddr>', 'the local ledger\'s host (…/p2p/<peer id>); default: the first bootstrap peer')
 }
 
 /** Only the flags the user actually gave (commander leaves the others undefined). */

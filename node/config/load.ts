@@ -19,6 +19,7 @@ export const CONFIG_KEYS: readonly KeySpec[] = [
   { path: 'logLevel', kind: 'string', flag: 'logLevel' },
   { path: 'chain', kind: 'string', flag: 'chain' },
   { path: 'ledgerHost', kind: 'bool', flag: 'ledgerHost' },
+  { path: 'ledgerPeer', kind: 'string', flag: 'ledgerPeer' },
   { path: 'passphrase', kind: 'string' },
   { path: 'region', kind: 'string', flag: 'region' },
   { path: 'network.maxConnections', kind: 'int' },

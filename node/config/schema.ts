@@ -47,6 +47,8 @@ export const configSchema = z.object({
   chain: chainString.default('local'),
   /** Host the local ledger in this node (the devnet's gateway does). */
   ledgerHost: z.boolean().default(false),
+  /** The local ledger's host (…/p2p/<peer id>); default: the first bootstrap peer. */
+  ledgerPeer: peerMultiaddrString.optional(),
   /** Encrypts the node's keys at rest. Never logged. */
   passphrase: z.string().optional(),
   region: z.string().regex(/^([A-Z]{2})?$/, 'must be an ISO 3166-1 alpha-2 code such as DE, or empty').default(''),

@@ -18,6 +18,8 @@ export class NodeMetrics {
   readonly providersOnline: Gauge
   readonly heartbeatsReceived: Counter
   readonly startupSeconds: Gauge
+  readonly outboxSent: Counter<'kind' | 'result'>
+  readonly outboxPending: Gauge
   readonly apiRequestSeconds: Histogram<'route'>
 
   constructor (registry: Registry = new Registry()) {
@@ -37,6 +39,8 @@ export class NodeMetrics {
     this.peersConnected = new Gauge({ name: 'kaisar_network_peers_connected', help: 'Connected peers by the role they announce', labelNames: ['role'], registers: r })
     this.providersOnline = new Gauge({ name: 'kaisar_providers_online', help: 'Providers whose heartbeats are current (gateways and checkers track this)', registers: r })
     this.heartbeatsReceived = new Counter({ name: 'kaisar_heartbeats_received_total', help: 'Valid provider heartbeats received', registers: r })
+    this.outboxSent = new Counter({ name: 'kaisar_outbox_sent_total', help: 'Ledger calls sent by the outbox, by call kind and result (settled, duplicate, failed, retry)', labelNames: ['kind', 'result'], registers: r })
+    this.outboxPending = new Gauge({ name: 'kaisar_outbox_pending', help: 'Ledger calls waiting in the outbox', registers: r })
     this.startupSeconds = new Gauge({ name: 'kaisar_node_startup_seconds', help: 'Seconds from process start to the node being ready', registers: r })
   }
 }

@@ -2,6 +2,7 @@
 // anything addressed to one peer, or large, goes over a direct stream.
 import { NodeRole } from '../../../protocols/gossip/codec.js'
 import { Heartbeat } from '../../../protocols/gossip/heartbeat.js'
+import { BlockAnnouncement } from '../../../protocols/gossip/ledger-block.js'
 import { TOPICS } from '../../../protocols/ids.js'
 import { ACCEPT, reject, type TopicSpec } from './topic.js'
 
@@ -16,5 +17,24 @@ export const heartbeatTopic: TopicSpec<Heartbeat> = {
   validate: hb => {
     if (hb.intervalMs < 100 || hb.intervalMs > HEARTBEAT_MAX_INTERVAL_MS) return reject('bad-interval')
     return ACCEPT
+  }
+}
+
+/**
+ * New local-ledger blocks, announced by the ledger host. Only the host may announce: the
+ * validator is built with the host's peer id (every node knows which peer hosts its ledger).
+ */
+export function ledgerTopic (hostPeerId: string): TopicSpec<BlockAnnouncement> {
+  return {
+    topic: TOPICS.ledger,
+    codec: { encode: BlockAnnouncement.encode, decode: bytes => BlockAnnouncement.decode(bytes) },
+    roles: [NodeRole.GATEWAY, NodeRole.PROVIDER, NodeRole.CHECKER],
+    maxBytes: 512,
+    maxAgeMs: 60_000,
+    validate: (block, ctx) => {
+      if (ctx.signer.toString() !== hostPeerId) return reject('not-ledger-host')
+      if (block.hash.byteLength !== 32) return reject('bad-hash')
+      return ACCEPT
+    }
   }
 }
