@@ -10,10 +10,12 @@ const WORKER_URL = new URL('./cpu-worker.js', import.meta.url)
 
 /** 256×256 doubles: three matrices (1.5 MiB) sit in L2/L3, so this measures arithmetic, not RAM. */
 export const MATMUL_N = 256
+/** Quick mode: one 256² multiply takes ~0.1 s on a slow core, too coarse for a 0.25 s budget. */
+export const MATMUL_N_QUICK = 128
 
 /** Runs `kind` on `threads` workers for `durationMs`; returns each worker's output. */
-async function runWorkers (kind: CpuWorkKind, threads: number, durationMs: number, stage: string): Promise<CpuWorkerOutput[]> {
-  const input: CpuWorkerInput = { kind, durationMs, matmulN: MATMUL_N }
+async function runWorkers (kind: CpuWorkKind, threads: number, durationMs: number, stage: string, matmulN = MATMUL_N): Promise<CpuWorkerOutput[]> {
+  const input: CpuWorkerInput = { kind, durationMs, matmulN }
   const workers = Array.from({ length: threads }, () => new Worker(WORKER_URL, { workerData: input }))
   // A worker that never answers (it should not) is stopped: the job's duration stays bounded.
   const guardMs = durationMs * 3 + 10_000
@@ -59,11 +61,11 @@ export async function benchmarkCpuHash (durationMs: number, threads = benchmarkT
   return { status: 'ok', durationMs: Math.round(performance.now() - start), threads, sha256MBps: round(sha256MBps), perThreadMBps: round(sha256MBps / threads) }
 }
 
-export async function benchmarkCpuMatmul (durationMs: number, threads = benchmarkThreads()): Promise<StageResult<'cpuMatmul'>> {
+export async function benchmarkCpuMatmul (durationMs: number, threads = benchmarkThreads(), n = MATMUL_N): Promise<StageResult<'cpuMatmul'>> {
   const start = performance.now()
-  const outputs = await runWorkers('matmul', threads, durationMs, 'cpu-matmul')
-  const gflops = aggregateRate(outputs) * 2 * MATMUL_N ** 3 / 1e9
-  return { status: 'ok', durationMs: Math.round(performance.now() - start), threads, n: MATMUL_N, gflops: round(gflops), perThreadGflops: round(gflops / threads) }
+  const outputs = await runWorkers('matmul', threads, durationMs, 'cpu-matmul', n)
+  const gflops = aggregateRate(outputs) * 2 * n ** 3 / 1e9
+  return { status: 'ok', durationMs: Math.round(performance.now() - start), threads, n, gflops: round(gflops), perThreadGflops: round(gflops / threads) }
 }
 
 /** Three significant digits: more would be noise on a shared machine. */

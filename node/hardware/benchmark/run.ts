@@ -12,7 +12,7 @@ import type { CommandRunner } from '../command.js'
 import { BenchmarkError } from '../errors.js'
 import { probeGpus } from '../inventory.js'
 import { BENCHMARK_VERSION, benchmarkSchema, describeSchemaIssue, parseBenchmark, type BenchmarkResult, type GpuDevice, type StageName } from '../schema.js'
-import { benchmarkCpuHash, benchmarkCpuMatmul, benchmarkThreads, MATMUL_N } from './cpu.js'
+import { benchmarkCpuHash, benchmarkCpuMatmul, benchmarkThreads, MATMUL_N, MATMUL_N_QUICK } from './cpu.js'
 import { benchmarkDisk } from './disk.js'
 import { benchmarkGpus, DEFAULT_GPU_IMAGE } from './gpu.js'
 import { benchmarkMemory, MEMORY_BUFFER_MIB, MEMORY_BUFFER_MIB_QUICK } from './memory.js'
@@ -52,6 +52,7 @@ export async function runBenchmark (options: BenchmarkOptions = {}): Promise<Ben
   const seconds = `${(stageMs / 1000).toFixed(stageMs < 1000 ? 2 : 1)} s`
   const threads = benchmarkThreads()
   const bufferMiB = quick ? MEMORY_BUFFER_MIB_QUICK : MEMORY_BUFFER_MIB
+  const matmulN = quick ? MATMUL_N_QUICK : MATMUL_N
   const diskDir = options.diskDir ?? os.tmpdir()
   const probe = options.network ?? loopbackTcpProbe()
   const image = options.gpuImage ?? DEFAULT_GPU_IMAGE
@@ -59,7 +60,7 @@ export async function runBenchmark (options: BenchmarkOptions = {}): Promise<Ben
 
   const stages: Array<Stage<'cpuHash'> | Stage<'cpuMatmul'> | Stage<'memory'> | Stage<'disk'> | Stage<'network'> | Stage<'gpu'>> = [
     { name: 'cpuHash', doing: `sha256 of 1 MiB blocks on ${threads} threads for ${seconds}`, run: async () => await benchmarkCpuHash(stageMs, threads) },
-    { name: 'cpuMatmul', doing: `${MATMUL_N}×${MATMUL_N} float64 matrix multiply on ${threads} threads for ${seconds}`, run: async () => await benchmarkCpuMatmul(stageMs, threads) },
+    { name: 'cpuMatmul', doing: `${matmulN}×${matmulN} float64 matrix multiply on ${threads} threads for ${seconds}`, run: async () => await benchmarkCpuMatmul(stageMs, threads, matmulN) },
     { name: 'memory', doing: `copying a ${bufferMiB} MiB buffer on 1 thread for ${seconds}`, run: async () => await benchmarkMemory(stageMs, bufferMiB) },
     { name: 'disk', doing: `writing (fsync) then reading a temp file in ${diskDir}, ${seconds} each`, run: async () => await benchmarkDisk({ dir: diskDir, durationMs: stageMs, maxFileMiB: quick ? 64 : 2048 }) },
     { name: 'network', doing: `sending to ${probe.target} for ${seconds}`, run: async () => await benchmarkNetwork(probe, stageMs) },
