@@ -2,6 +2,7 @@
 // HardwareInventory. systeminformation reads the kernel's view of the machine; GPUs come from
 // nvidia-smi where the NVIDIA driver is installed (the ground truth: it knows the exact part,
 // its memory and its UUID), otherwise from the PCI bus as systeminformation sees it.
+import fs from 'node:fs'
 import si, { type Systeminformation } from 'systeminformation'
 import { execCommand, type CommandRunner } from './command.js'
 import { NvidiaSmiError } from './errors.js'
@@ -76,11 +77,25 @@ export async function collectInventory (options: InventoryOptions = {}): Promise
     disks: disksFrom(blocks, layout),
     os: { platform: os.platform, distro: os.distro, release: os.release, kernel: os.kernel, arch: os.arch },
     network: nets
-      .filter(n => !n.internal && !n.virtual) // loopback; docker0/veth/bridges come and go with containers
+      .filter(n => !n.internal && !n.virtual && !virtualOnLinux('net', n.iface))
       .map(n => ({ name: n.iface, speedMbps: n.speed != null && n.speed > 0 ? n.speed : null, ip4: n.ip4 !== '' ? n.ip4 : null })),
     gpus: gpu.gpus,
     gpuProbe: gpu.gpuProbe
   })
+}
+
+/**
+ * Devices with no hardware behind them, which the kernel files under /sys/devices/virtual:
+ * bridges, veths and tunnels (they come and go with containers, and systeminformation does not
+ * flag them all; a record that changed with every lease would be re-signed for nothing), and
+ * loop, zram, nbd, device-mapper and md block devices (views of disks, not disks).
+ */
+function virtualOnLinux (kind: 'net' | 'block', name: string): boolean {
+  try {
+    return fs.realpathSync(`/sys/class/${kind}/${name}`).includes('/devices/virtual/')
+  } catch {
+    return false // not Linux, or gone since listed
+  }
 }
 
 function ghz (value: number): number | null {
@@ -95,7 +110,7 @@ type LayoutDisk = Awaited<ReturnType<SystemSource['diskLayout']>>[number]
  * whole disk, common on VMs) or, failing that, one of its partitions' (preferring /).
  */
 export function disksFrom (blocks: BlockDevice[], layout: LayoutDisk[]): HardwareInventory['disks'] {
-  const disks = blocks.filter(b => b.type === 'disk' && !NOT_A_DISK.test(b.name) && b.size > 0)
+  const disks = blocks.filter(b => b.type === 'disk' && !NOT_A_DISK.test(b.name) && !virtualOnLinux('block', b.name) && b.size > 0)
   return disks.map(disk => {
     const physical = layout.find(l => l.device === `/dev/${disk.name}`)
     const partitionMounts = blocks

@@ -52,15 +52,17 @@ export function procMemTotalBytes (): number {
 }
 
 /**
- * Whole disks from /proc/partitions (a name with a /sys/block entry is a disk, not a
- * partition), without loop devices, RAM disks, zram, optical and floppy drives, or empty ones.
+ * Whole disks from /proc/partitions: a name with a /sys/block entry is a disk, not a partition;
+ * one under /sys/devices/virtual (loop, zram, dm, md, nbd) has no hardware behind it; optical
+ * and floppy drives and empty devices are left out.
  */
 export function procPartitionsDisks (): Map<string, number> {
   const disks = new Map<string, number>()
   for (const line of fs.readFileSync('/proc/partitions', 'utf8').split('\n').slice(2)) {
     const [, , blocks, name] = line.trim().split(/\s+/)
     if (name == null || blocks == null) continue
-    if (!fs.existsSync(path.join('/sys/block', name)) || /^(loop|ram|zram|sr|fd)\d*/.test(name) || Number(blocks) === 0) continue
+    const sys = path.join('/sys/block', name)
+    if (!fs.existsSync(sys) || fs.realpathSync(sys).includes('/devices/virtual/') || /^(sr|fd)\d*/.test(name) || Number(blocks) === 0) continue
     disks.set(name, Number(blocks) * 1024)
   }
   return disks
@@ -74,4 +76,9 @@ export function pciNvidiaGpus (): number {
     const read = (f: string): string => fs.readFileSync(path.join(root, dev, f), 'utf8').trim()
     return read('vendor') === '0x10de' && read('class').startsWith('0x03')
   }).length
+}
+
+/** Network interfaces backed by a device (not under /sys/devices/virtual/net). */
+export function sysPhysicalNics (): string[] {
+  return fs.readdirSync('/sys/class/net').filter(name => !fs.realpathSync(path.join('/sys/class/net', name)).includes('/devices/virtual/'))
 }

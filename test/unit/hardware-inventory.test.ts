@@ -10,7 +10,7 @@ import { hardwareCapacity } from '../../node/hardware/capacity.js'
 import { HardwareRecordInvalidError } from '../../node/hardware/errors.js'
 import { decodeInventory, encodeInventory, type HardwareInventory } from '../../node/hardware/schema.js'
 import { killAll, runCli } from '../helpers/cli.js'
-import { NVIDIA_SMI_FIXTURES, nproc, pciNvidiaGpus, procCpuinfoProcessors, procMemTotalBytes, procPartitionsDisks } from '../helpers/hardware.js'
+import { NVIDIA_SMI_FIXTURES, nproc, pciNvidiaGpus, procCpuinfoProcessors, procMemTotalBytes, procPartitionsDisks, sysPhysicalNics } from '../helpers/hardware.js'
 import { removeTempDirs, tempDir } from '../helpers/tmp.js'
 
 test.after(async () => { await killAll(); await removeTempDirs() })
@@ -69,6 +69,9 @@ test('inventory --json: GPUs as the PCI bus has them (none here), reported clean
 test('inventory --json: OS and network as the kernel says', async () => {
   assert.is(mine?.os.kernel, os.release())
   assert.is(mine?.os.arch, os.arch())
+  // Physical NICs only: /sys/class/net entries that are not under /sys/devices/virtual
+  // (loopback, bridges, veths, ifb come and go with containers).
+  assert.equal((mine?.network ?? []).map(n => n.name).sort(), sysPhysicalNics().sort())
   const ip4 = Object.entries(os.networkInterfaces()).flatMap(([, addrs]) => (addrs ?? []).filter(a => a.family === 'IPv4' && !a.internal).map(a => a.address))
   for (const n of mine?.network ?? []) {
     assert.ok(n.ip4 == null || ip4.includes(n.ip4), `${n.name} ${String(n.ip4)} is one of this machine's addresses`)

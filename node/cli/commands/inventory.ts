@@ -2,7 +2,8 @@
 // Works on any machine, with or without a GPU or a node running.
 import { Command } from 'commander'
 import type { HardwareInventory } from '../../hardware/schema.js'
-import type { identifyGpu as IdentifyGpu, gpuModelById as GpuModelById } from '../../hardware/gpu-models.js'
+
+type GpuModels = typeof import('../../hardware/gpu-models.js')
 
 export function inventoryCommand (): Command {
   return new Command('inventory')
@@ -20,7 +21,7 @@ export function inventoryCommand (): Command {
 
 const GiB = 1024 ** 3
 
-function formatInventory (inv: HardwareInventory, models: { identifyGpu: typeof IdentifyGpu, gpuModelById: typeof GpuModelById }): string {
+function formatInventory (inv: HardwareInventory, models: GpuModels): string {
   const { cpu } = inv
   const clocks = [cpu.baseGHz != null ? `${cpu.baseGHz} GHz base` : '', cpu.maxGHz != null ? `${cpu.maxGHz} GHz max` : ''].filter(s => s !== '').join(', ')
   const lines = [
@@ -40,7 +41,7 @@ function section (title: string, rows: string[]): string[] {
   return rows.map((row, i) => `${(i === 0 ? title : '').padEnd(8)} ${row}`)
 }
 
-function gpuLines (inv: HardwareInventory, models: { identifyGpu: typeof IdentifyGpu, gpuModelById: typeof GpuModelById }): string[] {
+function gpuLines (inv: HardwareInventory, models: GpuModels): string[] {
   const { gpuProbe } = inv
   if (gpuProbe.error != null) return [`gpus     none: ${gpuProbe.error.message}`]
   if (inv.gpus.length === 0) {

@@ -37,8 +37,12 @@ export async function benchmarkDisk (options: DiskBenchmarkOptions): Promise<Sta
   }
   try {
     const tmpfs = (await fs.statfs(dir)).type === TMPFS_MAGIC
-    const written = await writeFor(handle, options.durationMs, options.maxFileMiB * 1024 * 1024)
-    await handle.close()
+    let written: { bytes: number, elapsedMs: number }
+    try {
+      written = await writeFor(handle, options.durationMs, options.maxFileMiB * 1024 * 1024)
+    } finally {
+      await handle.close()
+    }
     const read = await readBack(file, options.durationMs)
     return {
       status: 'ok',
@@ -51,7 +55,6 @@ export async function benchmarkDisk (options: DiskBenchmarkOptions): Promise<Sta
       tmpfs
     }
   } finally {
-    await handle.close().catch(() => {})
     await fs.rm(file, { force: true })
   }
 }
