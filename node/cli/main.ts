@@ -3,8 +3,10 @@
 import { Command, CommanderError } from 'commander'
 import { isOperatorError, errorMessage } from '../errors.js'
 import { VERSION } from '../version.js'
+import { benchmarkCommand } from './commands/benchmark.js'
 import { devnetCommand } from './commands/devnet.js'
 import { idCommand } from './commands/id.js'
+import { inventoryCommand } from './commands/inventory.js'
 import { startCommand } from './commands/start.js'
 import { peersCommand, pingCommand, statusCommand } from './commands/status.js'
 import { walletCommand } from './commands/wallet.js'
@@ -22,6 +24,8 @@ export function buildProgram (processStart = Date.now()): Command {
   program.addCommand(peersCommand())
   program.addCommand(pingCommand())
   program.addCommand(walletCommand())
+  program.addCommand(inventoryCommand())
+  program.addCommand(benchmarkCommand())
   return program
 }
 
