@@ -9,7 +9,13 @@ export const PROTOCOLS = {
   lease: '/kaisar/lease/1.0.0',
   tunnel: '/kaisar/tunnel/1.0.0',
   challenge: '/kaisar/challenge/1.0.0',
-  ledger: '/kaisar/ledger/1.0.0'
+  ledger: '/kaisar/ledger/1.0.0',
+  /**
+   * A timed bulk transfer to measure throughput (benchmark job, checkers' bandwidth probe).
+   * Its own protocol rather than a /kaisar/challenge/1.0.0 message: it is a raw byte stream,
+   * not a length-prefixed request.
+   */
+  bandwidth: '/kaisar/bandwidth/1.0.0'
 } as const
 
 export const TOPICS = {

@@ -8,6 +8,7 @@ import { devnetCommand } from './commands/devnet.js'
 import { idCommand } from './commands/id.js'
 import { inventoryCommand } from './commands/inventory.js'
 import { startCommand } from './commands/start.js'
+import { providersCommand } from './commands/providers.js'
 import { peersCommand, pingCommand, statusCommand } from './commands/status.js'
 import { walletCommand } from './commands/wallet.js'
 
@@ -24,6 +25,7 @@ export function buildProgram (processStart = Date.now()): Command {
   program.addCommand(peersCommand())
   program.addCommand(pingCommand())
   program.addCommand(walletCommand())
+  program.addCommand(providersCommand())
   program.addCommand(inventoryCommand())
   program.addCommand(benchmarkCommand())
   return program

@@ -29,6 +29,9 @@ export const CONFIG_KEYS: readonly KeySpec[] = [
   { path: 'network.autonat', kind: 'bool' },
   { path: 'network.dcutr', kind: 'bool' },
   { path: 'network.websockets', kind: 'bool' },
+  { path: 'provider.inventoryFile', kind: 'string', flag: 'inventoryFile' },
+  { path: 'provider.benchmark', kind: 'string', flag: 'benchmark' },
+  { path: 'provider.stake', kind: 'string', flag: 'stake' },
   { path: 'heartbeat.intervalMs', kind: 'int', flag: 'heartbeatInterval' },
   { path: 'heartbeat.missedBeforeOffline', kind: 'int' }
 ]

@@ -4,6 +4,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { multiaddr } from '@multiformats/multiaddr'
 import { z } from 'zod'
+import { TOKEN_AMOUNT } from '../../chain/amount.js'
 
 export const ROLES = ['provider', 'checker', 'gateway'] as const
 export type Role = typeof ROLES[number]
@@ -32,6 +33,9 @@ export function parseHostPort (value: string): HostPort | undefined {
   return { host: (m[1] ?? m[2]) as string, port }
 }
 const hostPortString = z.string().refine(v => parseHostPort(v) != null, { message: 'must be HOST:PORT with a port from 0 to 65535' })
+
+/** A token amount as operators write it: "100", "0.25". */
+const tokenAmount = z.string().regex(TOKEN_AMOUNT, 'must be a token amount such as "100" or "0.25"')
 
 /** `local` (the embedded ledger) or a peaq node's WebSocket endpoint. */
 const chainString = z.string().refine(v => v === 'local' || /^wss?:\/\/\S+$/.test(v), { message: 'must be "local" or a ws:// / wss:// URL' })
@@ -62,6 +66,20 @@ export const configSchema = z.object({
     autonat: z.boolean().default(true),
     dcutr: z.boolean().default(true),
     websockets: z.boolean().default(true)
+  }).strict().prefault({}),
+  provider: z.object({
+    /** Use this hardware inventory (JSON, as `kaisar-node inventory --json` prints) instead of probing. */
+    inventoryFile: z.string().min(1).optional(),
+    /** Benchmark job at registration: full (≈ 17 s), quick (≈ 2 s) or skip. Cached per inventory. */
+    benchmark: z.enum(['full', 'quick', 'skip']).default('full'),
+    /** Stake locked on the ledger at registration, in tokens. */
+    stake: tokenAmount.default('100'),
+    /** Prices per hour, in tokens: per CPU, per GiB of memory, per GPU (by model id, or "default"). */
+    prices: z.object({
+      cpuHour: tokenAmount.default('0.02'),
+      memoryGiBHour: tokenAmount.default('0.005'),
+      gpuHour: z.record(z.string().regex(/^[a-z0-9-]+$/, 'GPU model ids are lowercase, e.g. h100-sxm'), tokenAmount).default({ default: '1' })
+    }).strict().prefault({})
   }).strict().prefault({}),
   heartbeat: z.object({
     intervalMs: z.number().int().min(100).max(3_600_000).default(15_000),

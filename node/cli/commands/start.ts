@@ -43,7 +43,7 @@ export function startCommand (processStart: number): Command {
     const node = await KaisarNode.create(config, { logger, processStart })
     await node.start()
 
-    const ready = { event: 'ready', peerId: node.peerId, role: config.role, addresses: node.addresses(), api: node.api.url, wallet: node.identity.wallet.address, pid: process.pid }
+    const ready = { event: 'ready', peerId: node.peerId, role: config.role, addresses: node.addresses(), api: node.api?.url ?? '', wallet: node.identity.wallet.address, pid: process.pid }
     if (opts.json === true) {
       process.stdout.write(JSON.stringify(ready) + '\n')
     } else {

@@ -1,17 +1,10 @@
 // `kaisar-node wallet`: the node's wallet address and balance on its ledger (local or peaq),
 // read through the running node's API.
 import { Command } from 'commander'
+import { formatTokenAmount } from '../../../chain/amount.js'
 import { getJson } from '../api-client.js'
 
 interface WalletView { address: string, type: string, chain: string, symbol: string, decimals: number, free: string, locked: string, points: string, nonce: number }
-
-/** 1234500000000 with 12 decimals → "1.2345". */
-export function formatAmount (raw: string, decimals: number): string {
-  const v = BigInt(raw)
-  const unit = 10n ** BigInt(decimals)
-  const frac = (v % unit).toString().padStart(decimals, '0').replace(/0+$/, '')
-  return `${v / unit}${frac.length > 0 ? '.' + frac : ''}`
-}
 
 export function walletCommand (): Command {
   return new Command('wallet')
@@ -21,7 +14,7 @@ export function walletCommand (): Command {
     .action(async (opts: { api?: string, json?: boolean }) => {
       const w = await getJson<WalletView>(opts.api, '/api/v1/wallet')
       if (opts.json === true) { process.stdout.write(JSON.stringify(w) + '\n'); return }
-      const fmt = (x: string): string => `${formatAmount(x, w.decimals)} ${w.symbol}`
+      const fmt = (x: string): string => `${formatTokenAmount(BigInt(x), w.decimals)} ${w.symbol}`
       process.stdout.write(`address ${w.address} (${w.type})\nchain   ${w.chain}\nfree    ${fmt(w.free)}\nlocked  ${fmt(w.locked)}\npoints  ${w.points}\nnonce   ${w.nonce}\n`)
     })
 }

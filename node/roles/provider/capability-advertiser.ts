@@ -1,0 +1,51 @@
+// Provides this provider under its capability keys in the DHT (protocols/capabilities.ts),
+// retrying until the DHT has peers to hold the provider records; kad-dht re-provides them.
+import { capabilityCid, capabilityName, type Capability } from '../../../protocols/capabilities.js'
+import type { Logger } from '../../log.js'
+import type { KaisarLibp2p } from '../../network/libp2p.js'
+import type { Startable } from '@libp2p/interface'
+
+export class CapabilityAdvertiser implements Startable {
+  private timer?: NodeJS.Timeout
+  private running = false
+  private readonly done = new Set<string>()
+
+  constructor (private readonly c: { libp2p: KaisarLibp2p, logger: Logger }, private readonly capabilities: () => Capability[]) {}
+
+  async start (): Promise<void> {
+    this.running = true
+    this.schedule(500)
+  }
+
+  async stop (): Promise<void> {
+    this.running = false
+    clearTimeout(this.timer)
+  }
+
+  /** Capabilities not yet provided (e.g. after the first attempt found no DHT peers). */
+  get outstanding (): number {
+    return this.capabilities().filter(c => !this.done.has(capabilityName(c))).length
+  }
+
+  private schedule (ms: number): void {
+    if (!this.running) return
+    this.timer = setTimeout(() => { void this.provideAll() }, ms)
+    this.timer.unref()
+  }
+
+  private async provideAll (): Promise<void> {
+    for (const cap of this.capabilities()) {
+      const name = capabilityName(cap)
+      if (this.done.has(name) || !this.running) continue
+      try {
+        if (this.c.libp2p.services.dht.getMode() === 'server' && this.c.libp2p.getConnections().length === 0) throw new Error('no peers yet')
+        await this.c.libp2p.contentRouting.provide(capabilityCid(cap), { signal: AbortSignal.timeout(30_000) })
+        this.done.add(name)
+        this.c.logger.debug({ capability: name }, 'provided')
+      } catch (err) {
+        this.c.logger.debug({ capability: name, err: (err as Error).message }, 'provide failed, will retry')
+      }
+    }
+    if (this.outstanding > 0) this.schedule(2_000)
+  }
+}
