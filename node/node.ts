@@ -31,6 +31,7 @@ import { openP2pDatastore, openStateDb, prepareDataDir } from './store/data-dir.
 import { VERSION } from './version.js'
 import type { Ledger } from '../chain/ledger.js'
 import type { Outbox } from '../chain/outbox.js'
+import type { HardwareInventory } from './hardware/schema.js'
 import type { StateDb } from './store/state-db.js'
 import type { Startable } from '@libp2p/interface'
 import type { Datastore } from 'interface-datastore'
@@ -71,6 +72,10 @@ export interface NodeEnvironment {
   processStart?: number
   /** Closed by `stop` (the stores `create` opened). */
   ownedStores?: Array<{ close: () => Promise<void> }>
+  /** Memory transport: latency of each message this node sends. */
+  memoryLatencyMs?: number
+  /** Provider: this inventory instead of probing (simulated hardware). */
+  inventory?: HardwareInventory
 }
 
 export interface KaisarNodeOptions {
@@ -128,7 +133,7 @@ export class KaisarNode {
     if (config.role === 'provider') {
       this.provider = createProviderRole({
         config, libp2p, gossip: this.gossip, records: this.records, peerRoles: this.peerRoles, ledger: this.ledger,
-        outbox: this.outbox, identity, stateDb: env.stateDb, logger: log
+        outbox: this.outbox, identity, stateDb: env.stateDb, logger: log, inventory: env.inventory
       })
       this.services.push(...this.provider.services)
     } else {
@@ -185,7 +190,8 @@ export class KaisarNode {
       autonat: config.network.autonat,
       dcutr: config.network.dcutr,
       records: recordValidators(new RecordVersionIndex(env.stateDb), metrics),
-      metricsRegistry: env.metricsRegistry
+      metricsRegistry: env.metricsRegistry,
+      memoryLatencyMs: env.memoryLatencyMs
     })
     const gossip = new GossipService(
       { pubsub: libp2p.services.pubsub, privateKey: identity.privateKey, peerId: libp2p.peerId, metrics, logger: env.logger.child({ subsystem: 'gossip' }) },

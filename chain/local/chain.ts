@@ -8,6 +8,7 @@ import { u8aToHex } from '@polkadot/util'
 import { LedgerTxError, LedgerUnavailableError, type AccountInfo, type Address, type Amount, type ChainHead, type CheckerLicence, type EpochSettlement, type Hex, type LeaseEscrow, type Ledger, type LedgerCall, type LedgerEvent, type LedgerRejection, type PeerRegistration, type ProviderRegistration, type TxReceipt } from '../ledger.js'
 import { canonicalJson, signTx, txHash, verifyTx, type SignedTx } from './codec.js'
 import { LedgerState, type LedgerParams } from './state.js'
+import { SS58_PREFIX } from '../../node/identity/signer.js'
 import type { StateDb } from '../../node/store/state-db.js'
 import type { PrivateKey } from '@libp2p/interface'
 import type { TxSigner } from '../../node/identity/signer.js'
@@ -15,12 +16,10 @@ import type { TxSigner } from '../../node/identity/signer.js'
 export const LOCAL_SYMBOL = 'KAI'
 export const LOCAL_DECIMALS = 12
 export const UNIT = 10n ** BigInt(LOCAL_DECIMALS)
-/** The SS58 prefix used across the node (generic Substrate). */
-const SS58 = 42
 
 /** A module account: an address nobody holds the key for. */
 export function moduleAccount (name: string): Address {
-  return encodeAddress(blake2AsU8a(`kaisar/module/${name}`, 256), SS58)
+  return encodeAddress(blake2AsU8a(`kaisar/module/${name}`, 256), SS58_PREFIX)
 }
 
 export interface Genesis {

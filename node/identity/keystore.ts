@@ -11,18 +11,25 @@ import { Keyring } from '@polkadot/keyring'
 import { cryptoWaitReady, mnemonicGenerate, mnemonicValidate } from '@polkadot/util-crypto'
 import { StartupError, errorMessage, systemErrorCode } from '../errors.js'
 import type { PeerId, PrivateKey } from '@libp2p/interface'
+import { FastEd25519Signer, SS58_PREFIX, type TxSigner } from './signer.js'
 import type { KeyringPair } from '@polkadot/keyring/types'
 
 export const KEYSTORE_FILE = 'keys.json'
 export type WalletKeyType = 'sr25519' | 'ed25519'
 
-/** SS58 prefix of the generic Substrate format, which peaq accounts also accept. */
-export const SS58_PREFIX = 42
+export { SS58_PREFIX }
 
 export interface NodeIdentity {
   privateKey: PrivateKey
   peerId: PeerId
-  wallet: KeyringPair
+  /** A KeyringPair for a node process; the simulator uses fast in-memory Ed25519 wallets. */
+  wallet: TxSigner
+}
+
+/** An identity that lives only in memory (simulated nodes, benchmarks). */
+export async function ephemeralIdentity (): Promise<NodeIdentity> {
+  const privateKey = await generateKeyPair('Ed25519')
+  return { privateKey, peerId: peerIdFromPrivateKey(privateKey), wallet: FastEd25519Signer.random() }
 }
 
 interface Secrets { peerKey: string, walletMnemonic: string, walletType: WalletKeyType }

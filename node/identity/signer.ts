@@ -5,7 +5,9 @@
 // that send thousands of transactions.
 import crypto from 'node:crypto'
 import { encodeAddress } from '@polkadot/util-crypto'
-import { SS58_PREFIX } from './keystore.js'
+
+/** SS58 prefix of the generic Substrate format, which peaq accounts also accept. */
+export const SS58_PREFIX = 42
 
 export type SignatureScheme = 'sr25519' | 'ed25519'
 

@@ -52,6 +52,8 @@ export interface NetworkInit {
   logger?: ComponentLogger
   /** Extra IPs exempt from gossipsub's IP-colocation penalty. */
   trustedIps?: string[]
+  /** Memory transport only: delay added to every message this node sends (the simulator's link latency). */
+  memoryLatencyMs?: number
 }
 
 /** Yamux stream window 16 MiB for bulk tunnels; the read buffer must be at least as large or a paused stream is reset (DESIGN §4). */
@@ -68,7 +70,7 @@ function messageId (msg: { data: Uint8Array }): Uint8Array {
 
 export async function createNetwork (init: NetworkInit): Promise<KaisarLibp2p> {
   const transports: Array<(components: any) => Transport> = init.transport === 'memory'
-    ? [memory()]
+    ? [memory({ latency: init.memoryLatencyMs })]
     : [tcp({ dialOpts: { noDelay: true }, listenOpts: { noDelay: true } }), ...(init.websockets === false ? [] : [webSockets()])]
   transports.push(circuitRelayTransport({ reservationCompletionTimeout: 10_000 }))
 

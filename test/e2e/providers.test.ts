@@ -13,7 +13,7 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { RECORD_NAMESPACES } from '../../protocols/ids.js'
 import { recordKey, sealRecord } from '../../protocols/records/codec.js'
-import { parseInventory, type HardwareInventory } from '../../node/hardware/schema.js'
+import { SIM_GPUS, simulatedInventory } from '../../sim/hardware.js'
 import { NodeMetrics } from '../../node/metrics/registry.js'
 import { createNetwork, type KaisarLibp2p } from '../../node/network/libp2p.js'
 import { RecordVersionIndex, recordValidators } from '../../node/network/records/validators.js'
@@ -29,22 +29,8 @@ test.after(async () => { await harness?.stop(); await killAll(); await removeTem
 
 const HEARTBEAT_MS = 1000
 
-function inventory (gpus: Array<{ model: string, name: string, vramMiB: number }>): HardwareInventory {
-  return parseInventory({
-    version: 1,
-    cpu: { vendor: 'AMD', model: 'EPYC 9654', physicalCores: 96, threads: 192, baseGHz: 2.4, maxGHz: 3.7, flags: ['avx2', 'avx512f'] },
-    memory: { totalBytes: 512 * 2 ** 30 },
-    disks: [{ device: 'nvme0n1', type: 'nvme', sizeBytes: 4e12, model: 'fixture', mount: '/' }],
-    os: { platform: 'linux', distro: 'Ubuntu', release: '22.04', kernel: '6.5.0', arch: 'x64' },
-    network: [{ name: 'eth0', speedMbps: 25_000, ip4: null }],
-    gpus: gpus.map((g, index) => ({ index, vendor: 'nvidia', name: g.name, model: g.model, vramMiB: g.vramMiB, uuid: `GPU-fixture-${index}`, pciBusId: null, driverVersion: '550.54.15', powerLimitW: null, maxSmClockMHz: null })),
-    gpuProbe: { source: 'nvidia-smi', error: null }
-  })
-}
-
-const H100 = { model: 'h100-sxm', name: 'NVIDIA H100 80GB HBM3', vramMiB: 81559 }
-const A100 = { model: 'a100-sxm-80gb', name: 'NVIDIA A100-SXM4-80GB', vramMiB: 81920 }
-const RTX4090 = { model: 'rtx-4090', name: 'NVIDIA GeForce RTX 4090', vramMiB: 24564 }
+const inventory = simulatedInventory
+const { h100: H100, a100: A100, rtx4090: RTX4090 } = SIM_GPUS
 const FIXTURES: Record<string, { region: string, gpus: typeof H100[] }> = {
   p1: { region: 'DE', gpus: [H100] },
   p2: { region: 'US', gpus: [A100, A100] },

@@ -16,6 +16,8 @@ export type BenchmarkMode = 'full' | 'quick' | 'skip'
 
 export interface HardwareProfileInit {
   inventoryFile?: string
+  /** Given hardware (the simulator's): wins over the file and the probe. */
+  inventory?: HardwareInventory
   benchmark: BenchmarkMode
   /** Where to measure network throughput (a gateway), when one is reachable. */
   networkProbe?: () => Promise<ThroughputProbe | undefined>
@@ -68,6 +70,7 @@ export class HardwareProfile implements Startable {
   }
 
   private async loadInventory (): Promise<HardwareInventory> {
+    if (this.init.inventory != null) return this.init.inventory
     if (this.init.inventoryFile == null) {
       const { collectInventory } = await import('../../hardware/inventory.js')
       return await collectInventory()

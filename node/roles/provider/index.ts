@@ -3,7 +3,7 @@
 // heartbeats on gossip with the free capacity.
 import { canonicalJson } from '../../../chain/local/codec.js'
 import { providerCapabilities } from '../../../protocols/capabilities.js'
-import { encodeBenchmark, encodeInventory } from '../../hardware/schema.js'
+import { encodeBenchmark, encodeInventory, type HardwareInventory } from '../../hardware/schema.js'
 import { libp2pBandwidthProbe } from '../../network/bandwidth.js'
 import { VERSION } from '../../version.js'
 import { CapabilityAdvertiser } from './capability-advertiser.js'
@@ -37,6 +37,8 @@ export interface ProviderRoleComponents {
   logger: Logger
   /** Resources taken by running leases (the lease store supplies it). */
   used?: () => LeaseUsage
+  /** Simulated hardware: used instead of probing or the inventory file. */
+  inventory?: HardwareInventory
 }
 
 export interface LeaseUsage { cpus: number, memoryBytes: number, gpus: number, leases: number }
@@ -54,6 +56,7 @@ export function createProviderRole (c: ProviderRoleComponents): ProviderRole {
   let publisher: ProviderRecordPublisher | undefined
   const profile = new HardwareProfile({ stateDb: c.stateDb, logger: log('hardware') }, {
     inventoryFile: c.config.provider.inventoryFile,
+    inventory: c.inventory,
     benchmark: c.config.provider.benchmark,
     networkProbe: async () => {
       const gateway = await c.peerRoles.waitFor('gateway', 10_000)

@@ -1,0 +1,116 @@
+// Many real KaisarNodes in one process: the same code as `kaisar-node start`, over the
+// memory transport with in-memory stores and no HTTP API. The first gateway hosts the local
+// ledger; everyone else bootstraps from the gateways. Used by the simulator and benchmarks.
+import { MemoryLevel } from 'memory-level'
+import { pino } from 'pino'
+import { configSchema, roleDefaults, type NodeConfig, type Role } from '../node/config/schema.js'
+import { ephemeralIdentity, type NodeIdentity } from '../node/identity/keystore.js'
+import { KaisarNode } from '../node/node.js'
+import type { HardwareInventory } from '../node/hardware/schema.js'
+import type { Logger } from '../node/log.js'
+import type { StateDb } from '../node/store/state-db.js'
+
+export interface ClusterNodeSpec {
+  role: Role
+  region?: string
+  /** Provider hardware (simulated). */
+  inventory?: HardwareInventory
+  /** Overrides of the node's config (validated with the real schema). */
+  config?: Record<string, unknown>
+}
+
+export interface ClusterSpec {
+  nodes: ClusterNodeSpec[]
+  /** A name prefix for memory addresses, unique per cluster in one process. */
+  name?: string
+  heartbeatMs?: number
+  memoryLatencyMs?: number
+  logger?: Logger
+  /** Start nodes this many at a time (start-up is CPU bound). */
+  startConcurrency?: number
+}
+
+export interface ClusterNode {
+  name: string
+  spec: ClusterNodeSpec
+  node: KaisarNode
+  identity: NodeIdentity
+}
+
+let clusters = 0
+
+export class Cluster {
+  readonly nodes: ClusterNode[] = []
+  private constructor (readonly name: string) {}
+
+  static async start (spec: ClusterSpec): Promise<Cluster> {
+    const cluster = new Cluster(spec.name ?? `c${++clusters}-${process.pid}`)
+    const logger = spec.logger ?? pino({ level: 'silent' })
+    const gateways = spec.nodes.filter(n => n.role === 'gateway')
+    if (gateways.length === 0) throw new Error('a cluster needs at least one gateway (the ledger host)')
+    const ordered = [...gateways, ...spec.nodes.filter(n => n.role !== 'gateway')]
+    const identities = await Promise.all(ordered.map(async () => await ephemeralIdentity()))
+    const counters: Record<string, number> = {}
+    const names = ordered.map(n => `${n.role}-${(counters[n.role] = (counters[n.role] ?? -1) + 1)}`)
+    const addrOf = (i: number): string => `/memory/${cluster.name}-${names[i] as string}/p2p/${(identities[i] as NodeIdentity).peerId.toString()}`
+    const bootstrap = gateways.map((_g, i) => addrOf(i))
+
+    const build = async (i: number): Promise<ClusterNode> => {
+      const spec_ = ordered[i] as ClusterNodeSpec
+      const name = names[i] as string
+      const config = clusterConfig(spec_, {
+        listen: [`/memory/${cluster.name}-${name}`],
+        bootstrap: bootstrap.filter((_b, j) => j !== i),
+        ledgerHost: i === 0,
+        heartbeatMs: spec.heartbeatMs
+      })
+      const stateDb: StateDb = new MemoryLevel<string, Uint8Array>({ valueEncoding: 'view' })
+      const node = await KaisarNode.build(config, identities[i] as NodeIdentity, {
+        stateDb, transport: 'memory', api: false, logger: logger.child({ node: name }), memoryLatencyMs: spec.memoryLatencyMs, inventory: spec_.inventory
+      })
+      return { name, spec: spec_, node, identity: identities[i] as NodeIdentity }
+    }
+
+    // The ledger host first: everyone else asks it for their nonces and registrations.
+    const host = await build(0)
+    await host.node.start()
+    cluster.nodes.push(host)
+    const concurrency = spec.startConcurrency ?? 8
+    for (let i = 1; i < ordered.length; i += concurrency) {
+      const batch = await Promise.all([...Array(Math.min(concurrency, ordered.length - i)).keys()].map(async k => await build(i + k)))
+      await Promise.all(batch.map(async n => { await n.node.start() }))
+      cluster.nodes.push(...batch)
+    }
+    return cluster
+  }
+
+  byRole (role: Role): ClusterNode[] {
+    return this.nodes.filter(n => n.spec.role === role)
+  }
+
+  async stop (): Promise<void> {
+    // Everyone but the ledger host first, so nobody waits on a ledger that is gone.
+    await Promise.all(this.nodes.slice(1).map(async n => { await n.node.stop() }))
+    await this.nodes[0]?.node.stop()
+  }
+}
+
+/** A node config for the cluster, through the real schema (so the simulator cannot drift from it). */
+export function clusterConfig (spec: ClusterNodeSpec, c: { listen: string[], bootstrap: string[], ledgerHost: boolean, heartbeatMs?: number }): NodeConfig {
+  const defaults = roleDefaults(spec.role) as { network: Record<string, unknown> }
+  return configSchema.parse({
+    ...defaults,
+    role: spec.role,
+    dataDir: '/nonexistent/in-memory',
+    listen: c.listen,
+    bootstrap: c.bootstrap,
+    api: '127.0.0.1:0',
+    ledgerHost: c.ledgerHost,
+    region: spec.region ?? '',
+    logLevel: 'silent',
+    ...spec.config,
+    network: { ...defaults.network, autonat: false, dcutr: false, websockets: false, ...(spec.config?.network as object | undefined) },
+    provider: { benchmark: 'skip', ...(spec.config?.provider as object | undefined) },
+    heartbeat: { intervalMs: c.heartbeatMs ?? 15_000, ...(spec.config?.heartbeat as object | undefined) }
+  })
+}
