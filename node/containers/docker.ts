@@ -279,7 +279,13 @@ export class DockerRuntime implements ContainerRuntime {
     }
     // The wait's answer has the exit code only; the rest (OOM kill, engine error, time) is in inspect.
     try {
-      const after = await container.inspect()
+      let after = await container.inspect()
+      // The engine learns of an OOM kill from a separate kernel event that can trail the exit by a
+      // few ms: for a SIGKILL exit (137), give it a moment before saying it was not one.
+      for (let i = 0; i < 5 && after.State.ExitCode === 137 && !after.State.OOMKilled; i++) {
+        await new Promise(resolve => setTimeout(resolve, 50))
+        after = await container.inspect()
+      }
       const lease = toLeaseContainer(leaseId, after)
       if (lease.exit != null) return lease.exit
       return { exitCode: after.State.ExitCode, oomKilled: after.State.OOMKilled, ...(after.State.Error !== '' ? { error: after.State.Error } : {}) }

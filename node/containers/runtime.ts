@@ -72,7 +72,11 @@ export type ContainerState = 'created' | 'running' | 'exited'
 /** How a container's main process ended. */
 export interface ContainerExit {
   exitCode: number
-  /** Killed by the kernel for exceeding its memory limit. */
+  /**
+   * Killed by the kernel for exceeding its memory limit. Engines learn this from a kernel event
+   * armed just after start: a process killed in its first milliseconds may show as a plain SIGKILL
+   * (exit code 137) instead.
+   */
   oomKilled: boolean
   /** The engine's error, when the engine itself failed the container (not the process's own exit). */
   error?: string
