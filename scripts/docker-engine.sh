@@ -13,6 +13,8 @@
 #                         Two directories are two independent engines (own bridge and subnet).
 #   KAISAR_DOCKER_SUBNET  the bridge's address, e.g. 172.29.7.1/24 (default: a free 172.29.X.1/24)
 #   KAISAR_DOCKER_START_TIMEOUT  seconds to wait for dockerd to answer (default 60)
+#   KAISAR_DOCKERD_FLAGS  extra dockerd flags, split on spaces (e.g. `--storage-driver vfs` where the
+#                         state dir is on overlayfs and overlay2 cannot nest)
 #
 # Why each dockerd flag: nothing of a system Docker may be touched or shared. Its own socket, data
 # root, exec root and pidfile; its own config file (the system's /etc/docker/daemon.json could set
@@ -165,6 +167,8 @@ launch_dockerd () {
   printf '{}\n' > "$DIR/daemon.json"
   ensure_bridge
   : > "$LOG"
+  local -a EXTRA_FLAGS=()
+  read -r -a EXTRA_FLAGS <<< "${KAISAR_DOCKERD_FLAGS:-}"
   local t0; t0=$(now)
   # setsid: the engine outlives this script and is not hit by the caller's Ctrl-C; all three stdio
   # go to the log so a caller reading our stdout (a test, npm) is not held open by the daemon, and
@@ -181,6 +185,7 @@ launch_dockerd () {
     --containerd-namespace "$NAMESPACE" \
     --containerd-plugins-namespace "$NAMESPACE-plugins" \
     --log-level info \
+    "${EXTRA_FLAGS[@]}" \
     </dev/null >>"$LOG" 2>&1 9>&- &
   STARTED_PID=$!
   printf 'DOCKERD_PID=%s\nBRIDGE=%s\nSUBNET=%s\n' "$STARTED_PID" "$BRIDGE" "$SUBNET" > "$STATE"
