@@ -31,6 +31,7 @@ import { openP2pDatastore, openStateDb, prepareDataDir } from './store/data-dir.
 import { VERSION } from './version.js'
 import type { Ledger } from '../chain/ledger.js'
 import type { Outbox } from '../chain/outbox.js'
+import type { ContainerRuntime } from './containers/runtime.js'
 import type { HardwareInventory } from './hardware/schema.js'
 import type { StateDb } from './store/state-db.js'
 import type { Startable } from '@libp2p/interface'
@@ -76,6 +77,22 @@ export interface NodeEnvironment {
   memoryLatencyMs?: number
   /** Provider: this inventory instead of probing (simulated hardware). */
   inventory?: HardwareInventory
+  /** Provider: the container engine leases run on (closed by `stop`). */
+  runtime?: ContainerRuntime
+}
+
+/** A provider's Docker engine, checked at start: no engine, no provider (a clear one-line error). */
+async function openDocker (owner: string, logger: Logger): Promise<ContainerRuntime> {
+  const { DockerRuntime } = await import('./containers/docker.js')
+  const runtime = new DockerRuntime({ owner })
+  try {
+    const info = await runtime.check({ signal: AbortSignal.timeout(15_000) })
+    logger.info({ engine: info.endpoint, version: info.version, gpu: info.gpu.status }, 'container engine')
+    return runtime
+  } catch (err) {
+    await runtime.close().catch(() => {})
+    throw err
+  }
 }
 
 export interface KaisarNodeOptions {
@@ -133,9 +150,11 @@ export class KaisarNode {
     if (config.role === 'provider') {
       this.provider = createProviderRole({
         config, libp2p, gossip: this.gossip, records: this.records, peerRoles: this.peerRoles, ledger: this.ledger,
-        outbox: this.outbox, identity, stateDb: env.stateDb, logger: log, inventory: env.inventory
+        outbox: this.outbox, identity, stateDb: env.stateDb, logger: log, metrics, inventory: env.inventory, runtime: env.runtime
       })
       this.services.push(...this.provider.services)
+      const runtime = env.runtime
+      if (runtime != null) this.services.unshift(['container-runtime', { start: () => {}, stop: async () => { await runtime.close() } }])
     } else {
       // Gateways serve the live network view; checkers decide whom to probe from it.
       this.providerTable = new ProviderTable({ gossip: this.gossip, metrics }, { missedBeforeOffline: config.heartbeat.missedBeforeOffline })
@@ -164,8 +183,9 @@ export class KaisarNode {
       const datastore = await openP2pDatastore(layout)
       owned.unshift(datastore)
       const metrics = new NodeMetrics()
+      const runtime = config.role === 'provider' && config.provider.containers === 'docker' ? await openDocker(identity.peerId.toString(), logger) : undefined
       return await KaisarNode.build(config, identity, {
-        stateDb, datastore, transport: 'tcp', api: true, metricsRegistry: metrics.registry, logger, processStart: options.processStart, ownedStores: owned
+        stateDb, datastore, transport: 'tcp', api: true, metricsRegistry: metrics.registry, logger, processStart: options.processStart, ownedStores: owned, runtime
       }, metrics)
     } catch (err) {
       for (const store of owned) await store.close().catch(() => {})

@@ -110,7 +110,7 @@ export function clusterConfig (spec: ClusterNodeSpec, c: { listen: string[], boo
     logLevel: 'silent',
     ...spec.config,
     network: { ...defaults.network, autonat: false, dcutr: false, websockets: false, ...(spec.config?.network as object | undefined) },
-    provider: { benchmark: 'skip', ...(spec.config?.provider as object | undefined) },
+    provider: { benchmark: 'skip', containers: 'none', ...(spec.config?.provider as object | undefined) },
     heartbeat: { intervalMs: c.heartbeatMs ?? 15_000, ...(spec.config?.heartbeat as object | undefined) }
   })
 }

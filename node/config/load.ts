@@ -31,6 +31,7 @@ export const CONFIG_KEYS: readonly KeySpec[] = [
   { path: 'network.websockets', kind: 'bool' },
   { path: 'provider.inventoryFile', kind: 'string', flag: 'inventoryFile' },
   { path: 'provider.benchmark', kind: 'string', flag: 'benchmark' },
+  { path: 'provider.containers', kind: 'string', flag: 'containers' },
   { path: 'provider.stake', kind: 'string', flag: 'stake' },
   { path: 'heartbeat.intervalMs', kind: 'int', flag: 'heartbeatInterval' },
   { path: 'heartbeat.missedBeforeOffline', kind: 'int' }

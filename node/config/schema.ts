@@ -70,6 +70,8 @@ export const configSchema = z.object({
   provider: z.object({
     /** Use this hardware inventory (JSON, as `kaisar-node inventory --json` prints) instead of probing. */
     inventoryFile: z.string().min(1).optional(),
+    /** Container engine for leases: docker (DOCKER_HOST or the default socket; must answer at start) or none (takes no leases). */
+    containers: z.enum(['docker', 'none']).default('docker'),
     /** Benchmark job at registration: full (≈ 17 s), quick (≈ 2 s) or skip. Cached per inventory. */
     benchmark: z.enum(['full', 'quick', 'skip']).default('full'),
     /** Stake locked on the ledger at registration, in tokens. */

@@ -19,6 +19,12 @@ export class NodeMetrics {
   readonly heartbeatsReceived: Counter
   readonly startupSeconds: Gauge
   readonly outboxSent: Counter<'kind' | 'result'>
+  readonly leasesRefused: Counter<'reason'>
+  readonly leasesStarted: Counter
+  readonly leasesEnded: Counter<'reason'>
+  readonly tunnelsRefused: Counter<'reason'>
+  readonly tunnelsOpened: Counter
+  readonly tunnelsActive: Gauge
   readonly outboxPending: Gauge
   readonly apiRequestSeconds: Histogram<'route'>
 
@@ -40,6 +46,12 @@ export class NodeMetrics {
     this.providersOnline = new Gauge({ name: 'kaisar_providers_online', help: 'Providers whose heartbeats are current (gateways and checkers track this)', registers: r })
     this.heartbeatsReceived = new Counter({ name: 'kaisar_heartbeats_received_total', help: 'Valid provider heartbeats received', registers: r })
     this.outboxSent = new Counter({ name: 'kaisar_outbox_sent_total', help: 'Ledger calls sent by the outbox, by call kind and result (settled, duplicate, failed, retry)', labelNames: ['kind', 'result'], registers: r })
+    this.leasesRefused = new Counter({ name: 'kaisar_leases_refused_total', help: 'Lease requests refused before deploying, by reason', labelNames: ['reason'], registers: r })
+    this.leasesStarted = new Counter({ name: 'kaisar_leases_started_total', help: 'Leases whose container was deployed', registers: r })
+    this.leasesEnded = new Counter({ name: 'kaisar_leases_ended_total', help: 'Leases ended, by reason (cancelled, expired, failed)', labelNames: ['reason'], registers: r })
+    this.tunnelsRefused = new Counter({ name: 'kaisar_tunnels_refused_total', help: 'Tunnel streams refused at open, by reason', labelNames: ['reason'], registers: r })
+    this.tunnelsOpened = new Counter({ name: 'kaisar_tunnels_opened_total', help: 'Tunnel streams opened to a lease container', registers: r })
+    this.tunnelsActive = new Gauge({ name: 'kaisar_tunnels_active', help: 'Tunnel streams open now', registers: r })
     this.outboxPending = new Gauge({ name: 'kaisar_outbox_pending', help: 'Ledger calls waiting in the outbox', registers: r })
     this.startupSeconds = new Gauge({ name: 'kaisar_node_startup_seconds', help: 'Seconds from process start to the node being ready', registers: r })
   }

@@ -4,6 +4,7 @@
 // (Lodestar's reqresp, with JSON + zod as the schema'd codec.)
 import { lpStream } from '@libp2p/utils'
 import { KaisarError } from '../errors.js'
+import { encodeJson } from './json-frames.js'
 import type { Logger } from '../log.js'
 import type { AbortOptions, Libp2p, PeerId } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
@@ -26,10 +27,6 @@ export class RequestFailedError extends KaisarError<{ code: 'REQUEST_FAILED', pr
 }
 
 type Wire = { ok: true, result: unknown } | { ok: false, error: { code: string, message: string } }
-
-function encode (value: unknown): Uint8Array {
-  return Buffer.from(JSON.stringify(value, (_k, v: unknown) => typeof v === 'bigint' ? v.toString() : v))
-}
 
 export interface ReqRespHandlerInit<S extends z.ZodType> {
   protocol: string
@@ -72,7 +69,7 @@ export async function registerReqResp<S extends z.ZodType> (libp2p: Libp2p, init
       }
     }
     try {
-      await lp.write(encode(reply), { signal })
+      await lp.write(encodeJson(reply), { signal })
       await stream.close({ signal })
     } catch (err) {
       stream.abort(err as Error)
@@ -89,7 +86,7 @@ export async function request (libp2p: Libp2p, peer: PeerId | Multiaddr, protoco
   try {
     const stream = await libp2p.dialProtocol(peer, protocol, { signal, maxOutboundStreams: 1024 } as AbortOptions)
     const lp = lpStream(stream, { maxDataLength: MAX_MESSAGE_BYTES })
-    await lp.write(encode(body), { signal })
+    await lp.write(encodeJson(body), { signal })
     const bytes = await lp.read({ signal })
     await stream.close({ signal }).catch(() => {})
     wire = JSON.parse(Buffer.from(bytes.subarray()).toString('utf8')) as Wire

@@ -80,7 +80,9 @@ export async function killAll (): Promise<void> {
 export function loopbackArgs (role: string, dataDir: string, extra: string[] = []): string[] {
   // The full benchmark job takes ≈ 17 s of CPU: tests that need it ask for it.
   const bench = role === 'provider' && !extra.includes('--benchmark') ? ['--benchmark', 'skip'] : []
-  return ['--role', role, '--data-dir', dataDir, '--listen', '/ip4/127.0.0.1/tcp/0', '--api', '127.0.0.1:0', '--log-level', 'info', ...bench, ...extra]
+  // Tests that need containers give --containers docker (and DOCKER_HOST) themselves.
+  const containers = role === 'provider' && !extra.includes('--containers') ? ['--containers', 'none'] : []
+  return ['--role', role, '--data-dir', dataDir, '--listen', '/ip4/127.0.0.1/tcp/0', '--api', '127.0.0.1:0', '--log-level', 'info', ...bench, ...containers, ...extra]
 }
 
 export function pidAlive (pid: number): boolean {

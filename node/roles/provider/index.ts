@@ -9,6 +9,9 @@ import { VERSION } from '../../version.js'
 import { CapabilityAdvertiser } from './capability-advertiser.js'
 import { HardwareProfile } from './hardware-profile.js'
 import { HeartbeatPublisher, type Capacity } from './heartbeat.js'
+import { LeaseManager } from './lease-manager.js'
+import { LeaseService } from './lease-service.js'
+import { LeaseStore, type LeaseRecord } from './lease-store.js'
 import { ProviderRecordPublisher } from './record-publisher.js'
 import { RoleRegistrar } from './registration.js'
 import type { Ledger } from '../../../chain/ledger.js'
@@ -22,6 +25,8 @@ import type { KaisarLibp2p } from '../../network/libp2p.js'
 import type { PeerRoles } from '../../network/peer-roles.js'
 import type { SignedRecordStore } from '../../network/records/store.js'
 import type { StateDb } from '../../store/state-db.js'
+import type { ContainerRuntime } from '../../containers/runtime.js'
+import type { NodeMetrics } from '../../metrics/registry.js'
 import type { Startable } from '@libp2p/interface'
 
 export interface ProviderRoleComponents {
@@ -35,16 +40,21 @@ export interface ProviderRoleComponents {
   identity: NodeIdentity
   stateDb: StateDb
   logger: Logger
-  /** Resources taken by running leases (the lease store supplies it). */
-  used?: () => LeaseUsage
+  metrics: NodeMetrics
+  /** The container engine for leases (undefined: this provider takes no leases). */
+  runtime?: ContainerRuntime
   /** Simulated hardware: used instead of probing or the inventory file. */
   inventory?: HardwareInventory
+  /** Told when a lease starts running / ends (the relay grants its holder unlimited relaying). */
+  onLeaseRunning?: (lease: LeaseRecord) => void
+  onLeaseEnded?: (lease: LeaseRecord) => void
 }
 
 export interface LeaseUsage { cpus: number, memoryBytes: number, gpus: number, leases: number }
 
 export interface ProviderRole {
   profile: HardwareProfile
+  leases: LeaseManager
   publisher: ProviderRecordPublisher
   registrar: RoleRegistrar
   advertiser: CapabilityAdvertiser
@@ -82,12 +92,21 @@ export function createProviderRole (c: ProviderRoleComponents): ProviderRole {
     const cap = profile.capacity
     return providerCapabilities({ gpuModels: cap.gpuModels, gpuClasses: cap.gpuClasses, region: c.config.region })
   })
+  const leases = new LeaseManager({
+    config: c.config, store: new LeaseStore(c.stateDb), runtime: c.runtime, ledger: c.ledger, outbox: c.outbox, profile,
+    wallet: c.identity.wallet, privateKey: c.identity.privateKey, peerId: c.libp2p.peerId.toString(), logger: log('leases'),
+    metrics: c.metrics, onRunning: c.onLeaseRunning, onEnded: c.onLeaseEnded
+  })
+  const leaseService = new LeaseService({
+    libp2p: c.libp2p, leases, runtime: c.runtime, ledger: c.ledger, wallet: c.identity.wallet, logger: log('lease-protocol'), metrics: c.metrics,
+    capacity: () => profile.capacity
+  })
   const p = publisher
   const heartbeat = new HeartbeatPublisher({ gossip: c.gossip, logger: log('heartbeat') }, {
     intervalMs: c.config.heartbeat.intervalMs,
     capacity: (): Capacity => {
       const total = profile.capacity
-      const used = c.used?.() ?? { cpus: 0, memoryBytes: 0, gpus: 0, leases: 0 }
+      const used = leases.usage()
       return {
         freeCpus: Math.max(0, total.cpus - used.cpus),
         freeMemoryBytes: BigInt(Math.max(0, total.memoryBytes - used.memoryBytes)),
@@ -99,6 +118,7 @@ export function createProviderRole (c: ProviderRoleComponents): ProviderRole {
   })
   return {
     profile,
+    leases,
     publisher,
     registrar,
     advertiser,
@@ -106,6 +126,8 @@ export function createProviderRole (c: ProviderRoleComponents): ProviderRole {
       ['hardware', profile],
       ['provider-record', publisher],
       ['registration', registrar],
+      ['leases', leases],
+      ['lease-protocols', leaseService],
       ['capabilities', advertiser],
       ['heartbeat', heartbeat]
     ]
