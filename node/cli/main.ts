@@ -10,6 +10,7 @@ import { inventoryCommand } from './commands/inventory.js'
 import { startCommand } from './commands/start.js'
 import { providersCommand } from './commands/providers.js'
 import { peersCommand, pingCommand, statusCommand } from './commands/status.js'
+import { cancelCommand, connectCommand, leasesCommand, logsCommand, orderCommand } from './commands/user.js'
 import { walletCommand } from './commands/wallet.js'
 
 export function buildProgram (processStart = Date.now()): Command {
@@ -26,6 +27,11 @@ export function buildProgram (processStart = Date.now()): Command {
   program.addCommand(pingCommand())
   program.addCommand(walletCommand())
   program.addCommand(providersCommand())
+  program.addCommand(orderCommand())
+  program.addCommand(connectCommand())
+  program.addCommand(leasesCommand())
+  program.addCommand(cancelCommand())
+  program.addCommand(logsCommand())
   program.addCommand(inventoryCommand())
   program.addCommand(benchmarkCommand())
   return program

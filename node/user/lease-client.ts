@@ -1,0 +1,94 @@
+// The user's side of /kaisar/bid/1.0.0, /kaisar/lease/1.0.0 and /kaisar/tunnel/1.0.0.
+import net from 'node:net'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { multiaddr } from '@multiformats/multiaddr'
+import { leaseEventSchema, quoteSchema, tunnelReplySchema, type LeaseEvent, type LeaseRequest, type Order, type Quote } from '../../protocols/lease/messages.js'
+import { PROTOCOLS } from '../../protocols/ids.js'
+import { KaisarError } from '../errors.js'
+import { JsonFrames } from '../network/json-frames.js'
+import { request } from '../network/reqresp.js'
+import { pipeSocketStream } from '../network/socket-stream.js'
+import type { Logger } from '../log.js'
+import type { KaisarLibp2p } from '../network/libp2p.js'
+import type { AbortOptions, PeerId, Stream } from '@libp2p/interface'
+
+export class TunnelRefusedError extends KaisarError<{ code: string }> {
+  constructor (code: string, message: string) { super({ code }, `tunnel refused (${code}): ${message}`) }
+}
+
+/** Tells libp2p where a provider is (its record's addresses, relay addresses included). */
+export async function knowProvider (libp2p: KaisarLibp2p, provider: string, addresses: string[]): Promise<PeerId> {
+  const peer = peerIdFromString(provider)
+  const multiaddrs = addresses.flatMap(a => { try { return [multiaddr(a)] } catch { return [] } })
+  if (multiaddrs.length > 0) await libp2p.peerStore.merge(peer, { multiaddrs })
+  return peer
+}
+
+const DIAL = { runOnLimitedConnection: true, maxOutboundStreams: 1024 }
+
+export async function requestQuote (libp2p: KaisarLibp2p, provider: PeerId, order: Order, options: AbortOptions = {}): Promise<{ quote: Quote, rttMs: number }> {
+  const t0 = performance.now()
+  const result = await request(libp2p, provider, PROTOCOLS.bid, { order }, { ...options, timeoutMs: 10_000 })
+  const rttMs = performance.now() - t0
+  return { quote: quoteSchema.parse(result), rttMs }
+}
+
+/** Sends one lease request and yields the provider's events until it closes the stream. */
+export async function * leaseEvents (libp2p: KaisarLibp2p, provider: PeerId, req: LeaseRequest, options: AbortOptions = {}): AsyncGenerator<LeaseEvent> {
+  const stream = await libp2p.dialProtocol(provider, PROTOCOLS.lease, { ...DIAL, signal: options.signal } as AbortOptions)
+  const frames = new JsonFrames(stream)
+  try {
+    await frames.write(req, options)
+    while (true) {
+      let event: LeaseEvent
+      try {
+        event = await frames.read(leaseEventSchema, options)
+      } catch (err) {
+        if (/end of input|EOF|closed/i.test((err as Error).message) || stream.readStatus !== 'readable') return
+        throw err
+      }
+      yield event
+    }
+  } finally {
+    await stream.close().catch(() => {})
+  }
+}
+
+/** Opens one tunnel stream to `port` of the lease the token is for; the stream then carries raw bytes. */
+export async function openTunnel (libp2p: KaisarLibp2p, provider: PeerId, token: string, port: number, options: AbortOptions = {}): Promise<Stream> {
+  const stream = await libp2p.dialProtocol(provider, PROTOCOLS.tunnel, { ...DIAL, signal: options.signal } as AbortOptions)
+  const frames = new JsonFrames(stream, 8192)
+  await frames.write({ token, port }, options)
+  const reply = await frames.read(tunnelReplySchema, options)
+  if (!reply.ok) {
+    await stream.close().catch(() => {})
+    throw new TunnelRefusedError(reply.code, reply.message)
+  }
+  return frames.lp.unwrap()
+}
+
+export interface PortForward { localHost: string, localPort: number, containerPort: number }
+
+/**
+ * `kaisar-node connect`: a local TCP port whose every connection becomes one tunnel stream to
+ * the container's port. Returns the listening server (its address has the real port).
+ */
+export async function forwardPort (libp2p: KaisarLibp2p, provider: PeerId, token: string, fwd: PortForward, log: Logger): Promise<net.Server> {
+  const server = net.createServer({ allowHalfOpen: true, noDelay: true }, socket => {
+    socket.pause() // nothing may be lost while the tunnel opens
+    openTunnel(libp2p, provider, token, fwd.containerPort, { signal: AbortSignal.timeout(15_000) })
+      .then(async stream => {
+        socket.resume()
+        await pipeSocketStream(socket, stream)
+      })
+      .catch(err => {
+        log.warn({ err: (err as Error).message, port: fwd.containerPort }, 'tunnel failed')
+        socket.destroy()
+      })
+  })
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject)
+    server.listen(fwd.localPort, fwd.localHost, () => { server.off('error', reject); resolve() })
+  })
+  return server
+}
