@@ -614,6 +614,7 @@ export class PullProgress {
   private readonly layers = new Map<string, { current: number, total: number, done: boolean, status: string }>()
   private status = 'Pulling'
   private lastEmit = 0
+  private lastSent = ''
 
   constructor (private readonly image: string, private readonly emit: (event: DeployEvent) => void, private readonly intervalMs = 250) {}
 
@@ -650,7 +651,11 @@ export class PullProgress {
       totalBytes += l.total
       if (l.done) layersDone++
     }
+    const event: DeployEvent = { kind: 'pulling', image: this.image, status: this.status, currentBytes, totalBytes, layersDone, layersTotal: this.layers.size }
+    const key = JSON.stringify(event)
+    if (key === this.lastSent) return // the engine repeats its last status line
+    this.lastSent = key
     this.lastEmit = Date.now()
-    this.emit({ kind: 'pulling', image: this.image, status: this.status, currentBytes, totalBytes, layersDone, layersTotal: this.layers.size })
+    this.emit(event)
   }
 }
