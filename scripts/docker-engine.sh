@@ -72,7 +72,9 @@ our_dockerd_pid () {
   [[ -r $PIDFILE ]] && pid=$(cat "$PIDFILE" 2>/dev/null || true)
   [[ -z $pid && -r $STATE ]] && pid=$(sed -n 's/^DOCKERD_PID=//p' "$STATE")
   [[ $pid =~ ^[0-9]+$ ]] || return 0
-  is_ours "$pid" "unix://$SOCK" && printf '%s\n' "$pid"
+  local cmd
+  cmd=$(cmdline_of "$pid")
+  [[ $cmd == *dockerd\ * && $cmd == *"--host unix://$SOCK "* ]] && printf '%s\n' "$pid"
   return 0
 }
 
@@ -84,12 +86,6 @@ cmdline_of () {
   printf '%s ' "${args[@]}"
 }
 
-# is_ours PID NEEDLE: the process exists and its command line contains NEEDLE.
-is_ours () {
-  local cmd
-  cmd=$(cmdline_of "$1")
-  [[ $cmd == *"$2"* ]]
-}
 
 # running PID: the process exists and is not a zombie (an exited daemon whose parent, init here,
 # has not reaped it yet still answers `kill -0`).
