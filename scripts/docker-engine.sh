@@ -72,14 +72,27 @@ our_dockerd_pid () {
   [[ -r $PIDFILE ]] && pid=$(cat "$PIDFILE" 2>/dev/null || true)
   [[ -z $pid && -r $STATE ]] && pid=$(sed -n 's/^DOCKERD_PID=//p' "$STATE")
   [[ $pid =~ ^[0-9]+$ ]] || return 0
-  is_ours "$pid" "unix://$SOCK" && printf '%s\n' "$pid"
+  local cmd
+  cmd=$(cmdline_of "$pid")
+  [[ $cmd == *dockerd\ * && $cmd == *"--host unix://$SOCK "* ]] && printf '%s\n' "$pid"
   return 0
 }
 
-# is_ours PID NEEDLE: the process exists and its command line contains NEEDLE.
-is_ours () {
-  [[ -r /proc/$1/cmdline ]] || return 1
-  tr '\0' ' ' < "/proc/$1/cmdline" | grep -qF -- "$2"
+# cmdline_of PID: its command line, arguments joined by spaces (bash builtins only: teardown reads
+# every process's, and a subprocess each would take seconds).
+cmdline_of () {
+  local -a args=()
+  mapfile -d '' -t args 2>/dev/null < "/proc/$1/cmdline" || return 0
+  printf '%s ' "${args[@]}"
+}
+
+
+# running PID: the process exists and is not a zombie (an exited daemon whose parent, init here,
+# has not reaped it yet still answers `kill -0`).
+running () {
+  local state
+  state=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1) || return 1
+  [[ -n $state && $state != Z ]]
 }
 
 answers () { have_docker_cli && docker_cli_t 10 version --format '{{.Server.Version}}' >/dev/null 2>&1; }
@@ -191,7 +204,7 @@ launch_dockerd () {
   printf 'DOCKERD_PID=%s\nBRIDGE=%s\nSUBNET=%s\n' "$STARTED_PID" "$BRIDGE" "$SUBNET" > "$STATE"
   local deadline=$((SECONDS + START_TIMEOUT))
   until answers; do
-    if ! kill -0 "$STARTED_PID" 2>/dev/null; then
+    if ! running "$STARTED_PID"; then
       engine_message
       die "dockerd exited during start (full log: $LOG)"
     fi
@@ -324,8 +337,8 @@ teardown () {
     fi
     kill -TERM "$pid" 2>/dev/null || true
     local i
-    for i in $(seq 1 300); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    if kill -0 "$pid" 2>/dev/null; then log "dockerd $pid did not stop in 30 s: killing it"; kill -KILL "$pid" 2>/dev/null || true; sleep 0.2; fi
+    for i in $(seq 1 300); do running "$pid" || break; sleep 0.1; done
+    if running "$pid"; then log "dockerd $pid did not stop in 30 s: killing it"; kill -KILL "$pid" 2>/dev/null || true; sleep 0.2; fi
   fi
   # Left over after a SIGKILLed engine: its containerd, container shims, the containers' own
   # processes (children of the shims, reparented to init once a shim dies) and docker-proxies. Each
@@ -333,21 +346,24 @@ teardown () {
   # init goes first: killing the init of a pid namespace kills everything in it.
   local p subnet_prefix='' shims=() others=()
   [[ -r $STATE ]] && subnet_prefix=$(sed -n 's/^SUBNET=\([0-9]*\.[0-9]*\.[0-9]*\)\..*/\1./p' "$STATE")
+  local cmd stat s
+  local -a fields
   for p in /proc/[0-9]*; do
     p=${p#/proc/}
     [[ $p == "$$" ]] && continue
-    if is_ours "$p" "-namespace $NAMESPACE "; then
+    cmd=$(cmdline_of "$p")
+    if [[ $cmd == *"-namespace $NAMESPACE "* ]]; then
       shims+=("$p")
-    elif is_ours "$p" "$EXEC/containerd/" || { [[ -n $subnet_prefix ]] && is_ours "$p" "docker-proxy" && is_ours "$p" "-container-ip $subnet_prefix"; }; then
+    elif [[ $cmd == *"$EXEC/containerd/"* ]] || { [[ -n $subnet_prefix && $cmd == *docker-proxy* && $cmd == *"-container-ip $subnet_prefix"* ]]; }; then
       others+=("$p")
     fi
   done
   if (( ${#shims[@]} > 0 )); then
     for p in /proc/[0-9]*; do
       p=${p#/proc/}
-      local ppid
-      ppid=$(sed 's/.*) //' "/proc/$p/stat" 2>/dev/null | cut -d' ' -f2) || continue
-      for s in "${shims[@]}"; do [[ $ppid == "$s" ]] && kill -KILL "$p" 2>/dev/null; done
+      read -r stat 2>/dev/null < "/proc/$p/stat" || continue
+      read -r -a fields <<< "${stat##*) }" # after "pid (comm) ": state, ppid, …
+      for s in "${shims[@]}"; do [[ ${fields[1]:-} == "$s" ]] && kill -KILL "$p" 2>/dev/null; done
     done
   fi
   for p in "${shims[@]}" "${others[@]}"; do kill -KILL "$p" 2>/dev/null || true; done

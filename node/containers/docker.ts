@@ -511,7 +511,7 @@ function dial<T> (docker: Dockerode, options: Parameters<Dockerode['modem']['dia
 }
 
 /** Compares dotted API versions numerically ("1.9" < "1.41"). */
-export function compareApi (a: string, b: string): number {
+function compareApi (a: string, b: string): number {
   const pa = a.split('.').map(Number)
   const pb = b.split('.').map(Number)
   for (let i = 0; i < Math.max(pa.length, pb.length); i++) {
@@ -580,7 +580,7 @@ function toLeaseContainer (leaseId: string, info: Dockerode.ContainerInspectInfo
  * Splits Docker's multiplexed attach/logs stream (8-byte frame headers: stream type, 3 zero bytes,
  * big-endian length) into stdout and stderr chunks. Frames may be cut anywhere across reads.
  */
-export async function * demuxDockerStream (source: AsyncIterable<Uint8Array>): AsyncGenerator<LogChunk> {
+async function * demuxDockerStream (source: AsyncIterable<Uint8Array>): AsyncGenerator<LogChunk> {
   let buf: Buffer = Buffer.alloc(0)
   for await (const chunk of source) {
     buf = buf.length === 0 ? Buffer.from(chunk) : Buffer.concat([buf, chunk])
@@ -610,10 +610,11 @@ interface PullMessage {
  * Folds the engine's per-layer pull messages into one running total and emits `pulling` events:
  * on every change of a layer's stage, and for byte progress at most every 250 ms.
  */
-export class PullProgress {
+class PullProgress {
   private readonly layers = new Map<string, { current: number, total: number, done: boolean, status: string }>()
   private status = 'Pulling'
   private lastEmit = 0
+  private lastSent = ''
 
   constructor (private readonly image: string, private readonly emit: (event: DeployEvent) => void, private readonly intervalMs = 250) {}
 
@@ -650,7 +651,11 @@ export class PullProgress {
       totalBytes += l.total
       if (l.done) layersDone++
     }
+    const event: DeployEvent = { kind: 'pulling', image: this.image, status: this.status, currentBytes, totalBytes, layersDone, layersTotal: this.layers.size }
+    const key = JSON.stringify(event)
+    if (key === this.lastSent) return // the engine repeats its last status line
+    this.lastSent = key
     this.lastEmit = Date.now()
-    this.emit({ kind: 'pulling', image: this.image, status: this.status, currentBytes, totalBytes, layersDone, layersTotal: this.layers.size })
+    this.emit(event)
   }
 }

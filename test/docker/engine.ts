@@ -57,6 +57,7 @@ export class TestEngine {
         return
       }
       this.engine = { dockerHost: host, socketPath: host.slice('unix://'.length), startedHere, timings: timingsOf(result.stderr) }
+      if (startedHere) console.log(`\n  started the Docker engine (${host}): ${JSON.stringify(this.engine.timings)}`)
     } catch (err) {
       this.failure = err as Error
     }
