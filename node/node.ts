@@ -23,6 +23,7 @@ import { createNetwork, type KaisarLibp2p } from './network/libp2p.js'
 import { PeerRoles, type AnnouncedRole } from './network/peer-roles.js'
 import { SignedRecordStore } from './network/records/store.js'
 import { RecordVersionIndex, recordValidators } from './network/records/validators.js'
+import { RelayPolicy } from './roles/gateway/relay-policy.js'
 import { createProviderRole, type ProviderRole } from './roles/provider/index.js'
 import { agentVersion, wireRole } from './roles/role.js'
 import { Discovery } from './services/discovery.js'
@@ -58,6 +59,8 @@ export interface NodeStatus {
   peers: PeerInfo[]
   gossipTopics: string[]
   providers?: { online: number, known: number }
+  /** Providers: how far their announcement got. */
+  provider?: { registered: boolean, recordVersion: string, capabilitiesPending: number, leases: number, containers: boolean }
 }
 
 /** What a node runs on: given by `create` for a process, by the simulator for in-process nodes. */
@@ -160,6 +163,7 @@ export class KaisarNode {
       this.providerTable = new ProviderTable({ gossip: this.gossip, metrics }, { missedBeforeOffline: config.heartbeat.missedBeforeOffline })
       this.services.push(['provider-table', this.providerTable])
     }
+    if (config.network.relayServer) this.services.push(['relay-policy', new RelayPolicy(libp2p, log.child({ subsystem: 'relay-policy' }))])
     this.discovery = new Discovery({ libp2p, records: this.records, logger: log.child({ subsystem: 'discovery' }), providerTable: this.providerTable })
 
     nodeRoutes(this.router, this)
@@ -288,7 +292,16 @@ export class KaisarNode {
       uptimeS: Math.floor((Date.now() - this.startedAt) / 1000),
       peers: this.peers(),
       gossipTopics: this.libp2p.services.pubsub.getTopics(),
-      providers: providers == null ? undefined : { online: providers.filter(p => p.online).length, known: providers.length }
+      providers: providers == null ? undefined : { online: providers.filter(p => p.online).length, known: providers.length },
+      provider: this.provider == null
+        ? undefined
+        : {
+            registered: this.provider.registrar.isRegistered,
+            recordVersion: this.provider.publisher.version.toString(),
+            capabilitiesPending: this.provider.advertiser.outstanding,
+            leases: this.provider.leases.usage().leases,
+            containers: this.env.runtime != null
+          }
     }
   }
 

@@ -15,7 +15,12 @@ export const PROTOCOLS = {
    * Its own protocol rather than a /kaisar/challenge/1.0.0 message: it is a raw byte stream,
    * not a length-prefixed request.
    */
-  bandwidth: '/kaisar/bandwidth/1.0.0'
+  bandwidth: '/kaisar/bandwidth/1.0.0',
+  /**
+   * A relayed provider tells its relay gateway which peers (its lease holders) may reach it
+   * through the relay without circuit relay v2's default limits (2 minutes, 128 KiB).
+   */
+  relayGrant: '/kaisar/relay/1.0.0'
 } as const
 
 export const TOPICS = {

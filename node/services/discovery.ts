@@ -68,22 +68,38 @@ export class Discovery {
 
   async find (filter: ProviderFilter, options: { timeoutMs?: number } = {}): Promise<DiscoveredProvider[]> {
     const signal = AbortSignal.timeout(options.timeoutMs ?? 10_000)
+    await this.routingTableReady(signal)
     const key = Discovery.keyFor(filter)
     const peers = new Map<string, PeerId>()
-    try {
-      for await (const p of this.c.libp2p.contentRouting.findProviders(capabilityCid(key), { signal })) {
-        peers.set(p.id.toString(), p.id)
-        if (peers.size >= 200) break
+    // A lookup right after joining can come back empty while the routing table fills: ask again while time remains.
+    for (let attempt = 0; peers.size === 0 && !signal.aborted && attempt < 5; attempt++) {
+      if (attempt > 0) await new Promise(resolve => setTimeout(resolve, 250 * attempt))
+      try {
+        for await (const p of this.c.libp2p.contentRouting.findProviders(capabilityCid(key), { signal })) {
+          peers.set(p.id.toString(), p.id)
+          if (peers.size >= 200) break
+        }
+      } catch (err) {
+        // A lookup that times out still returns what it found so far.
+        if (!signal.aborted) this.c.logger.debug({ err: (err as Error).message }, 'findProviders failed')
       }
-    } catch (err) {
-      // A lookup that times out still returns what it found so far.
-      if (!signal.aborted) this.c.logger.debug({ err: (err as Error).message }, 'findProviders failed')
     }
     const found = await Promise.all([...peers.values()].map(async peer => await this.describe(peer, AbortSignal.timeout(options.timeoutMs ?? 10_000)).catch(() => undefined)))
     const result = found.filter((p): p is DiscoveredProvider & { inv: HardwareInventory } => p != null && Discovery.matches(p.inv, p.region, filter))
       .map(({ inv: _inv, ...p }) => p)
       .sort((a, b) => Number(b.online ?? false) - Number(a.online ?? false) || a.peerId.localeCompare(b.peerId))
     return filter.limit != null ? result.slice(0, filter.limit) : result
+  }
+
+  /**
+   * A node that has just joined knows its bootstrap peers before kad-dht has them in its
+   * routing table (that follows identify, through a queue); a lookup then would find nothing.
+   */
+  private async routingTableReady (signal: AbortSignal): Promise<void> {
+    const dht = this.c.libp2p.services.dht as unknown as { routingTable?: { size: number } }
+    while (dht.routingTable != null && dht.routingTable.size === 0 && !signal.aborted && this.c.libp2p.getConnections().length > 0) {
+      await new Promise(resolve => setTimeout(resolve, 50))
+    }
   }
 
   /** A provider's verified record, decoded; undefined when it has none (or none that verifies). */

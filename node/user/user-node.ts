@@ -83,3 +83,4 @@ export class UserNode {
     await this.stateDb.close().catch(() => {})
   }
 }
+

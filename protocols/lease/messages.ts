@@ -4,6 +4,7 @@
 //  /kaisar/lease/1.0.0   one request, then a stream of events until the provider closes
 //  /kaisar/tunnel/1.0.0  one header { token, port } → { ok } then raw bytes both ways
 import { z } from 'zod'
+import { canonicalJson } from '../../chain/local/codec.js'
 
 const leaseId = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'lease ids are 1-64 of A-Z a-z 0-9 _ -')
 /** Decimal string of a ledger amount in its smallest unit. */
@@ -55,8 +56,9 @@ export const leaseRequestSchema = z.discriminatedUnion('op', [
 ])
 export type LeaseRequest = z.infer<typeof leaseRequestSchema>
 
+/** What the paying wallet signs: canonical JSON (sorted keys), so both sides hash the same bytes whatever the field order. */
 export function leaseCreatePayload (leaseId: string, order: Order, userPeer: string, provider: string): string {
-  return `kaisar-lease-create/1\n${leaseId}\n${provider}\n${userPeer}\n${JSON.stringify(order)}`
+  return `kaisar-lease-create/1\n${leaseId}\n${provider}\n${userPeer}\n${canonicalJson(order)}`
 }
 
 export type LeaseStatus = 'accepted' | 'deploying' | 'running' | 'failed' | 'stopped'

@@ -26,6 +26,11 @@ export function providerRoutes (r: Router, node: KaisarNode): void {
     if (found == null) throw new HttpError(404, `no provider record for ${peer.toString()}`)
     return { peerId: found.signer.toString(), version: found.version, timestamp: found.timestamp, record: ProviderRecord.decode(found.payload) }
   })
+  r.get('/api/v1/leases', () => {
+    if (node.provider == null) throw new HttpError(404, 'only providers hold leases')
+    // Tokens are the lease holder's secret: never on the API.
+    return node.provider.leases.store.all().map(({ token: _token, ...lease }) => lease)
+  })
   r.get('/api/v1/discovery/providers', async ({ query }) => {
     const parsed = filterSchema.safeParse(Object.fromEntries(query))
     if (!parsed.success) {

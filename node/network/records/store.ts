@@ -51,9 +51,17 @@ export class SignedRecordStore {
     return { namespace, version, value: await sealRecord(this.privateKey, this.libp2p.peerId, namespace, version, payload) }
   }
 
-  /** Puts a signed record into the DHT (again, if it was put before). */
+  /**
+   * Puts a signed record into the DHT (again, if it was put before). Throws unless at least
+   * one other peer accepted it: a put that reached nobody (an empty routing table right after
+   * start) must be retried, not counted as published.
+   */
   async put (sealed: SealedRecord, signal?: AbortSignal): Promise<void> {
-    await this.libp2p.contentRouting.put(recordKey(sealed.namespace, this.libp2p.peerId), sealed.value, { signal })
+    let stored = 0
+    for await (const event of this.libp2p.services.dht.put(recordKey(sealed.namespace, this.libp2p.peerId), sealed.value, { signal })) {
+      if (event.name === 'PEER_RESPONSE' && event.messageName === 'PUT_VALUE') stored++
+    }
+    if (stored === 0) throw new Error('no peer stored the record')
     this.metrics.recordsPublished.inc({ namespace: sealed.namespace })
     this.log.debug({ namespace: sealed.namespace, version: sealed.version.toString() }, 'record put')
   }
@@ -65,7 +73,9 @@ export class SignedRecordStore {
     try {
       value = await this.libp2p.contentRouting.get(key, { signal })
     } catch (err) {
-      if ((err as Error).name === 'NotFoundError') return undefined
+      // libp2p's content routing asks every router and reports an AggregateError of their NotFoundErrors.
+      const errors = err instanceof AggregateError ? err.errors as Error[] : [err as Error]
+      if (errors.every(e => e?.name === 'NotFoundError')) return undefined
       throw err
     }
     const opened = await openRecord(key, value)

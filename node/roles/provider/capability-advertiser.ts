@@ -38,8 +38,13 @@ export class CapabilityAdvertiser implements Startable {
       const name = capabilityName(cap)
       if (this.done.has(name) || !this.running) continue
       try {
-        if (this.c.libp2p.services.dht.getMode() === 'server' && this.c.libp2p.getConnections().length === 0) throw new Error('no peers yet')
-        await this.c.libp2p.contentRouting.provide(capabilityCid(cap), { signal: AbortSignal.timeout(30_000) })
+        // Done only when some other peer holds the provider record: a provide that reached
+        // nobody (right after start) would leave the provider unfindable until the reprovide.
+        let held = 0
+        for await (const event of this.c.libp2p.services.dht.provide(capabilityCid(cap), { signal: AbortSignal.timeout(30_000) })) {
+          if (event.name === 'PEER_RESPONSE' && event.messageName === 'ADD_PROVIDER') held++
+        }
+        if (held === 0) throw new Error('no peer took the provider record yet')
         this.done.add(name)
         this.c.logger.debug({ capability: name }, 'provided')
       } catch (err) {

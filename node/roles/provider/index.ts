@@ -11,7 +11,8 @@ import { HardwareProfile } from './hardware-profile.js'
 import { HeartbeatPublisher, type Capacity } from './heartbeat.js'
 import { LeaseManager } from './lease-manager.js'
 import { LeaseService } from './lease-service.js'
-import { LeaseStore, type LeaseRecord } from './lease-store.js'
+import { LeaseStore } from './lease-store.js'
+import { RelayGrants } from './relay-grants.js'
 import { ProviderRecordPublisher } from './record-publisher.js'
 import { RoleRegistrar } from './registration.js'
 import type { Ledger } from '../../../chain/ledger.js'
@@ -45,9 +46,6 @@ export interface ProviderRoleComponents {
   runtime?: ContainerRuntime
   /** Simulated hardware: used instead of probing or the inventory file. */
   inventory?: HardwareInventory
-  /** Told when a lease starts running / ends (the relay grants its holder unlimited relaying). */
-  onLeaseRunning?: (lease: LeaseRecord) => void
-  onLeaseEnded?: (lease: LeaseRecord) => void
 }
 
 export interface LeaseUsage { cpus: number, memoryBytes: number, gpus: number, leases: number }
@@ -92,10 +90,12 @@ export function createProviderRole (c: ProviderRoleComponents): ProviderRole {
     const cap = profile.capacity
     return providerCapabilities({ gpuModels: cap.gpuModels, gpuClasses: cap.gpuClasses, region: c.config.region })
   })
+  const store = new LeaseStore(c.stateDb)
+  const relayGrants = new RelayGrants(c.libp2p, () => store.active().filter(l => l.status === 'running'), log('relay-grants'))
   const leases = new LeaseManager({
-    config: c.config, store: new LeaseStore(c.stateDb), runtime: c.runtime, ledger: c.ledger, outbox: c.outbox, profile,
+    config: c.config, store, runtime: c.runtime, ledger: c.ledger, outbox: c.outbox, profile,
     wallet: c.identity.wallet, privateKey: c.identity.privateKey, peerId: c.libp2p.peerId.toString(), logger: log('leases'),
-    metrics: c.metrics, onRunning: c.onLeaseRunning, onEnded: c.onLeaseEnded
+    metrics: c.metrics, onRunning: l => { relayGrants.grant(l) }, onEnded: l => { relayGrants.revoke(l) }
   })
   const leaseService = new LeaseService({
     libp2p: c.libp2p, leases, runtime: c.runtime, ledger: c.ledger, wallet: c.identity.wallet, logger: log('lease-protocol'), metrics: c.metrics,
@@ -128,6 +128,7 @@ export function createProviderRole (c: ProviderRoleComponents): ProviderRole {
       ['registration', registrar],
       ['leases', leases],
       ['lease-protocols', leaseService],
+      ['relay-grants', relayGrants],
       ['capabilities', advertiser],
       ['heartbeat', heartbeat]
     ]
