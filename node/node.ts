@@ -172,7 +172,9 @@ export class KaisarNode {
     if (env.api) {
       const api = parseHostPort(config.api) ?? { host: '127.0.0.1', port: 0 }
       this.api = new ApiServer({ logger: log.child({ subsystem: 'api' }), metrics }, { ...api, router: this.router, verifier: new RequestVerifier() })
-      this.services.push(['api', this.api])
+      // First: a taken port fails the start before anything else has run (one clear line);
+      // /healthz says false until every service is up.
+      this.services.unshift(['api', this.api])
     }
   }
 
@@ -232,6 +234,7 @@ export class KaisarNode {
     try {
       await this.libp2p.start()
     } catch (err) {
+      await this.ledger.close().catch(() => {})
       await this.closeStores()
       throw this.listenError(err)
     }
@@ -244,6 +247,7 @@ export class KaisarNode {
     } catch (err) {
       for (const [, service] of started.reverse()) await Promise.resolve(service.stop()).catch(() => {})
       await Promise.resolve(this.libp2p.stop()).catch(() => {})
+      await this.ledger.close().catch(() => {}) // a hosted chain produces blocks from open: stop it before its DB closes
       await this.closeStores()
       throw err
     }

@@ -202,15 +202,29 @@ export class LocalChain implements Ledger {
 
   private scheduleBatch (): void {
     if (this.batchTimer != null || this.closed) return
-    this.batchTimer = setTimeout(() => { this.batchTimer = undefined; void this.produce() }, this.pendingCount >= this.opts.maxBlockTxs ? 0 : this.opts.batchMs)
+    this.batchTimer = setTimeout(() => { this.batchTimer = undefined; this.produceSafely() }, this.pendingCount >= this.opts.maxBlockTxs ? 0 : this.opts.batchMs)
   }
 
   private scheduleIdle (): void {
     clearTimeout(this.idleTimer)
     if (this.closed) return
-    this.idleTimer = setTimeout(() => { void this.produce() }, this.opts.idleBlockMs)
+    this.idleTimer = setTimeout(() => { this.produceSafely() }, this.opts.idleBlockMs)
     this.idleTimer.unref()
   }
+
+  /** Timer-driven production: a failed block (its batch did not persist) is retried by the next timer, never thrown at the process. */
+  private produceSafely (): void {
+    this.produce().catch(err => {
+      if (this.closed) return
+      this.blockErrors++
+      this.lastBlockError = (err as Error).message
+      this.scheduleIdle()
+    })
+  }
+
+  /** Blocks that failed to persist since start (and the last reason): visible to operators through the API. */
+  blockErrors = 0
+  lastBlockError?: string
 
   /** Produces one block from the executable pending transactions (one producer at a time). */
   private async produce (): Promise<void> {

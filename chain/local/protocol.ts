@@ -42,6 +42,7 @@ export class LedgerServer implements Startable {
   }
 
   async start (): Promise<void> {
+    this.log.info({ genesis: this.chain.genesisHash, height: (await this.chain.head()).height }, 'hosting the local ledger')
     await registerReqResp(this.libp2p, {
       protocol: PROTOCOLS.ledger,
       schema: requestSchema,

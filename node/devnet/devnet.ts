@@ -30,6 +30,8 @@ export interface DevnetOptions {
   heartbeatIntervalMs?: number
   /** Extra flags for every node (e.g. ['--chain', 'ws://…']). */
   extraArgs?: string[]
+  /** The Docker engine providers run leases on (DOCKER_HOST form); none: providers take no leases. */
+  dockerHost?: string
   readyTimeoutMs?: number
 }
 
@@ -120,12 +122,13 @@ export class Devnet {
       ...bootstrap.filter(b => !b.endsWith(`/p2p/${node.peerId ?? '-'}`)).flatMap(b => ['--bootstrap', b]),
       ...(node === this.gateway ? ['--ledger-host'] : []),
       // A devnet on one machine: the quick benchmark (≈ 2 s) rather than the full one (≈ 17 s of CPU each).
-      ...(node.role === 'provider' ? ['--benchmark', 'quick'] : []),
+      ...(node.role === 'provider' ? ['--benchmark', 'quick', '--containers', this.opts.dockerHost != null ? 'docker' : 'none'] : []),
       ...(this.opts.heartbeatIntervalMs != null ? ['--heartbeat-interval', String(this.opts.heartbeatIntervalMs)] : []),
       ...(this.opts.extraArgs ?? [])
     ]
     const log = fs.openSync(node.logFile, 'a')
-    const child = spawn(process.execPath, args, { stdio: ['ignore', log, log, 'ipc'], env: { ...process.env, KAISAR_DEVNET: '1' } })
+    const env = { ...process.env, KAISAR_DEVNET: '1', ...(this.opts.dockerHost != null ? { DOCKER_HOST: this.opts.dockerHost } : {}) }
+    const child = spawn(process.execPath, args, { stdio: ['ignore', log, log, 'ipc'], env })
     fs.closeSync(log)
     // The IPC channel is only a lifeline (the child exits when it closes); the child process
     // itself keeps this process alive while it runs.
@@ -164,4 +167,34 @@ async function tail (file: string, lines = 15): Promise<string> {
   } catch {
     return '  | (no log)'
   }
+}
+
+export const DOCKER_SCRIPT = fileURLToPath(new URL('../../../scripts/docker-engine.sh', import.meta.url))
+
+/**
+ * A Docker engine for the devnet's providers: DOCKER_HOST, the default socket, or the private
+ * engine scripts/docker-engine.sh runs; with `start`, the script starts one. Undefined (with
+ * why) when none answers.
+ */
+export async function findDockerEngine (start: boolean): Promise<{ dockerHost?: string, why: string }> {
+  const { execFile } = await import('node:child_process')
+  const script = async (cmd: string): Promise<string | undefined> => await new Promise(resolve => {
+    execFile(DOCKER_SCRIPT, [cmd], { timeout: 600_000 }, (err, stdout) => { resolve(err == null ? /^DOCKER_HOST=(\S+)$/m.exec(stdout)?.[1] : undefined) })
+  })
+  const candidates = [process.env.DOCKER_HOST, await script('status'), 'unix:///var/run/docker.sock'].filter((h): h is string => h != null && h !== '')
+  if (start) { const started = await script('start'); if (started != null) candidates.unshift(started) }
+  const { DockerRuntime } = await import('../containers/docker.js')
+  let why = 'no engine found'
+  for (const dockerHost of [...new Set(candidates)]) {
+    const rt = new DockerRuntime({ dockerHost })
+    try {
+      await rt.check({ signal: AbortSignal.timeout(5_000) })
+      return { dockerHost, why: 'reachable' }
+    } catch (err) {
+      why = (err as Error).message
+    } finally {
+      await rt.close().catch(() => {})
+    }
+  }
+  return { why }
 }

@@ -96,7 +96,6 @@ export async function openNodeLedger (c: NodeLedgerComponents): Promise<NodeLedg
     ledger = chain
     services.push(['ledger-server', new LedgerServer({ libp2p: c.libp2p, chain, logger: log })])
     services.push(['ledger-announcer', new LedgerAnnouncer(chain, c.gossip, log, hostPeerId)])
-    log.info({ genesis: chain.genesisHash, height: (await chain.head()).height }, 'hosting the local ledger')
   } else {
     const host = c.config.ledgerPeer ?? c.config.bootstrap[0]
     if (host == null) throw new ConfigError('ledgerPeer', 'a node on the local ledger needs --ledger-peer (or a bootstrap peer that hosts the ledger), or --ledger-host')

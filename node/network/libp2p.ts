@@ -87,7 +87,10 @@ export async function createNetwork (init: NetworkInit): Promise<KaisarLibp2p> {
       peerInfoMapper: passthroughMapper,
       validators: init.records.validators,
       selectors: init.records.selectors,
-      allowQueryWithZeroPeers: true,
+      // Default (false): a query waits for a first DHT peer. With true, a node that has none (a
+      // provider listening only through a relay, before its reservation) spins: the relay
+      // transport's random walk re-runs instantly-failing queries and starves the event loop.
+      allowQueryWithZeroPeers: false,
       initialQuerySelfInterval: 500
     }),
     pubsub: gossipsub({

@@ -38,6 +38,8 @@ export interface ReqRespHandlerInit<S extends z.ZodType> {
   logger: Logger
   /** Called with a reason whenever a request is refused before the handler (metrics). */
   onInvalid?: (reason: string) => void
+  /** Also serve over limited (relayed, not yet unlimited) connections: what a relayed provider needs. */
+  runOnLimitedConnection?: boolean
 }
 
 export async function registerReqResp<S extends z.ZodType> (libp2p: Libp2p, init: ReqRespHandlerInit<S>): Promise<void> {
@@ -74,17 +76,17 @@ export async function registerReqResp<S extends z.ZodType> (libp2p: Libp2p, init
     } catch (err) {
       stream.abort(err as Error)
     }
-  }, { maxInboundStreams: init.maxInboundStreams ?? 256, maxOutboundStreams: 256 })
+  }, { maxInboundStreams: init.maxInboundStreams ?? 256, maxOutboundStreams: 256, runOnLimitedConnection: init.runOnLimitedConnection === true })
 }
 
 /** Sends one request and returns the result; RemoteError for an error reply, RequestFailedError otherwise. */
-export async function request (libp2p: Libp2p, peer: PeerId | Multiaddr, protocol: string, body: unknown, options: AbortOptions & { timeoutMs?: number } = {}): Promise<unknown> {
+export async function request (libp2p: Libp2p, peer: PeerId | Multiaddr, protocol: string, body: unknown, options: AbortOptions & { timeoutMs?: number, runOnLimitedConnection?: boolean } = {}): Promise<unknown> {
   const signal = options.signal != null
     ? AbortSignal.any([options.signal, AbortSignal.timeout(options.timeoutMs ?? 30_000)])
     : AbortSignal.timeout(options.timeoutMs ?? 30_000)
   let wire: Wire
   try {
-    const stream = await libp2p.dialProtocol(peer, protocol, { signal, maxOutboundStreams: 1024 } as AbortOptions)
+    const stream = await libp2p.dialProtocol(peer, protocol, { signal, maxOutboundStreams: 1024, runOnLimitedConnection: options.runOnLimitedConnection === true } as AbortOptions)
     const lp = lpStream(stream, { maxDataLength: MAX_MESSAGE_BYTES })
     await lp.write(encodeJson(body), { signal })
     const bytes = await lp.read({ signal })

@@ -68,7 +68,6 @@ export class Discovery {
 
   async find (filter: ProviderFilter, options: { timeoutMs?: number } = {}): Promise<DiscoveredProvider[]> {
     const signal = AbortSignal.timeout(options.timeoutMs ?? 10_000)
-    await this.routingTableReady(signal)
     const key = Discovery.keyFor(filter)
     const peers = new Map<string, PeerId>()
     // A lookup right after joining can come back empty while the routing table fills: ask again while time remains.
@@ -89,17 +88,6 @@ export class Discovery {
       .map(({ inv: _inv, ...p }) => p)
       .sort((a, b) => Number(b.online ?? false) - Number(a.online ?? false) || a.peerId.localeCompare(b.peerId))
     return filter.limit != null ? result.slice(0, filter.limit) : result
-  }
-
-  /**
-   * A node that has just joined knows its bootstrap peers before kad-dht has them in its
-   * routing table (that follows identify, through a queue); a lookup then would find nothing.
-   */
-  private async routingTableReady (signal: AbortSignal): Promise<void> {
-    const dht = this.c.libp2p.services.dht as unknown as { routingTable?: { size: number } }
-    while (dht.routingTable != null && dht.routingTable.size === 0 && !signal.aborted && this.c.libp2p.getConnections().length > 0) {
-      await new Promise(resolve => setTimeout(resolve, 50))
-    }
   }
 
   /** A provider's verified record, decoded; undefined when it has none (or none that verifies). */

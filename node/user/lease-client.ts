@@ -28,7 +28,7 @@ const DIAL = { runOnLimitedConnection: true, maxOutboundStreams: 1024 }
 
 export async function requestQuote (libp2p: KaisarLibp2p, provider: PeerId, order: Order, options: AbortOptions = {}): Promise<{ quote: Quote, rttMs: number }> {
   const t0 = performance.now()
-  const result = await request(libp2p, provider, PROTOCOLS.bid, { order }, { ...options, timeoutMs: 10_000 })
+  const result = await request(libp2p, provider, PROTOCOLS.bid, { order }, { ...options, timeoutMs: 10_000, runOnLimitedConnection: true })
   const rttMs = performance.now() - t0
   return { quote: quoteSchema.parse(result), rttMs }
 }

@@ -39,7 +39,7 @@ test('bad multiaddr', async () => {
 test('p2p port in use', async () => {
   const busy = await busyPort()
   try {
-    assertOneLineError(await runCli(['start', '--role', 'provider', '--data-dir', await tempDir(), '--listen', `/ip4/127.0.0.1/tcp/${busy.port}`, '--api', '127.0.0.1:0']),
+    assertOneLineError(await runCli(['start', '--role', 'provider', '--containers', 'none', '--data-dir', await tempDir(), '--listen', `/ip4/127.0.0.1/tcp/${busy.port}`, '--api', '127.0.0.1:0']),
       new RegExp(`^kaisar-node: listen /ip4/127.0.0.1/tcp/${busy.port}: address already in use`))
   } finally { await busy.close() }
 })
@@ -69,6 +69,12 @@ test('malformed config file', async () => {
   assertOneLineError(await runCli(['start', '--config', file, '--data-dir', dir]), /^kaisar-node: config: heartbeat\.intervalMs: .*\(got 5 from file .*kaisar\.json\)$/)
 })
 
+test('a provider with no container engine: one line naming the socket', async () => {
+  const sock = path.join(await tempDir(), 'no-docker.sock')
+  assertOneLineError(await runCli(['start', '--role', 'provider', '--data-dir', await tempDir(), '--listen', '/ip4/127.0.0.1/tcp/0', '--api', '127.0.0.1:0'], { env: { DOCKER_HOST: `unix://${sock}` } }),
+    new RegExp(`^kaisar-node: no Docker engine at unix://${sock.replace(/[/.]/g, c => `\\${c}`)}`))
+})
+
 test('with --log-level debug the stack trace is shown', async () => {
   const file = path.join(await tempDir(), 'a-file')
   await fs.writeFile(file, 'x')
@@ -80,8 +86,8 @@ test('with --log-level debug the stack trace is shown', async () => {
 test('a second node on the same data dir is refused, the first keeps running', async () => {
   const dir = await tempDir()
   const { startNode } = await import('../helpers/cli.js')
-  const first = await startNode(['--role', 'provider', '--data-dir', dir, '--listen', '/ip4/127.0.0.1/tcp/0', '--api', '127.0.0.1:0'])
-  assertOneLineError(await runCli(['start', '--role', 'provider', '--data-dir', dir, '--listen', '/ip4/127.0.0.1/tcp/0', '--api', '127.0.0.1:0']), /^kaisar-node: data dir .* is in use by another kaisar-node process/)
+  const first = await startNode(['--role', 'provider', '--containers', 'none', '--benchmark', 'skip', '--data-dir', dir, '--listen', '/ip4/127.0.0.1/tcp/0', '--api', '127.0.0.1:0'])
+  assertOneLineError(await runCli(['start', '--role', 'provider', '--containers', 'none', '--data-dir', dir, '--listen', '/ip4/127.0.0.1/tcp/0', '--api', '127.0.0.1:0']), /^kaisar-node: data dir .* is in use by another kaisar-node process/)
   assert.is((await fetch(`${first.ready.api}/healthz`)).status, 200)
   assert.is(await first.stop(), 0)
 })

@@ -143,16 +143,20 @@ test('the ledger host unreachable for 30 s during settlement: nothing lost, noth
 test('CLI: `wallet` shows the address and balance; the local ledger is the default', async () => {
   const gateway = await startNode(loopbackArgs('gateway', await tempDir()))
   const provider = await startNode(loopbackArgs('provider', await tempDir(), ['--bootstrap', gateway.ready.addresses[0] as string]))
-  const r = await runCli(['wallet', '--api', provider.ready.api, '--json'])
-  assert.is(r.code, 0, r.stderr)
-  const w = JSON.parse(r.stdout) as { address: string, chain: string, free: string, symbol: string }
+  // The provider registers itself with its stake (devnet faucet first): the wallet shows it.
+  const w = await waitFor('provider stake locked', async () => {
+    const r = await runCli(['wallet', '--api', provider.ready.api, '--json'])
+    assert.is(r.code, 0, r.stderr)
+    const x = JSON.parse(r.stdout) as { address: string, chain: string, free: string, locked: string, symbol: string }
+    return x.locked === String(100n * 10n ** 12n) ? x : undefined
+  }, 20_000, 250)
   assert.is(w.address, provider.ready.wallet)
   assert.is(w.chain, 'local')
   assert.is(w.symbol, 'KAI')
-  assert.is(w.free, '0')
   const text = await runCli(['wallet', '--api', provider.ready.api])
   assert.match(text.stdout, new RegExp(`address ${provider.ready.wallet}`))
-  assert.match(text.stdout, /free {4}0 KAI/)
+  assert.match(text.stdout, /locked  100 KAI/)
+  assert.match(text.stdout, /free {4}[\d.]+ KAI/)
   for (const n of [provider, gateway]) assert.is(await n.stop(), 0)
 })
 

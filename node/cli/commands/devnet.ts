@@ -32,10 +32,16 @@ export function devnetCommand (): Command {
     .option('--data-dir <dir>', 'root of the nodes\' data dirs (kept between runs)', path.join(os.homedir(), '.kaisar', 'devnet'))
     .option('--log-level <level>', `nodes' log level: ${LOG_LEVELS.join(' | ')}`, 'info')
     .option('--heartbeat-interval <ms>', 'provider heartbeat interval in ms', '5000')
+    .option('--docker <mode>', 'container engine for providers: auto (use one that answers) | start (scripts/docker-engine.sh start) | none', 'auto')
     .option('--json', 'print the nodes as one JSON line when ready')
-    .action(async (opts: { providers: number, checkers: number, gateways: number, basePort: number, dataDir: string, logLevel: string, heartbeatInterval: string, json?: boolean }) => {
+    .action(async (opts: { providers: number, checkers: number, gateways: number, basePort: number, dataDir: string, logLevel: string, heartbeatInterval: string, docker: string, json?: boolean }) => {
       if (!(LOG_LEVELS as readonly string[]).includes(opts.logLevel)) throw new ConfigError('log-level', `must be one of ${LOG_LEVELS.join(', ')}`)
-      const { Devnet } = await import('../../devnet/devnet.js')
+      if (!['auto', 'start', 'none'].includes(opts.docker)) throw new ConfigError('docker', 'must be auto, start or none')
+      const { Devnet, findDockerEngine } = await import('../../devnet/devnet.js')
+      const engine = opts.docker === 'none' ? { why: 'asked for none' } : await findDockerEngine(opts.docker === 'start')
+      if (engine.dockerHost == null && opts.providers > 0) {
+        process.stderr.write(`devnet: no container engine (${engine.why.split('\n')[0] ?? ''}); providers take no leases — start one with: scripts/docker-engine.sh start (or kaisar-node devnet --docker start)\n`)
+      }
       const devnet = new Devnet({
         providers: opts.providers,
         checkers: opts.checkers,
@@ -43,7 +49,8 @@ export function devnetCommand (): Command {
         basePort: opts.basePort,
         dataDir: path.resolve(opts.dataDir),
         logLevel: opts.logLevel as LogLevel,
-        heartbeatIntervalMs: Number(opts.heartbeatInterval)
+        heartbeatIntervalMs: Number(opts.heartbeatInterval),
+        dockerHost: engine.dockerHost
       })
       let stopping: Promise<void> | undefined
       const stop = async (code: number): Promise<never> => {

@@ -83,6 +83,8 @@ export function createProviderRole (c: ProviderRoleComponents): ProviderRole {
     pricesJson: canonicalJson(c.config.provider.prices)
   })
   publisher = new ProviderRecordPublisher({ records: c.records, logger: log('provider-record') }, { content })
+  // Addresses are part of the record: a relayed provider learns its address only once a relay reserved a slot.
+  const onAddresses = (): void => { publisher?.republishSoon() }
   const registrar = new RoleRegistrar({ ledger: c.ledger, outbox: c.outbox, wallet: c.identity.wallet, logger: log('registration') }, {
     role: 'provider', peerId: c.libp2p.peerId.toString(), stake: c.config.provider.stake
   })
@@ -123,6 +125,7 @@ export function createProviderRole (c: ProviderRoleComponents): ProviderRole {
     registrar,
     advertiser,
     services: [
+      ['address-watch', { start: () => { c.libp2p.addEventListener('self:peer:update', onAddresses) }, stop: () => { c.libp2p.removeEventListener('self:peer:update', onAddresses) } }],
       ['hardware', profile],
       ['provider-record', publisher],
       ['registration', registrar],

@@ -49,6 +49,7 @@ export class LeaseService implements Startable {
       protocol: PROTOCOLS.bid,
       schema: bidRequestSchema,
       logger: this.c.logger,
+      runOnLimitedConnection: true,
       handle: async ({ order }) => {
         const fit = leases.fits(order)
         const usage = leases.usage()

@@ -45,6 +45,11 @@ export class ProviderRecordPublisher implements Startable {
     clearTimeout(this.timer)
   }
 
+  /** Something in the record changed (addresses: a relay reservation made or lost): sign and put it soon. */
+  republishSoon (): void {
+    if (this.running) this.schedule(250)
+  }
+
   /** Signs a new version when the content changed since the last one. */
   async refresh (): Promise<SealedRecord> {
     const content = ProviderRecord.encode(this.init.content())

@@ -1,0 +1,107 @@
+// Issue 5, done-when 2: the provider has no address the user can dial (it listens only
+// through the gateway's relay). The order, the GET and a 100 MiB transfer all go user →
+// gateway (circuit relay v2, limits lifted for the lease holder) → provider → container, and
+// the Noise session is end to end between user and provider: the gateway forwards ciphertext.
+import { createHash, randomBytes } from 'node:crypto'
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import { knowProvider, openTunnel } from '../../node/user/lease-client.js'
+import { UserNode } from '../../node/user/user-node.js'
+import { killAll, loopbackArgs, runCli, startNode } from '../helpers/cli.js'
+import { removeTempDirs, tempDir } from '../helpers/tmp.js'
+import { getJson, waitFor } from '../helpers/wait.js'
+import { TestEngine } from './engine.js'
+import type { NodeStatus } from '../../node/node.js'
+import type { Stream } from '@libp2p/interface'
+
+const engine = new TestEngine()
+let user: UserNode | undefined
+test.before(async () => { await engine.start() })
+test.after(async () => {
+  await user?.close().catch(() => {})
+  await killAll()
+  if (engine.running != null) {
+    const d = engine.dockerode()
+    for (const c of await d.listContainers({ all: true, filters: { label: ['kaisar.managed=true'] } })) await d.getContainer(c.Id).remove({ force: true }).catch(() => {})
+  }
+  await engine.stop()
+  await removeTempDirs()
+})
+
+const MiB = 2 ** 20
+
+/** Sends `bytes` of random data through an echo tunnel and checks every byte comes back. */
+async function echoThrough (stream: Stream, bytes: number): Promise<void> {
+  const sent = createHash('sha256')
+  const got = createHash('sha256')
+  let received = 0
+  const reading = (async () => {
+    for await (const chunk of stream) { const b = chunk.subarray(); got.update(b); received += b.byteLength; if (received >= bytes) break }
+  })()
+  const block = randomBytes(256 * 1024)
+  for (let off = 0; off < bytes; off += block.byteLength) {
+    sent.update(block)
+    if (!stream.send(block)) await new Promise<void>(resolve => stream.addEventListener('drain', () => { resolve() }, { once: true }))
+  }
+  await reading
+  await stream.close().catch(() => {})
+  assert.is(received, bytes)
+  assert.is(got.digest('hex'), sent.digest('hex'), 'byte-exact')
+}
+
+test('a relayed provider serves a lease: order, GET and 100 MiB through the gateway, Noise end to end', async () => {
+  const env = { DOCKER_HOST: engine.ready().dockerHost }
+  const gateway = await startNode(loopbackArgs('gateway', await tempDir()))
+  const gw = gateway.ready.addresses[0] as string
+  // No TCP listener at all: the provider is reachable only through its reservation on the gateway.
+  const providerArgs = loopbackArgs('provider', await tempDir(), ['--bootstrap', gw, '--containers', 'docker']).map(a => a === '/ip4/127.0.0.1/tcp/0' ? '/p2p-circuit' : a)
+  const provider = await startNode(providerArgs, { env })
+  const status = await waitFor('provider relayed, announced, registered', async () => {
+    const s = await getJson<NodeStatus>(`${provider.ready.api}/api/v1/status`)
+    return s.addresses.length > 0 && s.addresses.every(a => a.includes('/p2p-circuit')) && s.provider?.registered === true && s.provider.capabilitiesPending === 0 ? s : undefined
+  }, 60_000, 250)
+  assert.ok(status.addresses.every(a => a.includes(`/p2p/${gateway.ready.peerId}/p2p-circuit`)), 'only relay addresses')
+
+  const userDir = await tempDir()
+  const r = await runCli(['order', '--image', 'kaisar/test-http:1', '--port', '80', '--port', '7', '--cpus', '0.5', '--memory', '128m', '--hours', '1', '--json', '--gateway', gw, '--data-dir', userDir], { timeoutMs: 120_000 })
+  assert.is(r.code, 0, r.stderr)
+  const placed = JSON.parse(r.stdout.trim().split('\n').pop() as string) as { leaseId: string, token: string }
+
+  user = await UserNode.open({ dataDir: userDir, gateways: [gw], chain: 'local' })
+  const lease = await user.book.get(placed.leaseId)
+  if (lease == null) throw new Error('the order did not book the lease')
+  assert.ok(lease.addresses.every(a => a.includes('/p2p-circuit')), 'the user knows only relay addresses')
+  const peer = await knowProvider(user.libp2p, lease.provider, lease.addresses)
+
+  const web = await openTunnel(user.libp2p, peer, placed.token, 80, { signal: AbortSignal.timeout(15_000) })
+  web.send(Buffer.from('GET / HTTP/1.0\r\n\r\n'))
+  await web.close()
+  let page = ''
+  for await (const chunk of web) page += Buffer.from(chunk.subarray()).toString()
+  assert.match(page, /kaisar test-http:1 ok/)
+
+  // The session runs through the relay, and is authenticated and encrypted end to end with the provider.
+  const conns = user.libp2p.getConnections(peer)
+  assert.ok(conns.length > 0)
+  for (const conn of conns) {
+    assert.match(conn.remoteAddr.toString(), /\/p2p-circuit/, 'relayed')
+    assert.is(conn.remotePeer.toString(), provider.ready.peerId, 'Noise authenticated the provider, not the gateway')
+    assert.is(conn.encryption, '/noise')
+    assert.is(conn.limits, undefined, 'the relay lifted its limits for the lease holder')
+  }
+
+  // 100 MiB through the relay: far past circuit relay v2's default 128 KiB limit.
+  const echo = await openTunnel(user.libp2p, peer, placed.token, 7, { signal: AbortSignal.timeout(15_000) })
+  try {
+    await echoThrough(echo, 100 * MiB)
+  } catch (err) {
+    throw new Error(`${(err as Error).message}\nprovider log:\n${provider.stderr().split('\n').slice(-15).join('\n')}\ngateway log:\n${gateway.stderr().split('\n').slice(-10).join('\n')}`)
+  }
+
+  await user.close()
+  user = undefined
+  assert.is((await runCli(['cancel', placed.leaseId, '--gateway', gw, '--data-dir', userDir])).code, 0)
+  for (const n of [provider, gateway]) await n.stop()
+})
+
+test.run()
