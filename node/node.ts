@@ -9,6 +9,7 @@ import { Router } from './api/router.js'
 import { nodeRoutes } from './api/routes/node.js'
 import { ledgerRoutes } from './api/routes/ledger.js'
 import { providerRoutes } from './api/routes/providers.js'
+import { webRoutes } from './api/routes/web.js'
 import { ApiServer } from './api/server.js'
 import { parseHostPort, type NodeConfig, type Role } from './config/schema.js'
 import { StartupError, systemErrorCode } from './errors.js'
@@ -169,6 +170,7 @@ export class KaisarNode {
     nodeRoutes(this.router, this)
     ledgerRoutes(this.router, this)
     providerRoutes(this.router, this)
+    webRoutes(this.router)
     if (env.api) {
       const api = parseHostPort(config.api) ?? { host: '127.0.0.1', port: 0 }
       this.api = new ApiServer({ logger: log.child({ subsystem: 'api' }), metrics }, { ...api, router: this.router, verifier: new RequestVerifier() })

@@ -9,11 +9,31 @@ import { JsonFrames } from '../network/json-frames.js'
 import { request } from '../network/reqresp.js'
 import { pipeSocketStream } from '../network/socket-stream.js'
 import type { Logger } from '../log.js'
+import type { Discovery } from '../services/discovery.js'
 import type { KaisarLibp2p } from '../network/libp2p.js'
 import type { AbortOptions, PeerId, Stream } from '@libp2p/interface'
 
 export class TunnelRefusedError extends KaisarError<{ code: string }> {
   constructor (code: string, message: string) { super({ code }, `tunnel refused (${code}): ${message}`) }
+}
+
+/**
+ * Connects to a lease's provider: first where the user last knew it, then where its current
+ * signed record says (a restarted provider may listen elsewhere). Returns the addresses that
+ * worked, so the caller can remember them.
+ */
+export async function reachProvider (libp2p: KaisarLibp2p, discovery: Discovery, provider: string, known: string[], options: AbortOptions = {}): Promise<{ peer: PeerId, addresses: string[] }> {
+  const peer = await knowProvider(libp2p, provider, known)
+  try {
+    await libp2p.dial(peer, { signal: options.signal ?? AbortSignal.timeout(10_000), runOnLimitedConnection: true } as AbortOptions)
+    return { peer, addresses: known }
+  } catch (err) {
+    const record = await discovery.describe(peer, AbortSignal.timeout(10_000)).catch(() => undefined)
+    if (record == null || record.addresses.join() === known.join()) throw err
+    await libp2p.peerStore.patch(peer, { multiaddrs: record.addresses.flatMap(a => { try { return [multiaddr(a)] } catch { return [] } }) })
+    await libp2p.dial(peer, { signal: options.signal ?? AbortSignal.timeout(10_000), runOnLimitedConnection: true } as AbortOptions)
+    return { peer, addresses: record.addresses }
+  }
 }
 
 /** Tells libp2p where a provider is (its record's addresses, relay addresses included). */

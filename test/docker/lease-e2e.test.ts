@@ -222,7 +222,7 @@ test('no escrow or a short one → no container; a missing image and a GPU reque
   assert.is(g.at(-1)?.event, 'failed', JSON.stringify(g))
   assert.is((g.at(-1) as { code: string }).code, 'GPU_UNAVAILABLE')
   assert.match((g.at(-1) as { reason: string }).reason, /nvidia|gpu|device/i)
-  assert.is(await leaseContainers(), 0, 'failed deployments leave nothing')
+  assert.is(await leaseContainers('Lmissing') + await leaseContainers('Lgpu'), 0, 'failed deployments leave nothing')
   // Failed leases give the whole escrow back.
   const e = await waitFor('failed escrow refunded', async () => {
     const x = await getJson<{ status: string, refunded: string, amount: string }>(`${net.gateway.ready.api}/api/v1/ledger/escrow/Lmissing`)
@@ -230,6 +230,61 @@ test('no escrow or a short one → no container; a missing image and a GPU reque
   }, 20_000)
   assert.is(e.refunded, e.amount)
   for (const n of [net.provider, net.gateway]) await n.stop()
+})
+
+test('logs through the provider; a restarted provider re-attaches a running container and fails a dead one, never re-creating it', async () => {
+  const providerDir = await tempDir()
+  const env = { DOCKER_HOST: engine.ready().dockerHost }
+  const gateway = await startNode(loopbackArgs('gateway', await tempDir()))
+  const gw = gateway.ready.addresses[0] as string
+  const providerArgs = loopbackArgs('provider', providerDir, ['--bootstrap', gw, '--containers', 'docker'])
+  let provider = await startNode(providerArgs, { env })
+  await waitFor('provider ready for orders', async () => {
+    const st = await getJson<{ provider?: { registered: boolean, capabilitiesPending: number } }>(`${provider.ready.api}/api/v1/status`)
+    return st.provider?.registered === true && st.provider.capabilitiesPending === 0
+  }, 30_000, 200)
+  const userDir = await tempDir()
+  const order = async (): Promise<{ leaseId: string }> => {
+    const r = await runCli(['order', ...ORDER_ARGS, '--gateway', gw, '--data-dir', userDir], { timeoutMs: 120_000 })
+    assert.is(r.code, 0, r.stderr)
+    return JSON.parse(r.stdout.trim().split('\n').pop() as string) as { leaseId: string }
+  }
+  const keep = await order()
+  const doomed = await order()
+
+  // The test image writes one line to stdout and one to stderr at start.
+  const logs = await runCli(['logs', keep.leaseId, '--gateway', gw, '--data-dir', userDir])
+  assert.is(logs.code, 0, logs.stderr)
+  assert.ok(logs.stdout.length > 0 && logs.stderr.length > 0, `stdout ${JSON.stringify(logs.stdout)} stderr ${JSON.stringify(logs.stderr)}`)
+
+  const ids = async (leaseId: string): Promise<string[]> => (await engine.dockerode().listContainers({ all: true, filters: { label: [`kaisar.lease=${leaseId}`] } })).map(c => c.Id)
+  const keptId = await ids(keep.leaseId)
+  await provider.kill()
+  // While the provider is down, one container dies.
+  const [doomedId] = await ids(doomed.leaseId)
+  await engine.dockerode().getContainer(doomedId as string).kill({ signal: 'SIGKILL' })
+  provider = await startNode(providerArgs, { env })
+
+  const leases = await waitFor('leases reconciled after the restart', async () => {
+    const list = await getJson<Array<{ leaseId: string, status: string, reason?: string }>>(`${provider.ready.api}/api/v1/leases`)
+    const d = list.find(l => l.leaseId === doomed.leaseId)
+    return d?.status === 'failed' ? list : undefined
+  }, 20_000)
+  assert.is(leases.find(l => l.leaseId === keep.leaseId)?.status, 'running')
+  assert.match(leases.find(l => l.leaseId === doomed.leaseId)?.reason ?? '', /died|exit/)
+  assert.equal(await ids(keep.leaseId), keptId, 'the same container, re-attached')
+  assert.equal(await ids(doomed.leaseId), [], 'the dead one removed, not re-created')
+  // The re-attached lease still serves through a tunnel.
+  const c = await connect(keep.leaseId, gw, userDir)
+  assert.match((await httpGet(c.port)).body, /kaisar test-http:1 ok/)
+  c.proc.kill('SIGTERM')
+  const escrow = await waitFor('dead lease settled', async () => {
+    const e = await getJson<{ status: string, closeReason?: string }>(`${gateway.ready.api}/api/v1/ledger/escrow/${doomed.leaseId}`)
+    return e.status === 'closed' ? e : undefined
+  }, 20_000)
+  assert.is(escrow.closeReason, 'failed')
+  assert.is((await runCli(['cancel', keep.leaseId, '--gateway', gw, '--data-dir', userDir])).code, 0)
+  for (const n of [provider, gateway]) await n.stop()
 })
 
 async function requestOverStream (stream: Stream, text: string): Promise<string> {

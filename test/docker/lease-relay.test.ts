@@ -5,6 +5,7 @@
 import { createHash, randomBytes } from 'node:crypto'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
+import { sendWithBackpressure } from '../../node/network/streams.js'
 import { knowProvider, openTunnel } from '../../node/user/lease-client.js'
 import { UserNode } from '../../node/user/user-node.js'
 import { killAll, loopbackArgs, runCli, startNode } from '../helpers/cli.js'
@@ -41,7 +42,7 @@ async function echoThrough (stream: Stream, bytes: number): Promise<void> {
   const block = randomBytes(256 * 1024)
   for (let off = 0; off < bytes; off += block.byteLength) {
     sent.update(block)
-    if (!stream.send(block)) await new Promise<void>(resolve => stream.addEventListener('drain', () => { resolve() }, { once: true }))
+    await sendWithBackpressure(stream, block) // rejects if the stream closes while full
   }
   await reading
   await stream.close().catch(() => {})

@@ -47,7 +47,7 @@ export async function startNode (args: string[], opts: { env?: Record<string, st
   proc.stderr?.on('data', (d: Buffer) => { stderr += d.toString() })
   const exited = new Promise<[number | null, NodeJS.Signals | null]>(resolve => proc.once('exit', (c, s) => { running.delete(proc); resolve([c, s]) }))
   const ready = await new Promise<ReadyEvent>((resolve, reject) => {
-    const timer = setTimeout(() => { proc.kill('SIGKILL'); reject(new Error(`node did not become ready in time; stderr:\n${stderr}`)) }, opts.timeoutMs ?? 30_000)
+    const timer = setTimeout(() => { proc.kill('SIGKILL'); reject(new Error(`node did not become ready in time; stderr:\n${stderr}`)) }, opts.timeoutMs ?? 60_000)
     proc.stdout?.on('data', (d: Buffer) => {
       stdout += d.toString()
       const line = stdout.split('\n').find(l => l.startsWith('{"event":"ready"'))

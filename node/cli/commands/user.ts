@@ -121,8 +121,10 @@ export function connectCommand (): Command {
       try {
         const lease = await user.book.get(leaseId)
         if (lease?.token == null) throw new ConfigError('lease', `no running lease ${leaseId} in this data dir (see kaisar-node leases)`)
-        const { forwardPort, knowProvider } = await import('../../user/lease-client.js')
-        const peer = await knowProvider(user.libp2p, lease.provider, lease.addresses)
+        const { forwardPort, reachProvider } = await import('../../user/lease-client.js')
+        const reached = await reachProvider(user.libp2p, user.discovery, lease.provider, lease.addresses)
+        if (reached.addresses !== lease.addresses) await user.book.update(leaseId, { addresses: reached.addresses })
+        const peer = reached.peer
         const maps = (opts.local ?? [`0:${lease.order.ports[0] ?? 80}`]).map(m => {
           const [l, c] = m.split(':').map(Number)
           if (l == null || c == null || !Number.isInteger(l) || !Number.isInteger(c)) throw new ConfigError('local', `not LOCAL:CONTAINER: ${m}`)
@@ -153,10 +155,10 @@ export function leasesCommand (): Command {
     .action(async (opts: UserOpts & { refresh?: boolean }) => {
       const run = async (user: UserNode | undefined, list: Awaited<ReturnType<UserNode['book']['list']>>): Promise<void> => {
         if (user != null && opts.refresh === true) {
-          const { knowProvider, leaseEvents } = await import('../../user/lease-client.js')
+          const { reachProvider, leaseEvents } = await import('../../user/lease-client.js')
           for (const l of list.filter(x => x.status === 'running' || x.status === 'deploying')) {
             try {
-              const peer = await knowProvider(user.libp2p, l.provider, l.addresses)
+              const { peer } = await reachProvider(user.libp2p, user.discovery, l.provider, l.addresses)
               for await (const e of leaseEvents(user.libp2p, peer, { op: 'status', leaseId: l.leaseId }, { signal: AbortSignal.timeout(10_000) })) {
                 if (e.event === 'status') Object.assign(l, await user.book.update(l.leaseId, { status: e.status === 'accepted' ? 'deploying' : e.status, reason: e.reason }))
               }
@@ -178,8 +180,8 @@ export function cancelCommand (): Command {
       await withUser(opts, async user => {
         const lease = await user.book.get(leaseId)
         if (lease == null) throw new ConfigError('lease', `no lease ${leaseId} in this data dir`)
-        const { knowProvider, leaseEvents } = await import('../../user/lease-client.js')
-        const peer = await knowProvider(user.libp2p, lease.provider, lease.addresses)
+        const { reachProvider, leaseEvents } = await import('../../user/lease-client.js')
+        const { peer } = await reachProvider(user.libp2p, user.discovery, lease.provider, lease.addresses)
         for await (const e of leaseEvents(user.libp2p, peer, { op: 'cancel', leaseId }, { signal: AbortSignal.timeout(60_000) })) {
           if (e.event === 'error') throw new ConfigError('lease', `${e.code}: ${e.message}`)
           if (e.event === 'stopped') await user.book.update(leaseId, { status: 'stopped', reason: e.reason })
@@ -197,8 +199,8 @@ export function logsCommand (): Command {
       await withUser(opts, async user => {
         const lease = await user.book.get(leaseId)
         if (lease == null) throw new ConfigError('lease', `no lease ${leaseId} in this data dir`)
-        const { knowProvider, leaseEvents } = await import('../../user/lease-client.js')
-        const peer = await knowProvider(user.libp2p, lease.provider, lease.addresses)
+        const { reachProvider, leaseEvents } = await import('../../user/lease-client.js')
+        const { peer } = await reachProvider(user.libp2p, user.discovery, lease.provider, lease.addresses)
         for await (const e of leaseEvents(user.libp2p, peer, { op: 'logs', leaseId, tail: opts.tail != null ? Number(opts.tail) : undefined, follow: opts.follow === true })) {
           if (e.event === 'error') throw new ConfigError('lease', `${e.code}: ${e.message}`)
           if (e.event === 'log') (e.stream === 'stderr' ? process.stderr : process.stdout).write(Buffer.from(e.data, 'base64'))
