@@ -133,6 +133,9 @@ test('tunnels: wrong key, foreign token, wrong port, cancelled lease refused and
   const gw = net.gateway.ready.addresses[0] as string
   const aliceDir = await tempDir()
   const a = JSON.parse((await runCli(['order', ...ORDER_ARGS, '--gateway', gw, '--data-dir', aliceDir], { timeoutMs: 120_000 })).stdout.trim().split('\n').pop() as string) as { leaseId: string, token: string }
+  // A one-minute lease runs out while the other checks run: its token then expires.
+  const shortArgs = ORDER_ARGS.map(x => x === '1' ? String(60 / 3600) : x)
+  const b = JSON.parse((await runCli(['order', ...shortArgs, '--gateway', gw, '--data-dir', aliceDir], { timeoutMs: 120_000 })).stdout.trim().split('\n').pop() as string) as { leaseId: string, token: string, expiresAt: number }
   const bob = await UserNode.open({ dataDir: await tempDir(), gateways: [gw], chain: 'local' })
   users.push(bob)
   const alice = await UserNode.open({ dataDir: aliceDir, gateways: [gw], chain: 'local' })
@@ -172,8 +175,19 @@ test('tunnels: wrong key, foreign token, wrong port, cancelled lease refused and
   assert.is(stopped[0]?.event, 'stopped', JSON.stringify(stopped))
   await refused(alice, a.token, 80, 'lease-not-running')
 
+  // Expired: the one-minute lease ended by itself, its container removed and its escrow paid for the minute.
+  await new Promise(resolve => setTimeout(resolve, Math.max(0, b.expiresAt - Date.now() + 1000)))
+  await refused(alice, b.token, 80, 'expired')
+  const expired = await waitFor('expired lease settled', async () => {
+    const e = await getJson<{ status: string, closeReason?: string, paidToProvider: string, amount: string }>(`${net.gateway.ready.api}/api/v1/ledger/escrow/${b.leaseId}`)
+    return e.status === 'closed' ? e : undefined
+  }, 20_000)
+  assert.is(expired.closeReason, 'expired')
+  assert.ok(BigInt(expired.paidToProvider) > 0n, 'time served is paid')
+  assert.is(await leaseContainers(b.leaseId), 0, 'expired container removed')
+
   const metrics = await getText(`${net.provider.ready.api}/metrics`)
-  for (const reason of ['wrong-holder', 'port-not-granted', 'bad-token', 'lease-not-running']) {
+  for (const reason of ['wrong-holder', 'port-not-granted', 'bad-token', 'lease-not-running', 'expired']) {
     assert.ok(metricValue(metrics, 'kaisar_tunnels_refused_total', { reason }) >= 1, `${reason} counted`)
   }
   assert.match(net.provider.stderr(), /tunnel refused/)

@@ -204,8 +204,18 @@ export class LeaseManager implements Startable {
     if (lease.userPeer !== requester) throw new LeaseRefusedError('NOT_ALLOWED', 'only the lease\'s user may cancel it')
     if (lease.status === 'failed' || lease.status === 'stopped') return lease
     this.deploys.get(leaseId)?.abort()
-    await this.c.runtime?.stop(leaseId)
+    await this.removeContainer(leaseId)
     return await this.end(leaseId, 'stopped', 'cancelled by the user', 'cancelled')
+  }
+
+  /**
+   * Stops and removes the lease's container on purpose. The watcher goes first: otherwise it
+   * would see the container stop and report the lease failed.
+   */
+  private async removeContainer (leaseId: string): Promise<boolean> {
+    this.watching.get(leaseId)?.abort()
+    this.watching.delete(leaseId)
+    return await this.c.runtime?.stop(leaseId) ?? false
   }
 
   /** Marks the lease ended and settles its escrow through the outbox (once per lease). */
@@ -228,7 +238,7 @@ export class LeaseManager implements Startable {
     const timer = setTimeout(() => {
       if ((lease.expiresAt ?? 0) > this.now()) { this.scheduleExpiry(lease); return }
       void (async () => {
-        await this.c.runtime?.stop(lease.leaseId).catch(() => false)
+        await this.removeContainer(lease.leaseId).catch(() => false)
         await this.end(lease.leaseId, 'stopped', 'the lease expired', 'expired')
       })().catch(err => { this.c.logger.error({ err, leaseId: lease.leaseId }, 'lease expiry failed') })
     }, Math.min(ms, 2 ** 31 - 1))
