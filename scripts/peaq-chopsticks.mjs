@@ -4,16 +4,19 @@
 // extrinsic), listening on loopback only. Prints the ws URL on stdout once the RPC answers, then
 // stays in the foreground; SIGINT/SIGTERM stop chopsticks and this script.
 //
-// Usage: node scripts/peaq-chopsticks.mjs [--spec FILE] [--port N] [--state DIR]
-//                                         [--import-storage FILE] [--build-block-mode Instant|Batch|Manual]
+// Usage: node scripts/peaq-chopsticks.mjs [--spec FILE] [--port N] [--import-storage FILE]
+//                                         [--build-block-mode Instant|Batch|Manual]
 //   --spec            raw chain spec (default: $KAISAR_PEAQ_SPEC). The project does not ship one:
 //                     take node/src/chain-specs/peaq-raw.json from peaqnetwork/peaq-network-node.
 //   --port            0 (default) = a free port chosen by the OS. A given port must be free: chopsticks
 //                     itself would silently move to the next one, this script refuses instead.
-//   --state DIR       keep the chain in DIR/chain.sqlite and resume from it on the next start (so a
-//                     stopped chain can be restarted with its state). Needs sqlite3's native binding;
-//                     without --state nothing native is loaded.
 //   --import-storage  chopsticks storage overrides (YAML/JSON) applied to the head at start.
+//
+// The chain lives in memory and ends with the process. chopsticks can keep blocks in SQLite
+// (--db, through the native `sqlite3` addon) and --resume from them, but not for a --genesis chain
+// (1.5.1): each start builds block #1 afresh over the saved one, the resumed state loses that
+// block's writes (System.BlockHash(0) among them) and every signed transaction is then refused
+// with `1010 badProof`. So there is no --db here, and nothing native is loaded.
 //
 // Offline by construction: no --endpoint (genesis mode never forks a live chain), configs are never
 // given by bare name (chopsticks would fetch those from GitHub), plugins are disabled, and HTTP(S)
@@ -22,13 +25,11 @@
 // in the caller's directory (it loads one) cannot change its settings.
 import { spawn } from 'node:child_process'
 import fs from 'node:fs'
-import { createRequire } from 'node:module'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
-const require = createRequire(import.meta.url)
 const READY_TIMEOUT_MS = 120_000
 
 function fail (message, code = 2) {
@@ -37,7 +38,7 @@ function fail (message, code = 2) {
 }
 
 function parseArgs (argv) {
-  const opts = { spec: process.env.KAISAR_PEAQ_SPEC, port: 0, state: undefined, importStorage: undefined, buildBlockMode: 'Instant' }
+  const opts = { spec: process.env.KAISAR_PEAQ_SPEC, port: 0, importStorage: undefined, buildBlockMode: 'Instant' }
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i]
     const value = () => {
@@ -48,11 +49,10 @@ function parseArgs (argv) {
     switch (flag) {
       case '--spec': opts.spec = value(); break
       case '--port': opts.port = Number(value()); break
-      case '--state': opts.state = value(); break
       case '--import-storage': opts.importStorage = value(); break
       case '--build-block-mode': opts.buildBlockMode = value(); break
       case '-h': case '--help':
-        process.stdout.write(fs.readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n').slice(1, 20).map(l => l.replace(/^\/\/ ?/, '')).join('\n') + '\n')
+        process.stdout.write(fs.readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n').slice(1, 14).map(l => l.replace(/^\/\/ ?/, '')).join('\n') + '\n')
         process.exit(0)
         break
       default: fail(`unknown option ${flag} (see --help)`)
@@ -70,32 +70,14 @@ function parseArgs (argv) {
   return opts
 }
 
-/** chopsticks' --db uses typeorm over the `sqlite3` package, a native addon that npm builds in an install script. */
-function checkSqlite () {
-  try {
-    require(require.resolve('sqlite3', { paths: [path.dirname(require.resolve('@acala-network/chopsticks-db'))] }))
-  } catch (err) {
-    fail(`--state needs the native binding of the sqlite3 package (used by chopsticks' --db), which is not loadable: ${err.message.split('\n')[0]}\n` +
-      'build it once with `npm rebuild sqlite3` (downloads a prebuilt binary, or compiles with python3, make and a C++ compiler), or run without --state')
-  }
-}
-
 const opts = parseArgs(process.argv.slice(2))
 const bin = path.join(root, 'node_modules', '@acala-network', 'chopsticks', 'chopsticks.cjs')
 if (!fs.existsSync(bin)) fail(`${bin} is missing: @acala-network/chopsticks is a devDependency (npm ci installs it)`)
 
+const cwd = fs.mkdtempSync(path.join(os.tmpdir(), 'kaisar-chopsticks-'))
 const args = [bin, '--genesis', opts.spec, '--build-block-mode', opts.buildBlockMode, '--host', '127.0.0.1', '--port', String(opts.port)]
-if (opts.state != null) {
-  checkSqlite()
-  fs.mkdirSync(opts.state, { recursive: true })
-  const db = path.join(path.resolve(opts.state), 'chain.sqlite')
-  const resume = fs.existsSync(db)
-  args.push('--db', db)
-  if (resume) args.push('--resume', 'true')
-}
 if (opts.importStorage != null) args.push('--import-storage', opts.importStorage)
 
-const cwd = fs.mkdtempSync(path.join(os.tmpdir(), 'kaisar-chopsticks-'))
 const env = { ...process.env, DISABLE_PLUGINS: 'true', LOG_COMPACT: 'true', HTTP_PROXY: 'http://127.0.0.1:9', HTTPS_PROXY: 'http://127.0.0.1:9', http_proxy: 'http://127.0.0.1:9', https_proxy: 'http://127.0.0.1:9', NO_PROXY: '', no_proxy: '' }
 delete env.PORT // chopsticks lets $PORT override --port
 const started = Date.now()
@@ -119,7 +101,7 @@ function onOutput (chunk) {
     return
   }
   process.stdout.write(`${m[1]}\n`)
-  process.stderr.write(`peaq-chopsticks: ready in ${Date.now() - started} ms at ${m[1]} (pid ${child.pid})\n`)
+  process.stderr.write(`peaq-chopsticks: ready in ${Date.now() - started} ms at ${m[1]} (chopsticks pid ${child.pid})\n`)
 }
 child.stdout.on('data', onOutput)
 child.stderr.on('data', onOutput)
@@ -133,6 +115,7 @@ function stop (reason) {
   clearTimeout(readyTimer)
   if (child.exitCode == null && child.signalCode == null) {
     child.kill('SIGTERM')
+    child.kill('SIGCONT') // in case it was paused (SIGSTOP), so it can act on SIGTERM now
     setTimeout(() => { child.kill('SIGKILL') }, 5_000).unref()
   }
 }

@@ -6,7 +6,9 @@
 // Every read has a deadline and maps "could not reach the node" to LedgerUnavailableError; an
 // unreachable URL fails `connect` within `connectTimeoutMs` (@polkadot/api itself would retry
 // forever). After a connection loss WsProvider reconnects by itself every `reconnectDelayMs`.
+import { nativeWebSocket, restoreGlobalWebSocket } from './ws-binding.js' // first: before @polkadot/api
 import { ApiPromise, WsProvider } from '@polkadot/api'
+import { WebSocket as PolkadotWebSocket } from '@polkadot/x-ws'
 import { hexToU8a, u8aToHex } from '@polkadot/util'
 import { decodeAddress } from '@polkadot/util-crypto'
 import { LedgerUnavailableError, type Hex } from '../ledger.js'
@@ -19,6 +21,10 @@ import type { Codec } from '@polkadot/types/types'
 import type { DispatchError, EventRecord, SignedBlock } from '@polkadot/types/interfaces'
 
 export type Extrinsic = SubmittableExtrinsic<'promise'>
+
+restoreGlobalWebSocket()
+/** True when @polkadot/x-ws was loaded before ./ws-binding.js could steer it to `ws` (see there). */
+export const polkadotUsesNativeWebSocket = nativeWebSocket != null && PolkadotWebSocket === nativeWebSocket
 
 /** The chain is reachable but is not a runtime this adapter can use. Not retryable. */
 export class PeaqRuntimeError extends KaisarError<{ code: 'PEAQ_RUNTIME_UNSUPPORTED', missing: string[] }> {
