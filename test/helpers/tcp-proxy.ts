@@ -4,6 +4,11 @@ import net from 'node:net'
 
 export interface TcpProxy {
   port: number
+  /**
+   * Called with each chunk the server sends, after it is forwarded. (Server-to-client WebSocket
+   * frames are not masked, so JSON-RPC method names can be spotted in them; client frames are.)
+   */
+  onResponse?: (chunk: Buffer) => void
   /** Drops every connection and stops listening (connection refused). */
   cut: () => Promise<void>
   /** Listens again on the same port. */
@@ -24,7 +29,7 @@ export async function tcpProxy (targetPort: number, host = '127.0.0.1'): Promise
         sock.on('error', () => { client.destroy(); upstream.destroy() })
       }
       client.pipe(upstream)
-      upstream.pipe(client)
+      upstream.on('data', (chunk: Buffer) => { client.write(chunk); proxy.onResponse?.(chunk) })
     })
     await new Promise<void>((resolve, reject) => { s.once('error', reject); s.listen(port, host, () => { s.off('error', reject); resolve() }) })
     port = (s.address() as net.AddressInfo).port
@@ -38,5 +43,6 @@ export async function tcpProxy (targetPort: number, host = '127.0.0.1'): Promise
     if (s != null) await new Promise(resolve => s.close(resolve))
   }
   await listen()
-  return { port, cut, restore: listen, close: cut }
+  const proxy: TcpProxy = { port, cut, restore: listen, close: cut }
+  return proxy
 }
