@@ -6,7 +6,7 @@ import { pino } from 'pino'
 import { decodeAddress } from '@polkadot/util-crypto'
 import { ConfigError } from '../../node/errors.js'
 import { PeaqLedger } from './ledger.js'
-import { PeaqRuntime } from './runtime.js'
+import { PeaqRuntime, polkadotUsesNativeWebSocket } from './runtime.js'
 import type { Address, Amount } from '../ledger.js'
 import type { Logger } from '../../node/log.js'
 
@@ -44,6 +44,10 @@ export async function createPeaqLedger (url: string, options: PeaqLedgerOptions)
   // Quantised eras (periods > 4096) start before the signing block: the settlement's lists are
   // looked up from the signing block on, so keep the period where the era starts exactly there.
   if (!Number.isInteger(eraPeriod) || eraPeriod < 4 || eraPeriod > 4096 || (eraPeriod & (eraPeriod - 1)) !== 0) throw new ConfigError('eraPeriod', 'a power of two from 4 to 4096')
+  const logger = options.logger ?? pino({ level: 'silent' })
+  if (polkadotUsesNativeWebSocket) {
+    logger.warn('@polkadot/api was loaded before chain/peaq and uses Node\'s built-in WebSocket: an abandoned connection attempt can keep the process alive (import chain/peaq first; see chain/peaq/ws-binding.ts)')
+  }
   const rt = await PeaqRuntime.connect(url, {
     connectTimeoutMs: options.connectTimeoutMs ?? 10_000,
     requestTimeoutMs: options.requestTimeoutMs ?? 15_000,
@@ -56,6 +60,6 @@ export async function createPeaqLedger (url: string, options: PeaqLedgerOptions)
     inclusionTimeoutMs: options.inclusionTimeoutMs ?? 120_000,
     minProviderStake: options.minProviderStake ?? 0n,
     minCheckerStake: options.minCheckerStake ?? 0n,
-    logger: options.logger ?? pino({ level: 'silent' })
+    logger
   })
 }

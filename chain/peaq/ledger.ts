@@ -78,8 +78,8 @@ export class PeaqLedger implements Ledger {
     this.decimals = rt.decimals
     const names = new Names(params.namespace)
     this.custody = new Custody(params.escrow, params.namespace)
-    this.escrowAccount = rt.api.registry.createType('AccountId', this.custody.escrow).toString()
     this.state = new PeaqState(rt, this.custody, names)
+    this.escrowAccount = this.state.address(this.custody.escrow)
     this.planner = new Planner(rt, this.state, this.custody, names, { minProviderStake: params.minProviderStake, minCheckerStake: params.minCheckerStake })
     this.offs.push(rt.onDisconnect(() => { this.onDisconnect() }))
     this.offs.push(rt.onConnect(() => { this.onReconnect() }))

@@ -9,6 +9,7 @@ import {
   RecordDecodeError, decodeClose, decodeLists, decodePeer, decodePoints, decodeRole, decodeSettlement, decodeStart, decodeTerms, listsHash,
   type AccountId, type LeaseClose, type LeaseTerms, type Names, type Role, type RoleRecord, type SettlementItem
 } from './codec.js'
+import { SS58_PREFIX } from '../../node/identity/keystore.js'
 import type { PeaqRuntime } from './runtime.js'
 
 /** Everything the chain holds about one lease. */
@@ -37,7 +38,8 @@ export class PeaqState {
 
   constructor (private readonly rt: PeaqRuntime, private readonly custody: Custody, private readonly names: Names) {}
 
-  address (id: AccountId): Address { return toAddress(id, this.rt.ss58) }
+  /** Addresses come back in the node's format (SS58 prefix 42, as wallets print them), whatever the chain's prefix. */
+  address (id: AccountId): Address { return toAddress(id, SS58_PREFIX) }
 
   async free (id: AccountId): Promise<bigint> { return (await this.rt.account(id)).free }
 

@@ -17,6 +17,8 @@ import {
 } from '../../chain/peaq/codec.js'
 import { dispatchRejection, isConnectivityError, poolVerdict } from '../../chain/peaq/errors.js'
 import { KeyedMutex, NonceTracker } from '../../chain/peaq/nonces.js'
+import { polkadotUsesNativeWebSocket } from '../../chain/peaq/runtime.js'
+import { nativeWebSocket } from '../../chain/peaq/ws-binding.js'
 import { ConfigError } from '../../node/errors.js'
 
 const ALICE = '5GrwvaEF5zXb26Fz9rcQpDWS57CtERHpNehXCPcNoHGKutQY'
@@ -132,6 +134,13 @@ test('nonces: read once, counted locally, forgotten on doubt; one account\'s sen
   assert.ok(order.indexOf('y1+') < order.indexOf('x1-'), 'other keys do not wait')
   await mutex.run('x', async () => { throw new Error('boom') }).catch(() => {})
   assert.is(await mutex.run('x', async () => 7), 7, 'a failed task does not block the next')
+})
+
+test('@polkadot/api talks WebSocket through `ws`, and Node\'s own WebSocket global is left in place', () => {
+  // Node 22's built-in WebSocket never closes a connection abandoned while CONNECTING, which
+  // would keep this very test process alive after the next two tests (chain/peaq/ws-binding.ts).
+  assert.is(polkadotUsesNativeWebSocket, false)
+  assert.is((globalThis as { WebSocket?: unknown }).WebSocket, nativeWebSocket, 'the global is restored (absent on Node 20)')
 })
 
 test('an unreachable node fails createPeaqLedger fast with LedgerUnavailableError', async () => {
