@@ -47,6 +47,15 @@ function keyringPairOf (wallet: TxSigner, kind: LedgerCall['kind']): IKeyringPai
 }
 
 const MAX_NONCE_RETRIES = 3
+/** Times a transaction the pool dropped unapplied is planned and sent again. */
+const MAX_RESENDS = 2
+
+/**
+ * The pool accepted a transaction, then dropped it without applying it (Invalid, Dropped,
+ * Usurped): e.g. chopsticks drops one that does not fit the block it is building
+ * (`ExhaustsResources`) where a node would keep it for the next. Sending it again is safe.
+ */
+export class TxDroppedError extends LedgerUnavailableError {}
 
 export class PeaqLedger implements Ledger {
   readonly kind = 'peaq' as const
@@ -97,17 +106,25 @@ export class PeaqLedger implements Ledger {
     const signer = decodeAddress(wallet.address)
     // Planning, signing and sending are serialised per account (so nonces are handed out in
     // order and a second copy of a call sees the first); waiting for the block is not.
-    const t0 = performance.now()
-    let planned = 0
-    const sent = await this.locks.run(wallet.address, async () => {
-      const plan = await this.planner.plan(signer, call)
-      planned = performance.now()
-      return await this.send(pair, signer, call, plan)
-    })
-    const accepted = performance.now()
-    const receipt = await this.included(sent, call, options.signal)
-    this.log.debug({ call: call.kind, txHash: receipt.txHash, height: receipt.height, planMs: Math.round(planned - t0), sendMs: Math.round(accepted - planned), blockMs: Math.round(performance.now() - accepted) }, 'peaq: in a block')
-    return receipt
+    for (let resend = 0; ; resend++) {
+      const t0 = performance.now()
+      let planned = 0
+      const sent = await this.locks.run(wallet.address, async () => {
+        const plan = await this.planner.plan(signer, call)
+        planned = performance.now()
+        return await this.send(pair, signer, call, plan)
+      })
+      const accepted = performance.now()
+      try {
+        const receipt = await this.included(sent, call, options.signal)
+        this.log.debug({ call: call.kind, txHash: receipt.txHash, height: receipt.height, planMs: Math.round(planned - t0), sendMs: Math.round(accepted - planned), blockMs: Math.round(performance.now() - accepted) }, 'peaq: in a block')
+        return receipt
+      } catch (err) {
+        if (!(err instanceof TxDroppedError) || resend >= MAX_RESENDS || options.signal?.aborted === true) throw err
+        // Not applied, so planning it again (the keyed check included) and resending is safe.
+        this.log.debug({ call: call.kind, txHash: sent.txHash, err: err.message }, 'peaq: dropped by the pool unapplied, sending again')
+      }
+    }
   }
 
   private async send (pair: IKeyringPair, signer: AccountId, call: LedgerCall, plan: Plan): Promise<Sent> {
@@ -158,7 +175,7 @@ export class PeaqLedger implements Ledger {
       if (r.status.isInBlock || r.status.isFinalized) settle.resolve(r)
       else if (r.status.isInvalid || r.status.isDropped || r.status.isUsurped) {
         this.nonces.forget(address)
-        settle.reject(new LedgerUnavailableError(`transaction ${txHash} was ${r.status.type.toLowerCase()} by the pool and not applied`))
+        settle.reject(new TxDroppedError(`transaction ${txHash} was dropped by the pool (${r.status.type}) and not applied`))
       }
     }))
     return { txHash: txHash as Hex, nonce, result, unsub }

@@ -9,7 +9,7 @@
 import { nativeWebSocket, restoreGlobalWebSocket } from './ws-binding.js' // first: before @polkadot/api
 import { ApiPromise, WsProvider } from '@polkadot/api'
 import { WebSocket as PolkadotWebSocket } from '@polkadot/x-ws'
-import { hexToU8a, u8aToHex } from '@polkadot/util'
+import { u8aToHex } from '@polkadot/util'
 import { decodeAddress } from '@polkadot/util-crypto'
 import { LedgerUnavailableError, type Hex } from '../ledger.js'
 import { ConfigError, KaisarError, errorMessage } from '../../node/errors.js'
@@ -126,7 +126,6 @@ export class PeaqRuntime {
   private readonly opts: RuntimeOptions
   readonly decimals: number
   readonly symbol: string
-  readonly ss58: number
   /** balances.existentialDeposit: the least an account may hold (keep-alive transfers keep it). */
   readonly existentialDeposit: bigint
   /** What peaqStorage reserves per item on runtimes that charge a deposit (0 where it does not). */
@@ -140,7 +139,6 @@ export class PeaqRuntime {
     this.pallets = resolvePallets(url, api)
     this.decimals = api.registry.chainDecimals[0] ?? 12
     this.symbol = api.registry.chainTokens[0] ?? 'UNIT'
-    this.ss58 = api.registry.chainSS58 ?? 42
     this.existentialDeposit = constBig(api, 'balances', 'existentialDeposit') ?? 0n
     // peaqStorage's deposit (newer runtimes): base + per byte × (max item + max item type).
     const base = constBig(api, 'peaqStorage', 'storageDepositBase')
@@ -296,7 +294,6 @@ export class PeaqRuntime {
   }
 
   bytesToHex (bytes: Uint8Array): Hex { return u8aToHex(bytes) }
-  hexToBytes (hex: Hex): Uint8Array { return hexToU8a(hex) }
 }
 
 function constBig (api: ApiPromise, section: string, name: string): bigint | undefined {

@@ -145,13 +145,20 @@ export async function fund (api: ApiPromise, amounts: Array<{ to: string, amount
   await inBlock(txOf(api, 'utility', 'batchAll')(amounts.map(a => txOf(api, 'balances', 'transferKeepAlive')(a.to, a.amount))), alice)
 }
 
-export async function inBlock (tx: SubmittableExtrinsic<'promise'>, signer: KeyringPair): Promise<void> {
-  await new Promise<void>((resolve, reject) => {
-    tx.signAndSend(signer, { nonce: -1 }, result => {
-      if (result.dispatchError != null) reject(new Error(`dev transaction failed: ${result.dispatchError.toString()}`))
-      else if (result.status.isInBlock) resolve()
-    }).catch(reject)
-  })
+export async function inBlock (tx: SubmittableExtrinsic<'promise'>, signer: KeyringPair, timeoutMs = 180_000): Promise<void> {
+  let timer: NodeJS.Timeout | undefined
+  try {
+    await new Promise<void>((resolve, reject) => {
+      timer = setTimeout(() => { reject(new Error(`dev transaction not in a block within ${timeoutMs} ms`)) }, timeoutMs)
+      tx.signAndSend(signer, { nonce: -1 }, result => {
+        if (result.dispatchError != null) reject(new Error(`dev transaction failed: ${result.dispatchError.toString()}`))
+        else if (result.status.isInvalid || result.status.isDropped || result.status.isUsurped) reject(new Error(`dev transaction ${result.status.type}`))
+        else if (result.status.isInBlock) resolve()
+      }).catch(reject)
+    })
+  } finally {
+    clearTimeout(timer)
+  }
 }
 
 export async function free (api: ApiPromise, address: string): Promise<bigint> {
