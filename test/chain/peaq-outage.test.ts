@@ -108,7 +108,7 @@ if (peaqSuiteEnabled(test, 'test/chain/peaq-outage.test.ts')) {
       await sleep(frozenAt + 10_000 - Date.now())
       await proxy.cut()
       cut = true
-      await sleep(200)
+      await sleep(1_000) // the client notices the dropped connection
       const refused = await timeToFail(async () => await ledger.head())
       assert.instance(refused.err, LedgerUnavailableError)
       assert.ok(refused.ms < 500, `an unreachable node failed a read after ${refused.ms} ms`)
