@@ -5,6 +5,7 @@
 import { pino } from 'pino'
 import { decodeAddress } from '@polkadot/util-crypto'
 import { ConfigError } from '../../node/errors.js'
+import { capturePolkadotConsole } from './console-capture.js'
 import { PeaqLedger } from './ledger.js'
 import { PeaqRuntime, polkadotUsesNativeWebSocket } from './runtime.js'
 import type { Address, Amount } from '../ledger.js'
@@ -45,6 +46,7 @@ export async function createPeaqLedger (url: string, options: PeaqLedgerOptions)
   // looked up from the signing block on, so keep the period where the era starts exactly there.
   if (!Number.isInteger(eraPeriod) || eraPeriod < 4 || eraPeriod > 4096 || (eraPeriod & (eraPeriod - 1)) !== 0) throw new ConfigError('eraPeriod', 'a power of two from 4 to 4096')
   const logger = options.logger ?? pino({ level: 'silent' })
+  capturePolkadotConsole(logger)
   if (polkadotUsesNativeWebSocket) {
     logger.warn('@polkadot/api was loaded before chain/peaq and uses Node\'s built-in WebSocket: an abandoned connection attempt can keep the process alive (import chain/peaq first; see chain/peaq/ws-binding.ts)')
   }

@@ -20,6 +20,7 @@ export function addNetworkOptions (cmd: Command): Command {
     .option('--bootstrap <multiaddr>', 'bootstrap peer (…/p2p/<peer id>), repeatable', collect)
     .option('--api <host:port>', 'HTTP API address (default 127.0.0.1:7001; gateways 0.0.0.0:8080)')
     .option('--chain <chain>', 'ledger: "local" (embedded, default) or a peaq node ws:// URL')
+    .option('--peaq-escrow <address>', 'on peaq: the deployment\'s escrow (custody) account')
     .option('--region <cc>', 'ISO 3166-1 alpha-2 region the node runs in')
     .option('--inventory-file <file>', 'provider: hardware inventory JSON to use instead of probing this machine')
     .option('--benchmark <mode>', 'provider: benchmark job at registration: full | quick | skip (default full, cached per inventory)')

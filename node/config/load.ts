@@ -21,6 +21,8 @@ export const CONFIG_KEYS: readonly KeySpec[] = [
   { path: 'ledgerHost', kind: 'bool', flag: 'ledgerHost' },
   { path: 'ledgerPeer', kind: 'string', flag: 'ledgerPeer' },
   { path: 'passphrase', kind: 'string' },
+  { path: 'peaq.escrow', kind: 'string', flag: 'peaqEscrow' },
+  { path: 'peaq.namespace', kind: 'string' },
   { path: 'region', kind: 'string', flag: 'region' },
   { path: 'network.maxConnections', kind: 'int' },
   { path: 'network.inboundConnectionThreshold', kind: 'int' },

@@ -53,6 +53,11 @@ export const configSchema = z.object({
   ledgerHost: z.boolean().default(false),
   /** The local ledger's host (…/p2p/<peer id>); default: the first bootstrap peer. */
   ledgerPeer: peerMultiaddrString.optional(),
+  /** On peaq (`chain: ws://…`): the deployment's escrow (custody) account and record namespace. */
+  peaq: z.object({
+    escrow: z.string().min(40).max(64).optional(),
+    namespace: z.string().regex(/^[a-z0-9-]{1,16}$/, '1-16 of a-z 0-9 -').default('kaisar')
+  }).strict().prefault({}),
   /** Encrypts the node's keys at rest. Never logged. */
   passphrase: z.string().optional(),
   region: z.string().regex(/^([A-Z]{2})?$/, 'must be an ISO 3166-1 alpha-2 code such as DE, or empty').default(''),

@@ -25,6 +25,8 @@ export interface UserNodeOptions {
   gateways: string[]
   chain: string
   ledgerPeer?: string
+  /** On peaq: the deployment's escrow account. */
+  peaqEscrow?: string
   passphrase?: string
   logger?: Logger
 }
@@ -64,9 +66,9 @@ export class UserNode {
       if (opts.chain === 'local') {
         ledger = new RemoteLedger(libp2p, { host: multiaddr(opts.ledgerPeer ?? opts.gateways[0] as string) })
       } else {
-        const peaqModule = '../../chain/peaq/index.js' // TODO(merge peaq branch): static path
-        const { createPeaqLedger } = await import(peaqModule) as { createPeaqLedger: (url: string, o: { logger: Logger }) => Promise<Ledger> }
-        ledger = await createPeaqLedger(opts.chain, { logger: log })
+        if (opts.peaqEscrow == null) throw new ConfigError('peaq-escrow', 'ordering on peaq needs the deployment\'s escrow account (--peaq-escrow or KAISAR_PEAQ_ESCROW)')
+        const { createPeaqLedger } = await import('../../chain/peaq/index.js')
+        ledger = await createPeaqLedger(opts.chain, { escrow: opts.peaqEscrow, logger: log })
       }
       const records = new SignedRecordStore({ libp2p, privateKey: identity.privateKey, stateDb, metrics, logger: log })
       const discovery = new Discovery({ libp2p, records, logger: log })

@@ -75,6 +75,14 @@ test('a provider with no container engine: one line naming the socket', async ()
     new RegExp(`^kaisar-node: no Docker engine at unix://${sock.replace(/[/.]/g, c => `\\${c}`)}`))
 })
 
+test('a dead chain RPC: one clear line, within the connect deadline', async () => {
+  const started = Date.now()
+  const r = await runCli(['start', '--role', 'checker', '--chain', 'ws://127.0.0.1:1', '--peaq-escrow', '5GrwvaEF5zXb26Fz9rcQpDWS57CtERHpNehXCPcNoHGKutQY', '--data-dir', await tempDir(), '--listen', '/ip4/127.0.0.1/tcp/0', '--api', '127.0.0.1:0'], { timeoutMs: 60_000 })
+  assert.ok(Date.now() - started < 30_000, 'fails fast')
+  assertOneLineError(r, /^kaisar-node: peaq node ws:\/\/127\.0\.0\.1:1 is unreachable/)
+  assertOneLineError(await runCli(['start', '--role', 'checker', '--chain', 'ws://127.0.0.1:1', '--data-dir', await tempDir(), '--listen', '/ip4/127.0.0.1/tcp/0', '--api', '127.0.0.1:0']), /^kaisar-node: config: peaq\.escrow: a node on peaq needs/)
+})
+
 test('with --log-level debug the stack trace is shown', async () => {
   const file = path.join(await tempDir(), 'a-file')
   await fs.writeFile(file, 'x')

@@ -29,7 +29,7 @@ function queryOf (api: ApiPromise, section: string, entry: string): QueryableSto
 }
 
 const SCRIPT = path.resolve(fileURLToPath(new URL('../../../scripts/peaq-chopsticks.mjs', import.meta.url)))
-const HOW = 'set it to a raw peaq chain spec: node/src/chain-specs/peaq-raw.json of github.com/peaqnetwork/peaq-network-node (the project does not ship one)'
+const HOW = 'set it to a raw peaq chain spec: node/src/chain-specs/peaq-raw.json of the public repository peaqnetwork/peaq-network-node (the project does not ship one)'
 
 /**
  * Whether this suite can run. Without a spec it must not pass silently: it registers one

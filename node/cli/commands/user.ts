@@ -9,7 +9,7 @@ import type { UserNode } from '../../user/user-node.js'
 
 const collect = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), value]
 
-interface UserOpts { dataDir?: string, gateway?: string[], chain?: string, ledgerPeer?: string, json?: boolean, logLevel?: string }
+interface UserOpts { dataDir?: string, gateway?: string[], chain?: string, ledgerPeer?: string, peaqEscrow?: string, json?: boolean, logLevel?: string }
 
 function withUserOptions (cmd: Command): Command {
   return cmd
@@ -17,6 +17,7 @@ function withUserOptions (cmd: Command): Command {
     .option('--data-dir <dir>', 'the user\'s keys and leases (default ~/.kaisar/user)')
     .option('--chain <chain>', 'ledger: "local" (default) or a peaq ws:// URL')
     .option('--ledger-peer <multiaddr>', 'the local ledger\'s host (default: the first gateway)')
+    .option('--peaq-escrow <address>', 'on peaq: the deployment\'s escrow account (or KAISAR_PEAQ_ESCROW)')
     .option('--json', 'print JSON')
 }
 
@@ -28,6 +29,7 @@ async function openUser (opts: UserOpts): Promise<UserNode> {
     gateways,
     chain: opts.chain ?? process.env.KAISAR_CHAIN ?? 'local',
     ledgerPeer: opts.ledgerPeer,
+    peaqEscrow: opts.peaqEscrow ?? process.env.KAISAR_PEAQ_ESCROW,
     passphrase: process.env.KAISAR_PASSPHRASE
   })
 }
