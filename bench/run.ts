@@ -7,7 +7,8 @@ import { fileURLToPath } from 'node:url'
 type Bench = (args: string[]) => Promise<Record<string, unknown>>
 
 const BENCHES: Record<string, () => Promise<Bench>> = {
-  node: async () => (await import('./node.js')).run
+  node: async () => (await import('./node.js')).run,
+  tunnel: async () => (await import('./tunnel.js')).run
 }
 
 const name = process.argv[2]
