@@ -68,6 +68,9 @@ export interface NetworkInit {
 /** Yamux stream window 16 MiB for bulk tunnels; the read buffer must be at least as large or a paused stream is reset (DESIGN §4). */
 export const YAMUX_WINDOW = 16 * 1024 * 1024
 
+/** Yamux settings of every node (tests build their small stacks from the same). */
+export const YAMUX_INIT = { streamOptions: { maxStreamWindowSize: YAMUX_WINDOW, maxReadBufferLength: YAMUX_WINDOW + 4 * 1024 * 1024 } }
+
 /** Stream limits per protocol per connection; libp2p's defaults (32 in / 64 out) are too low for tunnels and relays. */
 export const STREAM_LIMITS = { maxInboundStreams: 1024, maxOutboundStreams: 1024 }
 
@@ -132,7 +135,7 @@ export async function createNetwork (init: NetworkInit): Promise<KaisarLibp2p> {
     nodeInfo: { userAgent: init.agentVersion },
     transports,
     connectionEncrypters: [tunedNoise(tuning)],
-    streamMuxers: [tunedYamux({ streamOptions: { maxStreamWindowSize: YAMUX_WINDOW, maxReadBufferLength: YAMUX_WINDOW + 4 * 1024 * 1024 } }, tuning)],
+    streamMuxers: [tunedYamux(YAMUX_INIT, tuning)],
     connectionManager: {
       maxConnections: init.maxConnections,
       inboundConnectionThreshold: init.inboundConnectionThreshold,

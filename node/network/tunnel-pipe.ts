@@ -3,8 +3,9 @@
 // local port accepted, the provider's node pipes the socket it opened to the container port.
 //
 // What it guarantees, and why:
-//  - Bytes are passed by reference, never copied. A socket read (a fresh Buffer from Node) goes
-//    to `stream.send()` as is; a stream 'message' (a Uint8ArrayList, usually several chunks) is
+//  - Bytes are passed by reference, never copied. Socket reads (fresh Buffers from Node) go to
+//    `stream.send()` as they are, several at a time when they arrive together (see
+//    `coalesceBytes`); a stream 'message' (a Uint8ArrayList, usually several chunks) is
 //    written chunk by chunk under one cork, so the kernel gets one writev and nothing is
 //    concatenated (`list.subarray()` would copy whenever a message spans chunks, which with
 //    64 KiB socket reads and 64 KiB Noise frames is nearly always).
@@ -22,6 +23,7 @@
 //    a stream reset or abort resets the TCP connection (RST, so the application sees
 //    ECONNRESET, not a clean end-of-file that could pass for a complete response).
 //  - No leaks: every listener added here is removed when the pipe settles.
+import { Uint8ArrayList } from 'uint8arraylist'
 import type { Socket } from 'node:net'
 import type { Stream, StreamCloseEvent, StreamMessageEvent } from '@libp2p/interface'
 
@@ -37,6 +39,15 @@ export interface PipeResult {
 export interface PipeOptions {
   /** Aborting resets both sides. */
   signal?: AbortSignal
+  /**
+   * socket → stream: socket reads that arrive in the same event-loop turn (Node reads at most
+   * 64 KiB at a time) are sent as one batch of up to this many bytes, still by reference, so
+   * the libp2p stack (Yamux framing, Noise, the connection's writev) runs once per batch
+   * instead of once per 64 KiB. The batch is sent from setImmediate, i.e. still in the same
+   * loop turn, so a lone small request is not delayed. 0 sends every read at once. Default
+   * DEFAULT_COALESCE_BYTES.
+   */
+  coalesceBytes?: number
   /** Called once per direction when that direction finished cleanly (for logs/tests). */
   onHalfClose?: (direction: 'socketToStream' | 'streamToSocket') => void
 }
@@ -51,6 +62,9 @@ export class TunnelResetError extends Error {
  * Resolves (never rejects) with byte counts and, on abnormal ends, the error. The caller owns
  * neither side afterwards: both are closed or destroyed when the promise settles.
  */
+/** 256 KiB: four Noise frames per batch; larger batches gained nothing measurable but latency. */
+export const DEFAULT_COALESCE_BYTES = 256 * 1024
+
 export async function pipeSocketStream (socket: Socket, stream: Stream, options: PipeOptions = {}): Promise<PipeResult> {
   // Without this Node ends our writable side as soon as the peer's FIN arrives, cutting the
   // return path of a request whose client half-closed after sending it.
@@ -73,22 +87,33 @@ export async function pipeSocketStream (socket: Socket, stream: Stream, options:
       if (stream.status === 'open') stream.abort(err)
     } else if (!socket.destroyed) {
       // An abortive close (RST): the application must not mistake a broken tunnel for a clean
-      // end of file. resetAndDestroy() throws for non-TCP handles (unix sockets): plain destroy.
-      try { socket.resetAndDestroy() } catch { socket.destroy() }
+      // end of file. resetAndDestroy() throws for non-TCP handles (unix sockets), and libuv
+      // refuses it (EINVAL) once the socket is shutting down after end(): plain destroy then.
+      if (socket.writableEnded) socket.destroy()
+      else try { socket.resetAndDestroy() } catch { socket.destroy() }
     }
   }
 
   // ---- socket → stream ---------------------------------------------------------------
+  const coalesceBytes = options.coalesceBytes ?? DEFAULT_COALESCE_BYTES
+  let pending: Buffer[] = []
+  let pendingBytes = 0
+  let flushTimer: NodeJS.Immediate | undefined
   const onStreamDrain = (): void => {
     if (!waitingStreamDrain) return
     waitingStreamDrain = false
     if (!socket.destroyed) socket.resume()
   }
-  const onSocketData = (buf: Buffer): void => {
-    result.socketToStream += buf.byteLength
+  const flush = (): void => {
+    if (flushTimer != null) { clearImmediate(flushTimer); flushTimer = undefined }
+    if (pending.length === 0) return
+    const data = pending.length === 1 ? pending[0] as Buffer : new Uint8ArrayList(...pending)
+    pending = []
+    pendingBytes = 0
+    if (stream.status !== 'open' || stream.writeStatus !== 'writable') return
     let ok: boolean
     try {
-      ok = stream.send(buf)
+      ok = stream.send(data)
     } catch (err) {
       // The stream's write side is closed (remote reset, or closeRead by the remote): the
       // rest of this socket's data has nowhere to go.
@@ -100,7 +125,15 @@ export async function pipeSocketStream (socket: Socket, stream: Stream, options:
       socket.pause()
     }
   }
+  const onSocketData = (buf: Buffer): void => {
+    result.socketToStream += buf.byteLength
+    pending.push(buf)
+    pendingBytes += buf.byteLength
+    if (pendingBytes >= coalesceBytes) flush()
+    else flushTimer ??= setImmediate(flush)
+  }
   const onSocketEnd = (): void => {
+    flush()
     socketEnded = true
     if (stream.status !== 'open') return
     stream.close().then(() => { options.onHalfClose?.('socketToStream') }, (err: unknown) => {
@@ -112,7 +145,19 @@ export async function pipeSocketStream (socket: Socket, stream: Stream, options:
   const onSocketDrain = (): void => {
     if (!waitingSocketDrain) return
     waitingSocketDrain = false
-    if (stream.status === 'open' && stream.readStatus === 'paused') stream.resume()
+    // Also after a clean 'close': what the stream still buffers must be delivered.
+    if (stream.readStatus !== 'paused') return
+    stream.resume()
+    // @libp2p/utils 7.4's resume() dispatches the whole read buffer and only then tells the
+    // muxer to resume (Yamux grants window again), even when the 'message' listener paused the
+    // stream during that dispatch because the socket filled up. The stream then says 'paused'
+    // while the remote keeps sending, until the read buffer overflows and the stream is reset
+    // (StreamBufferError; found by test/unit/tunnel-pipe.test.ts). A resume/pause pair with
+    // the buffer now empty puts the muxer back in step.
+    if (waitingSocketDrain && stream.readStatus === 'paused') {
+      stream.resume()
+      stream.pause()
+    }
   }
   const onStreamMessage = (evt: StreamMessageEvent): void => {
     const data = evt.data
@@ -136,7 +181,9 @@ export async function pipeSocketStream (socket: Socket, stream: Stream, options:
     }
   }
   const onStreamEnd = (): void => {
-    if (streamEnded) return
+    // A reset or abort also ends the readable side ('end' comes just before the 'close' that
+    // carries the error): that must become a TCP reset, not a graceful FIN.
+    if (streamEnded || stream.status === 'reset' || stream.status === 'aborted') return
     streamEnded = true
     if (!socket.destroyed && !socket.writableEnded) {
       socket.end(() => { options.onHalfClose?.('streamToSocket') })
@@ -162,9 +209,12 @@ export async function pipeSocketStream (socket: Socket, stream: Stream, options:
       // Closed while the socket still had data to send (the connection went away): whatever
       // the application sends next is lost, so it must see a reset, not carry on half-open.
       fail(new TunnelResetError('stream closed while the socket was still sending'), 'stream')
-    } else if (!streamEnded) {
+    } else if (!streamEnded && stream.readBufferLength === 0) {
       onStreamEnd()
     }
+    // Otherwise the stream closed (both sides finished writing) while we were paused with data
+    // still buffered: it is delivered when the socket drains, and 'end' follows it. Ending the
+    // socket here would drop that data.
     maybeSettle()
   }
   const onAbort = (): void => {
@@ -174,6 +224,7 @@ export async function pipeSocketStream (socket: Socket, stream: Stream, options:
   }
 
   function cleanup (): void {
+    if (flushTimer != null) clearImmediate(flushTimer)
     socket.off('data', onSocketData)
     socket.off('end', onSocketEnd)
     socket.off('drain', onSocketDrain)
