@@ -218,7 +218,7 @@ export async function run (args: string[]): Promise<Record<string, unknown>> {
   const rttSamples = num(args, '--rtt-samples', 2000)
   const sodiumPath = opt(args, '--sodium-path')
   const variants = (opt(args, '--variants') ?? 'stock,tuned').split(',').filter(v => v !== '')
-  if (sodiumPath != null && !variants.includes('tuned+sodium')) variants.push('tuned+sodium')
+  if (sodiumPath != null && !variants.some(v => v.includes('sodium'))) variants.push('tuned+sodium')
   const relayVariant = opt(args, '--relay-variant') ?? 'tuned'
   const withSsh = !args.includes('--no-ssh')
   const withRelay = !args.includes('--no-relay')
@@ -302,7 +302,8 @@ export async function run (args: string[]): Promise<Record<string, unknown>> {
     const c = summary('tcp') as Record<string, number>
     const stock = summary('tunnel:stock')
     const relayed = summary('relayed')
-    const sodium = summary('tunnel:tuned+sodium')
+    const sodiumName = variants.find(v => v.includes('sodium'))
+    const sodium = sodiumName != null ? summary(`tunnel:${sodiumName}`) : undefined
     const ratio = (a?: number, b?: number): number | null => a != null && b != null && b > 0 ? round(a / b) : null
     return {
       tunnel_MiBps: t?.MiBps ?? null,
