@@ -29,6 +29,7 @@ const KNOBS: Record<string, Partial<StreamTuning>> = {
  * 'stock' (libp2p as published, every socket read sent at once), 'tuned' (DEFAULT_TUNING and
  * the pipe's default batching), or either followed by `+knob`s: wu, cork, nocopy, hwm, batch
  * (the pipe's read coalescing), sodium (Noise's cipher on sodium-native from --sodium-path).
+ * E.g. stock+batch+cork+nocopy+hwm = tuned; tuned+wu adds the half-window Yamux updates.
  */
 export async function parseTuning (spec: string, sodiumPath?: string): Promise<{ tuning: StreamTuning, pipe: PipeOptions }> {
   const [base, ...knobs] = spec.split('+')

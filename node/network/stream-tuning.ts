@@ -57,7 +57,11 @@ export const STOCK_TUNING: StreamTuning = Object.freeze({
   noiseNoCopyDecrypt: false
 })
 
-/** What `createNetwork` uses unless told otherwise (plus sodium-native when it is installed). */
+/**
+ * What `createNetwork` uses unless told otherwise (plus sodium-native when it is installed).
+ * Each knob's measured effect is in bench/TUNNEL.md; on this 2-core, shared machine the
+ * differences between single knobs are within run-to-run noise, the combination is not.
+ */
 export const DEFAULT_TUNING: StreamTuning = Object.freeze({
   yamuxHalfWindowUpdates: true,
   corkedWrites: true,
