@@ -22,14 +22,15 @@ const KNOBS: Record<string, Partial<StreamTuning>> = {
   wu: { yamuxHalfWindowUpdates: true },
   cork: { corkedWrites: true },
   nocopy: { noiseNoCopyDecrypt: true },
+  nothrow: { noiseNoThrowDecode: true },
   hwm: { tcpHighWaterMark: DEFAULT_TUNING.tcpHighWaterMark }
 }
 
 /**
  * 'stock' (libp2p as published, every socket read sent at once), 'tuned' (DEFAULT_TUNING and
- * the pipe's default batching), or either followed by `+knob`s: wu, cork, nocopy, hwm, batch
+ * the pipe's default batching), or either followed by `+knob`s: wu, cork, nocopy, nothrow, hwm, batch
  * (the pipe's read coalescing), sodium (Noise's cipher on sodium-native from --sodium-path).
- * E.g. stock+batch+cork+nocopy+hwm = tuned; tuned+wu adds the half-window Yamux updates.
+ * E.g. stock+wu+cork+nocopy+nothrow+hwm+batch = tuned.
  */
 export async function parseTuning (spec: string, sodiumPath?: string): Promise<{ tuning: StreamTuning, pipe: PipeOptions }> {
   const [base, ...knobs] = spec.split('+')
