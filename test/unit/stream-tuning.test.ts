@@ -15,7 +15,20 @@ import type { StreamTuning } from '../../node/network/stream-tuning.js'
 const MiB = 1024 * 1024
 
 /** Echoes `bytes` of random data through a tunnel between two nodes; returns both digests. */
-async function echoThrough (userTuning: StreamTuning, providerTuning: StreamTuning, bytes: number): Promise<{ sent: string, received: string, ownWindowUpdate: boolean }> {
+interface Patched { ownWindowUpdate: boolean, corked: boolean, noCopyDecrypt: boolean, noThrowDecode: boolean }
+
+/** Which knobs are in effect on the user's connection (own properties where the patch goes). */
+function patchedOn (conn: unknown): Omit<Patched, 'ownWindowUpdate'> {
+  const own = (o: unknown, k: string): boolean => o != null && Object.prototype.hasOwnProperty.call(o, k)
+  const c = conn as { maConn?: unknown, muxer?: { maConn?: { decoder?: unknown } } }
+  return {
+    corked: own(c.maConn, 'sendData'),
+    noCopyDecrypt: own(c.muxer?.maConn, 'decrypt'),
+    noThrowDecode: own(c.muxer?.maConn?.decoder, 'decode')
+  }
+}
+
+async function echoThrough (userTuning: StreamTuning, providerTuning: StreamTuning, bytes: number): Promise<{ sent: string, received: string } & Patched> {
   const echo = await listen(sock => { sock.pipe(sock) })
   const tunnel = await startTunnel(portOf(echo), { userTuning, providerTuning })
   try {
@@ -30,7 +43,8 @@ async function echoThrough (userTuning: StreamTuning, providerTuning: StreamTuni
     return {
       sent: createHash('sha256').update(data).digest('hex'),
       received: received.digest('hex'),
-      ownWindowUpdate: stream != null && Object.prototype.hasOwnProperty.call(stream, 'sendWindowUpdate')
+      ownWindowUpdate: stream != null && Object.prototype.hasOwnProperty.call(stream, 'sendWindowUpdate'),
+      ...patchedOn(tunnel.user.getConnections()[0])
     }
   } finally {
     await tunnel.stop()
@@ -44,8 +58,12 @@ test('a tuned node and a stock node exchange data byte for byte, either way roun
   assert.is(a.received, a.sent)
   const b = await echoThrough(STOCK_TUNING, all, 8 * MiB)
   assert.is(b.received, b.sent)
-  assert.ok(b.ownWindowUpdate, 'the tuned provider\'s Yamux streams use the half-window policy (installed @libp2p/yamux still has the patched shape)')
+  // Each knob found the internals it patches on the installed @libp2p/yamux, @libp2p/noise and
+  // @libp2p/tcp: an upgrade that changes them fails here instead of silently running stock.
+  assert.ok(b.ownWindowUpdate, 'the tuned provider\'s Yamux streams use the half-window policy')
   assert.not.ok(a.ownWindowUpdate, 'a stock provider is untouched')
+  assert.equal({ corked: a.corked, noCopyDecrypt: a.noCopyDecrypt, noThrowDecode: a.noThrowDecode }, { corked: true, noCopyDecrypt: true, noThrowDecode: true }, 'tuned user connection')
+  assert.equal({ corked: b.corked, noCopyDecrypt: b.noCopyDecrypt, noThrowDecode: b.noThrowDecode }, { corked: false, noCopyDecrypt: false, noThrowDecode: false }, 'stock user connection')
 })
 
 // ---- the libsodium adapter, on a stand-in with sodium-native's API built on node:crypto ----
