@@ -57,14 +57,14 @@ export class TunnelResetError extends Error {
   override name = 'TunnelResetError'
 }
 
+/** 256 KiB: four full Noise frames per batch, while a batch still pipelines through the nodes. */
+export const DEFAULT_COALESCE_BYTES = 256 * 1024
+
 /**
  * Pipes `socket` and `stream` both ways until both directions have ended or one side failed.
  * Resolves (never rejects) with byte counts and, on abnormal ends, the error. The caller owns
  * neither side afterwards: both are closed or destroyed when the promise settles.
  */
-/** 256 KiB: four Noise frames per batch; larger batches gained nothing measurable but latency. */
-export const DEFAULT_COALESCE_BYTES = 256 * 1024
-
 export async function pipeSocketStream (socket: Socket, stream: Stream, options: PipeOptions = {}): Promise<PipeResult> {
   // Without this Node ends our writable side as soon as the peer's FIN arrives, cutting the
   // return path of a request whose client half-closed after sending it.
