@@ -11,7 +11,7 @@ import type { StateDb } from '../node/store/state-db.js'
 
 export interface BenchNodeOptions {
   listen?: string[]
-  /** Default: createNetwork's own default (DEFAULT_TUNING, sodium-native when installed). */
+  /** Default: createNetwork's own default (DEFAULT_TUNING). */
   tuning?: StreamTuning
   relayServer?: boolean
   relayUnlimited?: boolean

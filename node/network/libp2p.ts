@@ -16,7 +16,7 @@ import { createLibp2p, type Libp2p } from 'libp2p'
 import { createHash } from 'node:crypto'
 import { DHT_PROTOCOL } from '../../protocols/ids.js'
 import { scoreParams, SCORE_THRESHOLDS } from './gossip/scoring.js'
-import { DEFAULT_TUNING, loadSodiumCrypto, tunedNoise, tunedYamux, type StreamTuning } from './stream-tuning.js'
+import { DEFAULT_TUNING, tunedNoise, tunedYamux, type StreamTuning } from './stream-tuning.js'
 import type { ComponentLogger, PrivateKey, ServiceMap, Transport } from '@libp2p/interface'
 import type { Datastore } from 'interface-datastore'
 import type { Registry } from 'prom-client'
@@ -52,8 +52,9 @@ export interface NetworkInit {
   /** Extra IPs exempt from gossipsub's IP-colocation penalty. */
   trustedIps?: string[]
   /**
-   * Byte-path tuning (stream-tuning.ts). Default: DEFAULT_TUNING, with Noise's cipher on
-   * sodium-native when that package is installed. STOCK_TUNING = libp2p as published.
+   * Byte-path tuning (stream-tuning.ts). Default: DEFAULT_TUNING. STOCK_TUNING = libp2p as
+   * published; `{ ...DEFAULT_TUNING, noiseCrypto: await loadSodiumCrypto() }` opts in to
+   * libsodium's cipher (not the default: it did not measure faster across processes).
    */
   tuning?: StreamTuning
   /**
@@ -81,7 +82,7 @@ function messageId (msg: { data: Uint8Array }): Uint8Array {
 }
 
 export async function createNetwork (init: NetworkInit): Promise<KaisarLibp2p> {
-  const tuning = init.tuning ?? { ...DEFAULT_TUNING, noiseCrypto: await loadSodiumCrypto() }
+  const tuning = init.tuning ?? DEFAULT_TUNING
   // noDelay: small requests (a 64-byte RPC, a keystroke in a tunnel) must not wait for Nagle.
   // highWaterMark: see StreamTuning.tcpHighWaterMark (one 64 KiB Noise frame per write would
   // otherwise report backpressure every time).

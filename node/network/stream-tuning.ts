@@ -46,7 +46,7 @@ export interface StreamTuning {
   noiseNoThrowDecode: boolean
   /**
    * ChaCha20-Poly1305 for Noise transport messages. `undefined` keeps @libp2p/noise's default
-   * (node:crypto ≥ 1200 bytes, AssemblyScript below); see `loadSodiumCrypto()`.
+   * (node:crypto ≥ 1200 bytes, AssemblyScript below); `loadSodiumCrypto()` opts in to libsodium.
    */
   noiseCrypto?: ICryptoInterface
   /**
@@ -66,7 +66,7 @@ export const STOCK_TUNING: StreamTuning = Object.freeze({
 })
 
 /**
- * What `createNetwork` uses unless told otherwise (plus sodium-native when it is installed).
+ * What `createNetwork` uses unless told otherwise.
  * Each knob's measured effect is in bench/TUNNEL.md; on this 2-core, shared machine the
  * differences between single knobs are within run-to-run noise, the combination is not.
  */
