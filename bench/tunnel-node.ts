@@ -30,7 +30,7 @@ const KNOBS: Record<string, Partial<StreamTuning>> = {
  * 'stock' (libp2p as published, every socket read sent at once), 'tuned' (DEFAULT_TUNING and
  * the pipe's default batching), or either followed by `+knob`s: wu, cork, nocopy, nothrow, hwm, batch
  * (the pipe's read coalescing), sodium (Noise's cipher on sodium-native from --sodium-path).
- * E.g. stock+wu+cork+nocopy+nothrow+hwm+batch = tuned.
+ * E.g. stock+cork+nocopy+nothrow+hwm+batch = tuned; tuned+wu adds the half-window updates.
  */
 export async function parseTuning (spec: string, sodiumPath?: string): Promise<{ tuning: StreamTuning, pipe: PipeOptions }> {
   const [base, ...knobs] = spec.split('+')

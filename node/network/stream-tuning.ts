@@ -66,12 +66,13 @@ export const STOCK_TUNING: StreamTuning = Object.freeze({
 })
 
 /**
- * What `createNetwork` uses unless told otherwise.
- * Each knob's measured effect is in bench/TUNNEL.md; on this 2-core, shared machine the
- * differences between single knobs are within run-to-run noise, the combination is not.
+ * What `createNetwork` uses unless told otherwise. Measured effects: bench/TUNNEL.md.
+ * yamuxHalfWindowUpdates stays off: across processes it measured no better than Yamux's own
+ * policy when combined with tcpHighWaterMark, and clearly worse without it (0.6–0.7× MiB/s,
+ * 1.4× CPU per MiB, every run), so it is left for a later, quieter measurement.
  */
 export const DEFAULT_TUNING: StreamTuning = Object.freeze({
-  yamuxHalfWindowUpdates: true,
+  yamuxHalfWindowUpdates: false,
   corkedWrites: true,
   noiseNoCopyDecrypt: true,
   noiseNoThrowDecode: true,
