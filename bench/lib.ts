@@ -3,17 +3,33 @@
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { MemoryLevel } from 'memory-level'
 import { NodeMetrics } from '../node/metrics/registry.js'
+import { Registry } from 'prom-client'
 import { createNetwork, type KaisarLibp2p } from '../node/network/libp2p.js'
 import { RecordVersionIndex, recordValidators } from '../node/network/records/validators.js'
+import type { StreamTuning } from '../node/network/stream-tuning.js'
 import type { StateDb } from '../node/store/state-db.js'
 
+export interface BenchNodeOptions {
+  listen?: string[]
+  /** Default: createNetwork's own default (DEFAULT_TUNING). */
+  tuning?: StreamTuning
+  relayServer?: boolean
+  relayUnlimited?: boolean
+  /** Attach libp2p's Prometheus metrics, as a real node does (default true). */
+  metrics?: boolean
+}
+
 /** The production libp2p stack (TCP, Noise, Yamux, ...) without persistence, for benchmarks. */
-export async function benchNode (listen: string[] = ['/ip4/127.0.0.1/tcp/0']): Promise<KaisarLibp2p> {
+export async function benchNode (listenOrOptions: string[] | BenchNodeOptions = {}): Promise<KaisarLibp2p> {
+  const opts: BenchNodeOptions = Array.isArray(listenOrOptions) ? { listen: listenOrOptions } : listenOrOptions
   const db: StateDb = new MemoryLevel<string, Uint8Array>({ valueEncoding: 'view' })
   const node = await createNetwork({
-    privateKey: await generateKeyPair('Ed25519'), listen, transport: 'tcp', websockets: false, agentVersion: 'kaisar-bench',
-    maxConnections: 100, inboundConnectionThreshold: 100, dhtServer: false, relayServer: false, autonat: false, dcutr: false,
-    records: recordValidators(new RecordVersionIndex(db), new NodeMetrics())
+    privateKey: await generateKeyPair('Ed25519'), listen: opts.listen ?? ['/ip4/127.0.0.1/tcp/0'], transport: 'tcp', websockets: false, agentVersion: 'kaisar-bench',
+    maxConnections: 100, inboundConnectionThreshold: 100, dhtServer: false, relayServer: opts.relayServer ?? false, autonat: false, dcutr: false,
+    records: recordValidators(new RecordVersionIndex(db), new NodeMetrics()),
+    ...(opts.metrics !== false ? { metricsRegistry: new Registry() } : {}),
+    ...(opts.tuning != null ? { tuning: opts.tuning } : {}),
+    ...(opts.relayUnlimited != null ? { relayUnlimited: opts.relayUnlimited } : {})
   })
   await node.start()
   return node

@@ -8,16 +8,15 @@ import { gossipsub, StrictNoSign, type GossipSub } from '@libp2p/gossipsub'
 import { identify, type Identify } from '@libp2p/identify'
 import { kadDHT, passthroughMapper, type KadDHT, type Selectors, type Validators } from '@libp2p/kad-dht'
 import { memory } from '@libp2p/memory'
-import { noise } from '@libp2p/noise'
 import { ping, type Ping } from '@libp2p/ping'
 import { prometheusMetrics } from '@libp2p/prometheus-metrics'
 import { tcp } from '@libp2p/tcp'
 import { webSockets } from '@libp2p/websockets'
-import { yamux } from '@libp2p/yamux'
 import { createLibp2p, type Libp2p } from 'libp2p'
 import { createHash } from 'node:crypto'
 import { DHT_PROTOCOL } from '../../protocols/ids.js'
 import { scoreParams, SCORE_THRESHOLDS } from './gossip/scoring.js'
+import { DEFAULT_TUNING, tunedNoise, tunedYamux, type StreamTuning } from './stream-tuning.js'
 import type { ComponentLogger, PrivateKey, ServiceMap, Transport } from '@libp2p/interface'
 import type { Datastore } from 'interface-datastore'
 import type { Registry } from 'prom-client'
@@ -54,10 +53,26 @@ export interface NetworkInit {
   trustedIps?: string[]
   /** Memory transport only: delay added to every message this node sends (the simulator's link latency). */
   memoryLatencyMs?: number
+  /**
+   * Byte-path tuning (stream-tuning.ts). Default: DEFAULT_TUNING. STOCK_TUNING = libp2p as
+   * published; `{ ...DEFAULT_TUNING, noiseCrypto: await loadSodiumCrypto() }` opts in to
+   * libsodium's cipher (not the default: it did not measure faster across processes).
+   */
+  tuning?: StreamTuning
+  /**
+   * Relay server only: no data/duration limit on relayed connections (circuit relay v2's
+   * defaults, 128 KiB and 2 minutes, kill a tunnel at once). Lifting them for everyone makes
+   * an open relay: a gateway must lift them only for lease holders (DESIGN §1); the benchmark
+   * uses this on its private gateway.
+   */
+  relayUnlimited?: boolean
 }
 
 /** Yamux stream window 16 MiB for bulk tunnels; the read buffer must be at least as large or a paused stream is reset (DESIGN §4). */
 export const YAMUX_WINDOW = 16 * 1024 * 1024
+
+/** Yamux settings of every node (tests build their small stacks from the same). */
+export const YAMUX_INIT = { streamOptions: { maxStreamWindowSize: YAMUX_WINDOW, maxReadBufferLength: YAMUX_WINDOW + 4 * 1024 * 1024 } }
 
 /** Stream limits per protocol per connection; libp2p's defaults (32 in / 64 out) are too low for tunnels and relays. */
 export const STREAM_LIMITS = { maxInboundStreams: 1024, maxOutboundStreams: 1024 }
@@ -69,9 +84,14 @@ function messageId (msg: { data: Uint8Array }): Uint8Array {
 }
 
 export async function createNetwork (init: NetworkInit): Promise<KaisarLibp2p> {
+  const tuning = init.tuning ?? DEFAULT_TUNING
+  // noDelay: small requests (a 64-byte RPC, a keystroke in a tunnel) must not wait for Nagle.
+  // highWaterMark: see StreamTuning.tcpHighWaterMark (one 64 KiB Noise frame per write would
+  // otherwise report backpressure every time).
+  const socketOpts = { noDelay: true, ...(tuning.tcpHighWaterMark != null ? { highWaterMark: tuning.tcpHighWaterMark } : {}) }
   const transports: Array<(components: any) => Transport> = init.transport === 'memory'
     ? [memory({ latency: init.memoryLatencyMs })]
-    : [tcp({ dialOpts: { noDelay: true }, listenOpts: { noDelay: true } }), ...(init.websockets === false ? [] : [webSockets()])]
+    : [tcp({ dialOpts: socketOpts, listenOpts: socketOpts }), ...(init.websockets === false ? [] : [webSockets()])]
   transports.push(circuitRelayTransport({ reservationCompletionTimeout: 10_000 }))
 
   const services: Record<string, (components: any) => unknown> = {
@@ -106,7 +126,7 @@ export async function createNetwork (init: NetworkInit): Promise<KaisarLibp2p> {
   }
   if (init.relayServer) {
     services.relay = circuitRelayServer({
-      reservations: { maxReservations: 1024 },
+      reservations: { maxReservations: 1024, ...(init.relayUnlimited === true ? { applyDefaultLimit: false } : {}) },
       maxInboundHopStreams: 1024,
       maxOutboundHopStreams: 1024
     })
@@ -120,8 +140,8 @@ export async function createNetwork (init: NetworkInit): Promise<KaisarLibp2p> {
     addresses: { listen: init.listen, announce: init.announce ?? [] },
     nodeInfo: { userAgent: init.agentVersion },
     transports,
-    connectionEncrypters: [noise()],
-    streamMuxers: [yamux({ streamOptions: { maxStreamWindowSize: YAMUX_WINDOW, maxReadBufferLength: YAMUX_WINDOW + 4 * 1024 * 1024 } })],
+    connectionEncrypters: [tunedNoise(tuning)],
+    streamMuxers: [tunedYamux(YAMUX_INIT, tuning)],
     connectionManager: {
       maxConnections: init.maxConnections,
       inboundConnectionThreshold: init.inboundConnectionThreshold,

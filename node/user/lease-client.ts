@@ -7,7 +7,7 @@ import { PROTOCOLS } from '../../protocols/ids.js'
 import { KaisarError } from '../errors.js'
 import { JsonFrames } from '../network/json-frames.js'
 import { request } from '../network/reqresp.js'
-import { pipeSocketStream } from '../network/socket-stream.js'
+import { pipeSocketStream, TUNNEL_SOCKET_OPTIONS } from '../network/tunnel-pipe.js'
 import type { Logger } from '../log.js'
 import type { Discovery } from '../services/discovery.js'
 import type { KaisarLibp2p } from '../network/libp2p.js'
@@ -94,7 +94,7 @@ export interface PortForward { localHost: string, localPort: number, containerPo
  * the container's port. Returns the listening server (its address has the real port).
  */
 export async function forwardPort (libp2p: KaisarLibp2p, provider: PeerId, token: string, fwd: PortForward, log: Logger): Promise<net.Server> {
-  const server = net.createServer({ allowHalfOpen: true, noDelay: true }, socket => {
+  const server = net.createServer(TUNNEL_SOCKET_OPTIONS, socket => {
     socket.pause() // nothing may be lost while the tunnel opens
     openTunnel(libp2p, provider, token, fwd.containerPort, { signal: AbortSignal.timeout(15_000) })
       .then(async stream => {

@@ -10,7 +10,7 @@ import { KaisarError } from '../../errors.js'
 import { JsonFrames } from '../../network/json-frames.js'
 import { STREAM_LIMITS } from '../../network/libp2p.js'
 import { registerReqResp } from '../../network/reqresp.js'
-import { pipeSocketStream } from '../../network/socket-stream.js'
+import { pipeSocketStream, TUNNEL_SOCKET_OPTIONS } from '../../network/tunnel-pipe.js'
 import { LeaseRefusedError, type LeaseManager } from './lease-manager.js'
 import type { Ledger } from '../../../chain/ledger.js'
 import type { ContainerRuntime } from '../../containers/runtime.js'
@@ -158,7 +158,7 @@ export class LeaseService implements Startable {
     const hostPort = lease.ports[String(header.port)]
     if (lease.status !== 'running' || hostPort == null) { await refuse('lease-not-running', `lease ${body.leaseId} is ${lease.status}`, body.leaseId); return }
 
-    const socket = net.connect({ host: '127.0.0.1', port: hostPort, allowHalfOpen: true, noDelay: true })
+    const socket = net.connect({ ...TUNNEL_SOCKET_OPTIONS, host: '127.0.0.1', port: hostPort })
     try {
       await new Promise<void>((resolve, reject) => { socket.once('connect', resolve); socket.once('error', reject) })
     } catch (err) {

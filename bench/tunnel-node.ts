@@ -1,0 +1,121 @@
+// One libp2p node of the tunnel benchmark, run as its own process (each side of a real tunnel
+// is another machine; two nodes in one process would share one event loop):
+//   provider --target HOST:PORT [--relay MULTIADDR]   serves /kaisar/tunnel/1.0.0 → TCP target
+//   user --provider MULTIADDR                         local TCP port → tunnel stream → provider
+//   gateway                                           circuit relay v2 server, limits lifted
+// Every role takes --tuning SPEC (see parseTuning) and --sodium-path PATH.
+// Prints one JSON line on stdout when ready ({"port"} / {"multiaddr","peerId"}); exits when
+// stdin closes.
+import net from 'node:net'
+import { multiaddr } from '@multiformats/multiaddr'
+import '../node/runtime/polyfill.js'
+import { STREAM_LIMITS } from '../node/network/libp2p.js'
+import { DEFAULT_TUNING, loadSodiumCrypto, STOCK_TUNING, type StreamTuning } from '../node/network/stream-tuning.js'
+import { DEFAULT_COALESCE_BYTES, pipeSocketStream, TUNNEL_SOCKET_OPTIONS, type PipeOptions } from '../node/network/tunnel-pipe.js'
+import { PROTOCOLS } from '../protocols/ids.js'
+import { benchNode } from './lib.js'
+import type { KaisarLibp2p } from '../node/network/libp2p.js'
+import type { Connection } from '@libp2p/interface'
+
+/** Tuning knobs by short name, for `stock+wu+cork`-style variant names. */
+const KNOBS: Record<string, Partial<StreamTuning>> = {
+  wu: { yamuxHalfWindowUpdates: true },
+  cork: { corkedWrites: true },
+  nocopy: { noiseNoCopyDecrypt: true },
+  nothrow: { noiseNoThrowDecode: true },
+  hwm: { tcpHighWaterMark: DEFAULT_TUNING.tcpHighWaterMark }
+}
+
+/**
+ * 'stock' (libp2p as published, every socket read sent at once), 'tuned' (DEFAULT_TUNING and
+ * the pipe's default batching), or either followed by `+knob`s: wu, cork, nocopy, nothrow, hwm, batch
+ * (the pipe's read coalescing), sodium (Noise's cipher on sodium-native from --sodium-path).
+ * E.g. stock+cork+nocopy+nothrow+hwm+batch = tuned; tuned+wu adds the half-window updates.
+ */
+export async function parseTuning (spec: string, sodiumPath?: string): Promise<{ tuning: StreamTuning, pipe: PipeOptions }> {
+  const [base, ...knobs] = spec.split('+')
+  let tuning: StreamTuning
+  const pipe: PipeOptions = {}
+  if (base === 'stock') { tuning = { ...STOCK_TUNING }; pipe.coalesceBytes = 0 } else if (base === 'tuned') tuning = { ...DEFAULT_TUNING }
+  else throw new Error(`unknown tuning base "${String(base)}" (stock|tuned)`)
+  for (const knob of knobs) {
+    if (knob === 'batch') { pipe.coalesceBytes = DEFAULT_COALESCE_BYTES; continue }
+    if (knob === 'sodium') {
+      const crypto = await loadSodiumCrypto(sodiumPath ?? 'sodium-native')
+      if (crypto == null) throw new Error(`sodium-native not found at ${sodiumPath ?? 'sodium-native'}`)
+      tuning.noiseCrypto = crypto
+      continue
+    }
+    const k = KNOBS[knob]
+    if (k == null) throw new Error(`unknown tuning knob "${knob}" (${Object.keys(KNOBS).join('|')}|batch|sodium)`)
+    tuning = { ...tuning, ...k }
+  }
+  return { tuning, pipe }
+}
+
+function opt (args: string[], name: string): string | undefined {
+  const i = args.indexOf(name)
+  return i >= 0 ? args[i + 1] : undefined
+}
+
+async function provider (node: KaisarLibp2p, target: { host: string, port: number }, pipe: PipeOptions): Promise<void> {
+  await node.handle(PROTOCOLS.tunnel, async stream => {
+    // Piped before the connect completes: Node queues writes until then, and a refused
+    // connect is a socket error, which resets the stream.
+    const socket = net.connect({ ...TUNNEL_SOCKET_OPTIONS, host: target.host, port: target.port })
+    await pipeSocketStream(socket, stream, pipe)
+  }, STREAM_LIMITS)
+}
+
+async function user (node: KaisarLibp2p, providerAddr: string, pipe: PipeOptions): Promise<net.Server> {
+  const ma = multiaddr(providerAddr)
+  let conn: Connection = await node.dial(ma)
+  const server = net.createServer(TUNNEL_SOCKET_OPTIONS, socket => {
+    void (async () => {
+      if (conn.status !== 'open') conn = await node.dial(ma)
+      const stream = await conn.newStream(PROTOCOLS.tunnel, { maxOutboundStreams: STREAM_LIMITS.maxOutboundStreams })
+      await pipeSocketStream(socket, stream, pipe)
+    })().catch(() => { socket.destroy() })
+  })
+  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
+  return server
+}
+
+async function waitForCircuitAddress (node: KaisarLibp2p, timeoutMs: number): Promise<string> {
+  const deadline = Date.now() + timeoutMs
+  while (Date.now() < deadline) {
+    const addr = node.getMultiaddrs().find(a => a.toString().includes('/p2p-circuit'))
+    if (addr != null) return addr.toString()
+    await new Promise(resolve => setTimeout(resolve, 50))
+  }
+  throw new Error('no relay reservation')
+}
+
+if (process.argv[1]?.endsWith('tunnel-node.js') === true) {
+  const args = process.argv.slice(2)
+  const role = args[0]
+  const { tuning, pipe } = await parseTuning(opt(args, '--tuning') ?? 'tuned', opt(args, '--sodium-path'))
+  const relay = opt(args, '--relay')
+  const listen = ['/ip4/127.0.0.1/tcp/0', ...(relay != null ? [`${relay}/p2p-circuit`] : [])]
+  const node = await benchNode({ listen, tuning, relayServer: role === 'gateway', relayUnlimited: role === 'gateway' })
+  let ready: Record<string, unknown>
+  if (role === 'provider') {
+    const [host, port] = (opt(args, '--target') ?? '').split(':')
+    if (host == null || port == null || port === '') throw new Error('provider needs --target HOST:PORT')
+    await provider(node, { host, port: Number(port) }, pipe)
+    const multiaddr = relay != null ? await waitForCircuitAddress(node, 10_000) : node.getMultiaddrs()[0]?.toString()
+    ready = { multiaddr, peerId: node.peerId.toString() }
+  } else if (role === 'user') {
+    const providerAddr = opt(args, '--provider')
+    if (providerAddr == null) throw new Error('user needs --provider MULTIADDR')
+    const server = await user(node, providerAddr, pipe)
+    ready = { port: (server.address() as net.AddressInfo).port }
+  } else if (role === 'gateway') {
+    ready = { multiaddr: node.getMultiaddrs()[0]?.toString(), peerId: node.peerId.toString() }
+  } else {
+    throw new Error('usage: tunnel-node.js provider|user|gateway [options]')
+  }
+  process.stdout.write(JSON.stringify(ready) + '\n')
+  process.stdin.resume()
+  process.stdin.on('end', () => { void Promise.resolve(node.stop()).finally(() => process.exit(0)) })
+}

@@ -1,0 +1,335 @@
+// `npm run bench -- tunnel [options]`: the mesh-VPN data path end to end, next to its baselines,
+// all measured in the same run, interleaved round by round (the machine is shared and noisy):
+//
+//   tcp     load generator → target port                                    (raw TCP)
+//   ssh     load generator → ssh -L → sshd (private, 127.0.0.1) → target     (OpenSSH default cipher)
+//   tunnel  load generator → user node's local port → libp2p stream (TCP + Noise + Yamux)
+//           → provider node → TCP → target; one pair of node processes per tuning variant
+//   relayed as tunnel, but user → gateway (circuit relay v2, limits lifted) → provider
+//
+// Every box is its own process. Measures, per path, the throughput of one --size MiB transfer
+// into the target's sink (median of --runs; the sink's byte count is checked) and the round trip
+// of 64-byte requests to the target's echo (p50/p99 of --rtt-samples), plus the CPU time the
+// forwarding processes spent per MiB (less sensitive to other tenants than wall-clock time).
+//
+// Options: --size MiB (1024) --runs N (3) --rtt-samples N (2000) --target-port P (use a running
+// target speaking bench/tunnel-target.ts's protocol instead of starting one)
+// --variants a,b (stock,tuned; see tunnel-node.ts parseTuning) --sodium-path DIR (adds
+// tuned+sodium) --relay-variant V (tuned) --no-ssh --no-relay
+// Last stdout line: {"tunnel_MiBps","ssh_MiBps","tcp_MiBps","tunnel_rtt_p50_ms",...}.
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
+import fs from 'node:fs/promises'
+import { existsSync, readFileSync } from 'node:fs'
+import net from 'node:net'
+import os from 'node:os'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { log, median, percentile, round } from './lib.js'
+
+const TARGET = fileURLToPath(new URL('./tunnel-target.js', import.meta.url))
+const NODE = fileURLToPath(new URL('./tunnel-node.js', import.meta.url))
+const INSTALL_SSHD = fileURLToPath(new URL('../../scripts/install-sshd.sh', import.meta.url))
+const SSHD = '/usr/sbin/sshd'
+const MiB = 1024 * 1024
+
+function opt (args: string[], name: string): string | undefined {
+  const i = args.indexOf(name)
+  return i >= 0 ? args[i + 1] : undefined
+}
+const num = (args: string[], name: string, fallback: number): number => Number(opt(args, name) ?? fallback)
+
+// ---- processes ------------------------------------------------------------------------------
+
+interface Proc<T> { child: ChildProcess, info: T }
+const children: ChildProcess[] = []
+
+/** Spawns a bench script and waits for its one-line JSON ready message. */
+async function spawnJson<T> (script: string, args: string[]): Promise<Proc<T>> {
+  // BENCH_NODE_FLAGS: extra Node flags for the node processes, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
+  const flags = script === NODE ? (process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(f => f !== '') : []
+  const child = spawn(process.execPath, [...flags, script, ...args], { stdio: ['pipe', 'pipe', 'inherit'] })
+  children.push(child)
+  const info = await new Promise<T>((resolve, reject) => {
+    let out = ''
+    const timer = setTimeout(() => { reject(new Error(`${path.basename(script)} ${args[0] ?? ''} not ready after 30 s`)) }, 30_000)
+    child.stdout?.on('data', (d: Buffer) => {
+      out += d.toString()
+      const nl = out.indexOf('\n')
+      if (nl >= 0) { clearTimeout(timer); resolve(JSON.parse(out.slice(0, nl)) as T) }
+    })
+    child.once('exit', code => { clearTimeout(timer); reject(new Error(`${path.basename(script)} exited with ${String(code)}`)) })
+  })
+  return { child, info }
+}
+
+async function stop (child: ChildProcess): Promise<void> {
+  if (child.exitCode != null || child.signalCode != null) return
+  const exited = new Promise(resolve => child.once('exit', resolve))
+  if (child.stdin != null && !child.stdin.destroyed) child.stdin.end()
+  else child.kill('SIGTERM')
+  const timer = setTimeout(() => child.kill('SIGKILL'), 5_000)
+  await exited
+  clearTimeout(timer)
+}
+
+let clkTck = 100
+try { clkTck = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100 } catch {}
+
+/** CPU time (user + system) of a process and all its descendants, in ms. */
+function cpuMs (pid: number): number {
+  let total = 0
+  const visit = (p: number): void => {
+    try {
+      const stat = readFileSync(`/proc/${p}/stat`, 'utf8')
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+      total += (Number(fields[11]) + Number(fields[12])) * 1000 / clkTck
+      const kids = readFileSync(`/proc/${p}/task/${p}/children`, 'utf8').trim()
+      for (const k of kids === '' ? [] : kids.split(' ')) visit(Number(k))
+    } catch {}
+  }
+  visit(pid)
+  return total
+}
+
+// ---- load ---------------------------------------------------------------------------------
+
+const chunk = Buffer.alloc(64 * 1024, 0x5a)
+
+async function connect (port: number): Promise<net.Socket> {
+  const sock = net.connect({ port, host: '127.0.0.1', allowHalfOpen: true, noDelay: true })
+  await new Promise<void>((resolve, reject) => { sock.once('connect', resolve); sock.once('error', reject) })
+  return sock
+}
+
+/** One transfer of `bytes` into the sink behind `port`; MiB/s from first byte to the sink's count. */
+async function throughput (port: number, bytes: number): Promise<number> {
+  const sock = await connect(port)
+  const t0 = performance.now()
+  sock.write('S')
+  for (let sent = 0; sent < bytes; sent += chunk.byteLength) {
+    if (!sock.write(chunk)) await new Promise(resolve => sock.once('drain', resolve))
+  }
+  sock.end()
+  let reply = ''
+  for await (const part of sock) reply += String(part)
+  const seconds = (performance.now() - t0) / 1000
+  if (Number(reply) !== bytes) throw new Error(`sink counted ${reply} bytes, sent ${bytes} (port ${port})`)
+  return bytes / MiB / seconds
+}
+
+const request = Buffer.alloc(64, 1)
+
+/** `n` sequential 64-byte round trips through the echo behind `port`, in ms, sorted. */
+async function rtts (port: number, n: number): Promise<number[]> {
+  const sock = await connect(port)
+  sock.write('E')
+  const out: number[] = []
+  let pending: (() => void) | undefined
+  let got = 0
+  sock.on('data', (d: Buffer) => {
+    got += d.byteLength
+    if (got >= request.byteLength) { got -= request.byteLength; pending?.() }
+  })
+  for (let i = 0; i < n; i++) {
+    const t0 = performance.now()
+    await new Promise<void>(resolve => { pending = resolve; sock.write(request) })
+    out.push(performance.now() - t0)
+  }
+  sock.destroy()
+  return out.sort((a, b) => a - b)
+}
+
+async function freePort (): Promise<number> {
+  const srv = net.createServer()
+  await new Promise<void>(resolve => srv.listen(0, '127.0.0.1', resolve))
+  const port = (srv.address() as net.AddressInfo).port
+  await new Promise(resolve => srv.close(resolve))
+  return port
+}
+
+async function waitPort (port: number, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    try { (await connect(port)).destroy(); return } catch (err) {
+      if (Date.now() > deadline) throw err
+      await new Promise(resolve => setTimeout(resolve, 50))
+    }
+  }
+}
+
+// ---- ssh -L baseline ----------------------------------------------------------------------
+
+interface SshTunnel { port: number, cipher: string, pids: number[], stop: () => Promise<void> }
+
+/** A private sshd on 127.0.0.1 (own config, host key, authorized key, temp dir) and `ssh -N -L`. */
+async function startSsh (targetPort: number): Promise<SshTunnel> {
+  if (!existsSync(SSHD)) {
+    log('sshd missing: running scripts/install-sshd.sh')
+    execFileSync('sh', [INSTALL_SSHD], { stdio: ['ignore', 'inherit', 'inherit'] })
+  }
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'kaisar-bench-ssh-'))
+  const procs: ChildProcess[] = []
+  const cleanup = async (): Promise<void> => {
+    for (const p of procs.reverse()) await stop(p)
+    await fs.rm(dir, { recursive: true, force: true })
+  }
+  try {
+    for (const key of ['host_key', 'user_key']) execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', path.join(dir, key)])
+    await fs.copyFile(path.join(dir, 'user_key.pub'), path.join(dir, 'authorized_keys'))
+    await fs.chmod(path.join(dir, 'authorized_keys'), 0o600)
+    // sshd insists on its privilege-separation directory when run as root.
+    if (process.getuid?.() === 0) await fs.mkdir('/run/sshd', { recursive: true, mode: 0o755 })
+    const sshdPort = await freePort()
+    await fs.writeFile(path.join(dir, 'sshd_config'), [
+      `Port ${sshdPort}`, 'ListenAddress 127.0.0.1', `HostKey ${dir}/host_key`, `AuthorizedKeysFile ${dir}/authorized_keys`,
+      `PidFile ${dir}/sshd.pid`, 'PasswordAuthentication no', 'KbdInteractiveAuthentication no', 'PubkeyAuthentication yes',
+      'PermitRootLogin prohibit-password', 'UsePAM no', 'StrictModes no', 'AllowTcpForwarding yes', 'PermitTTY no', ''
+    ].join('\n'))
+    // -D: stays our child, so it is stopped with us; -e: log to stderr (discarded).
+    const sshd = spawn(SSHD, ['-D', '-e', '-f', path.join(dir, 'sshd_config')], { stdio: ['ignore', 'ignore', 'ignore'] })
+    procs.push(sshd)
+    children.push(sshd)
+    await waitPort(sshdPort, 10_000)
+    const localPort = await freePort()
+    let sshLog = ''
+    const user = os.userInfo().username
+    const ssh = spawn('ssh', ['-N', '-v', '-L', `${localPort}:127.0.0.1:${targetPort}`, '-p', String(sshdPort), '-i', path.join(dir, 'user_key'),
+      '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'BatchMode=yes', '-o', 'ExitOnForwardFailure=yes',
+      '-F', '/dev/null', `${user}@127.0.0.1`], { stdio: ['ignore', 'ignore', 'pipe'] })
+    procs.push(ssh)
+    children.push(ssh)
+    ssh.stderr?.on('data', (d: Buffer) => { if (sshLog.length < 100_000) sshLog += d.toString() })
+    await waitPort(localPort, 15_000)
+    const cipher = /kex: client->server cipher: (\S+)/.exec(sshLog)?.[1] ?? 'unknown'
+    return { port: localPort, cipher, pids: [ssh.pid as number, sshd.pid as number], stop: cleanup }
+  } catch (err) {
+    await cleanup()
+    throw err
+  }
+}
+
+// ---- run ----------------------------------------------------------------------------------
+
+interface PathResult { MiBps: number[], cpuMsPerMiB: number[], rtt?: number[] }
+
+export async function run (args: string[]): Promise<Record<string, unknown>> {
+  const sizeMiB = num(args, '--size', 1024)
+  const runs = num(args, '--runs', 3)
+  const rttSamples = num(args, '--rtt-samples', 2000)
+  const sodiumPath = opt(args, '--sodium-path')
+  const variants = (opt(args, '--variants') ?? 'stock,tuned').split(',').filter(v => v !== '')
+  if (sodiumPath != null && !variants.some(v => v.includes('sodium'))) variants.push('tuned+sodium')
+  const relayVariant = opt(args, '--relay-variant') ?? 'tuned'
+  const withSsh = !args.includes('--no-ssh')
+  const withRelay = !args.includes('--no-relay')
+  const sodiumArgs = sodiumPath != null ? ['--sodium-path', sodiumPath] : []
+
+  const paths = new Map<string, { port: number, pids: number[] }>()
+  const notes: string[] = []
+  let ssh: SshTunnel | undefined
+  try {
+    let targetPort = Number(opt(args, '--target-port') ?? NaN)
+    if (Number.isNaN(targetPort)) {
+      const target = await spawnJson<{ port: number }>(TARGET, [])
+      targetPort = target.info.port
+      log(`target (sink/echo) on 127.0.0.1:${targetPort}`)
+    }
+    paths.set('tcp', { port: targetPort, pids: [] })
+
+    if (withSsh) {
+      try {
+        ssh = await startSsh(targetPort)
+        paths.set('ssh', { port: ssh.port, pids: ssh.pids })
+        log(`ssh -L on 127.0.0.1:${ssh.port}, cipher ${ssh.cipher}`)
+      } catch (err) {
+        notes.push(`ssh baseline skipped: ${(err as Error).message}`)
+        log(notes[notes.length - 1] as string)
+      }
+    }
+
+    for (const variant of variants) {
+      const prov = await spawnJson<{ multiaddr: string }>(NODE, ['provider', '--target', `127.0.0.1:${targetPort}`, '--tuning', variant, ...sodiumArgs])
+      const usr = await spawnJson<{ port: number }>(NODE, ['user', '--provider', prov.info.multiaddr, '--tuning', variant, ...sodiumArgs])
+      paths.set(`tunnel:${variant}`, { port: usr.info.port, pids: [usr.child.pid as number, prov.child.pid as number] })
+      log(`tunnel ${variant}: user port ${usr.info.port} → ${prov.info.multiaddr}`)
+    }
+    if (withRelay) {
+      const gw = await spawnJson<{ multiaddr: string, peerId: string }>(NODE, ['gateway', '--tuning', relayVariant, ...sodiumArgs])
+      const gwAddr = `${gw.info.multiaddr.replace(/\/p2p\/[^/]+$/, '')}/p2p/${gw.info.peerId}`
+      const prov = await spawnJson<{ multiaddr: string }>(NODE, ['provider', '--target', `127.0.0.1:${targetPort}`, '--relay', gwAddr, '--tuning', relayVariant, ...sodiumArgs])
+      const usr = await spawnJson<{ port: number }>(NODE, ['user', '--provider', prov.info.multiaddr, '--tuning', relayVariant, ...sodiumArgs])
+      paths.set('relayed', { port: usr.info.port, pids: [usr.child.pid as number, gw.child.pid as number, prov.child.pid as number] })
+      log(`relayed (${relayVariant}): user port ${usr.info.port} → ${prov.info.multiaddr}`)
+    }
+
+    // Warm-up: one small transfer and a few round trips per path (JIT, windows, connections).
+    for (const [, p] of paths) { await throughput(p.port, 64 * MiB); await rtts(p.port, 200) }
+
+    const results = new Map<string, PathResult>([...paths.keys()].map(k => [k, { MiBps: [], cpuMsPerMiB: [] }]))
+    for (let r = 0; r < runs; r++) {
+      for (const [name, p] of paths) {
+        const c0 = p.pids.reduce((s, pid) => s + cpuMs(pid), 0)
+        const mibps = await throughput(p.port, sizeMiB * MiB)
+        const c1 = p.pids.reduce((s, pid) => s + cpuMs(pid), 0)
+        const res = results.get(name) as PathResult
+        res.MiBps.push(mibps)
+        if (p.pids.length > 0) res.cpuMsPerMiB.push((c1 - c0) / sizeMiB)
+        log(`run ${r + 1}/${runs} ${name}: ${mibps.toFixed(1)} MiB/s${p.pids.length > 0 ? `, ${((c1 - c0) / sizeMiB).toFixed(2)} CPU ms/MiB in the forwarders` : ''}`)
+      }
+    }
+    for (const [name, p] of paths) {
+      (results.get(name) as PathResult).rtt = await rtts(p.port, rttSamples)
+      const rtt = (results.get(name) as PathResult).rtt as number[]
+      log(`rtt ${name}: p50 ${percentile(rtt, 50).toFixed(3)} ms, p99 ${percentile(rtt, 99).toFixed(3)} ms`)
+    }
+
+    const summary = (name: string): Record<string, number> | undefined => {
+      const res = results.get(name)
+      if (res == null) return undefined
+      const rtt = res.rtt ?? []
+      return {
+        MiBps: round(median(res.MiBps), 1),
+        MiBps_min: round(Math.min(...res.MiBps), 1),
+        MiBps_max: round(Math.max(...res.MiBps), 1),
+        ...(res.cpuMsPerMiB.length > 0 ? { cpu_ms_per_MiB: round(median(res.cpuMsPerMiB), 2) } : {}),
+        rtt_p50_ms: round(percentile(rtt, 50)),
+        rtt_p99_ms: round(percentile(rtt, 99))
+      }
+    }
+    const main = variants.includes('tuned') ? 'tuned' : variants[variants.length - 1] as string
+    const t = summary(`tunnel:${main}`)
+    const s = summary('ssh')
+    const c = summary('tcp') as Record<string, number>
+    const stock = summary('tunnel:stock')
+    const relayed = summary('relayed')
+    const sodiumName = variants.find(v => v.includes('sodium'))
+    const sodium = sodiumName != null ? summary(`tunnel:${sodiumName}`) : undefined
+    const ratio = (a?: number, b?: number): number | null => a != null && b != null && b > 0 ? round(a / b) : null
+    return {
+      tunnel_MiBps: t?.MiBps ?? null,
+      ssh_MiBps: s?.MiBps ?? null,
+      tcp_MiBps: c.MiBps,
+      tunnel_rtt_p50_ms: t?.rtt_p50_ms ?? null,
+      tunnel_rtt_p99_ms: t?.rtt_p99_ms ?? null,
+      ssh_rtt_p50_ms: s?.rtt_p50_ms ?? null,
+      ssh_rtt_p99_ms: s?.rtt_p99_ms ?? null,
+      tcp_rtt_p50_ms: c.rtt_p50_ms,
+      tcp_rtt_p99_ms: c.rtt_p99_ms,
+      relayed_MiBps: relayed?.MiBps ?? null,
+      ...(sodium != null ? { tunnel_sodium_MiBps: sodium.MiBps } : {}),
+      tunnel_vs_ssh: ratio(t?.MiBps, s?.MiBps),
+      tunnel_vs_tcp: ratio(t?.MiBps, c.MiBps),
+      tuned_vs_stock: ratio(t?.MiBps, stock?.MiBps),
+      tunnel_variant: main,
+      ssh_cipher: ssh?.cipher ?? null,
+      paths: Object.fromEntries([...paths.keys()].map(k => [k, summary(k)])),
+      size_mib: sizeMiB,
+      runs,
+      rtt_samples: rttSamples,
+      ...(notes.length > 0 ? { notes } : {})
+    }
+  } finally {
+    await ssh?.stop()
+    for (const child of children.reverse()) await stop(child)
+  }
+}
