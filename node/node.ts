@@ -24,6 +24,7 @@ import { createNetwork, type KaisarLibp2p } from './network/libp2p.js'
 import { PeerRoles, type AnnouncedRole } from './network/peer-roles.js'
 import { SignedRecordStore } from './network/records/store.js'
 import { RecordVersionIndex, recordValidators } from './network/records/validators.js'
+import { ingressRoutes } from './roles/gateway/ingress.js'
 import { RelayPolicy } from './roles/gateway/relay-policy.js'
 import { createProviderRole, type ProviderRole } from './roles/provider/index.js'
 import { agentVersion, wireRole } from './roles/role.js'
@@ -171,6 +172,7 @@ export class KaisarNode {
     ledgerRoutes(this.router, this)
     providerRoutes(this.router, this)
     webRoutes(this.router)
+    if (config.role === 'gateway') ingressRoutes(this.router, { libp2p, discovery: this.discovery, logger: log.child({ subsystem: 'ingress' }), metrics })
     if (env.api) {
       const api = parseHostPort(config.api) ?? { host: '127.0.0.1', port: 0 }
       this.api = new ApiServer({ logger: log.child({ subsystem: 'api' }), metrics }, { ...api, router: this.router, verifier: new RequestVerifier() })

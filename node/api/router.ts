@@ -30,9 +30,14 @@ export interface Route { method: string, name: string, pattern: RegExp, keys: st
 export class Router {
   private readonly routes: Route[] = []
 
+  /** `/:name` captures one segment; a trailing `/*` captures the rest of the path as `rest`. */
   add (method: string, path: string, handler: Handler, options: RouteOptions = {}): this {
     const keys: string[] = []
-    const pattern = new RegExp('^' + path.replace(/\/:([a-zA-Z]+)/g, (_m, key: string) => { keys.push(key); return '/([^/]+)' }) + '/?$')
+    const wildcard = path.endsWith('/*')
+    const base = wildcard ? path.slice(0, -2) : path
+    let source = '^' + base.replace(/\/:([a-zA-Z]+)/g, (_m, key: string) => { keys.push(key); return '/([^/]+)' })
+    if (wildcard) { keys.push('rest'); source += '(?:/(.*))?$' } else source += '/?$'
+    const pattern = new RegExp(source)
     this.routes.push({ method, name: path, pattern, keys, handler, signed: options.signed === true })
     return this
   }

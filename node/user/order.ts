@@ -73,7 +73,8 @@ export async function placeOrder (user: UserNode, order: Order, opts: OrderOptio
   const peer = await knowProvider(user.libp2p, lease.provider, lease.addresses)
   const signature = u8aToHex(user.identity.wallet.sign(leaseCreatePayload(leaseId, order, user.libp2p.peerId.toString(), lease.provider)))
   const events: LeaseEvent[] = []
-  for await (const event of leaseEvents(user.libp2p, peer, { op: 'create', leaseId, order, user: user.identity.wallet.address, signature }, { signal: AbortSignal.timeout(15 * 60_000) })) {
+  const create = { op: 'create' as const, leaseId, order, user: user.identity.wallet.address, signature, holders: user.gatewayPeers.slice(0, 4) }
+  for await (const event of leaseEvents(user.libp2p, peer, create, { signal: AbortSignal.timeout(15 * 60_000) })) {
     events.push(event)
     opts.onEvent?.(event)
     if (event.event === 'deployed') {

@@ -33,6 +33,8 @@ export interface UserNodeOptions {
 
 export class UserNode {
   private constructor (
+    /** Peer ids of the gateways this user joined through (holders of its lease tokens, for their HTTP ingress). */
+    readonly gatewayPeers: string[],
     readonly identity: NodeIdentity,
     readonly libp2p: KaisarLibp2p,
     readonly ledger: Ledger,
@@ -72,7 +74,8 @@ export class UserNode {
       }
       const records = new SignedRecordStore({ libp2p, privateKey: identity.privateKey, stateDb, metrics, logger: log })
       const discovery = new Discovery({ libp2p, records, logger: log })
-      return new UserNode(identity, libp2p, ledger, discovery, new LeaseBook(stateDb), log, stateDb)
+      const gatewayPeers = opts.gateways.flatMap(g => { const id = multiaddr(g).getComponents().find(x => x.name === 'p2p')?.value; return id != null ? [id] : [] })
+      return new UserNode(gatewayPeers, identity, libp2p, ledger, discovery, new LeaseBook(stateDb), log, stateDb)
     } catch (err) {
       await stateDb.close().catch(() => {})
       throw err

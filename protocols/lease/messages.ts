@@ -48,7 +48,9 @@ export const leaseRequestSchema = z.discriminatedUnion('op', [
     /** The paying wallet (the escrow's user). */
     user: z.string().max(64),
     /** The wallet's signature over leaseCreatePayload(...): binds the order and the requesting peer to the payer. */
-    signature: z.string().regex(/^0x[0-9a-f]{128}$/)
+    signature: z.string().regex(/^0x[0-9a-f]{128}$/),
+    /** More peers the lease token opens tunnels for (the gateways whose HTTP ingress the user may use). */
+    holders: z.array(z.string().max(128)).max(4).optional()
   }).strict(),
   z.object({ op: z.literal('status'), leaseId }).strict(),
   z.object({ op: z.literal('cancel'), leaseId }).strict(),

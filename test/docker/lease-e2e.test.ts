@@ -94,7 +94,7 @@ test('order → pay → deploy → connect → GET → cancel; twice, nothing le
     const before = await leaseContainers()
     const r = await runCli(['order', ...ORDER_ARGS, '--gateway', gw, '--data-dir', userDir], { timeoutMs: 120_000 })
     assert.is(r.code, 0, `order failed: ${r.stderr}`)
-    const placed = JSON.parse(r.stdout.trim().split('\n').pop() as string) as { leaseId: string, provider: string, events: string[], escrow: string, choice: { why: string } }
+    const placed = JSON.parse(r.stdout.trim().split('\n').pop() as string) as { leaseId: string, provider: string, events: string[], escrow: string, choice: { why: string }, ingress: string }
     assert.is(placed.provider, net.provider.ready.peerId)
     assert.equal(placed.events, ['accepted', 'deploying', 'deployed'], 'events in order')
     assert.match(placed.choice.why, /price/)
@@ -108,6 +108,18 @@ test('order → pay → deploy → connect → GET → cancel; twice, nothing le
     assert.match(page.body, /kaisar test-http:1 ok/)
     c.proc.kill('SIGTERM')
     await new Promise(resolve => c.proc.once('exit', resolve))
+
+    // The same page for a browser, through the gateway's HTTP ingress: the token moves into a cookie.
+    const api = net.gateway.ready.api
+    const first = await fetch(`${api}${placed.ingress}`, { redirect: 'manual' })
+    assert.is(first.status, 303)
+    const cookie = (first.headers.get('set-cookie') ?? '').split(';')[0] as string
+    assert.match(cookie, new RegExp(`^kaisar_token_${placed.leaseId}=`))
+    const viaGateway = await fetch(`${api}${first.headers.get('location') ?? ''}`, { headers: { cookie } })
+    assert.is(viaGateway.status, 200)
+    assert.match(await viaGateway.text(), /kaisar test-http:1 ok/)
+    assert.is((await fetch(`${api}/lease/${placed.leaseId}/`)).status, 401, 'no token, no page')
+    assert.is((await fetch(`${api}/lease/Lother/`, { headers: { cookie: cookie.replace(placed.leaseId, 'Lother') } })).status, 403, 'a token opens its own lease only')
 
     const cancel = await runCli(['cancel', placed.leaseId, '--gateway', gw, '--data-dir', userDir, '--json'], { timeoutMs: 60_000 })
     assert.is(cancel.code, 0, cancel.stderr)

@@ -102,11 +102,13 @@ export function orderCommand (): Command {
         if (opts.json === true) {
           process.stdout.write(JSON.stringify({
             leaseId: result.lease.leaseId, provider: result.lease.provider, token: result.lease.token, ports: order.ports, expiresAt: result.lease.expiresAt,
+            ingress: `/lease/${result.lease.leaseId}/?kaisar_token=${result.lease.token ?? ''}`,
             escrow: result.lease.escrow, pricePerHour: result.lease.pricePerHour, events: result.events.map(e => e.event),
             choice: { why: result.chosen.why, ranked: result.ranked.map(r => ({ provider: r.quote.provider, rank: r.rank, pricePerHour: r.quote.pricePerHour, why: r.why })), rejected: result.rejected }
           }) + '\n')
         } else {
-          process.stdout.write(`\nlease ${result.lease.leaseId} on ${result.lease.provider}\nchosen because: ${result.chosen.why}\nconnect: kaisar-node connect ${result.lease.leaseId} --local 8080:${order.ports[0] ?? 80}\n`)
+          process.stdout.write(`\nlease ${result.lease.leaseId} on ${result.lease.provider}\nchosen because: ${result.chosen.why}\nconnect: kaisar-node connect ${result.lease.leaseId} --local 8080:${order.ports[0] ?? 80}\n` +
+            `browser: http://<gateway API>/lease/${result.lease.leaseId}/?kaisar_token=${result.lease.token ?? ''}\n`)
         }
       })
     })

@@ -119,7 +119,7 @@ export class LeaseManager implements Startable {
    * emitting events. Throws LeaseRefusedError before anything is deployed; a deployment
    * failure is an event (`failed`), not a throw.
    */
-  async create (req: { leaseId: string, order: Order, user: string, signature: string }, userPeer: string, emit: Emit): Promise<void> {
+  async create (req: { leaseId: string, order: Order, user: string, signature: string, holders?: string[] }, userPeer: string, emit: Emit): Promise<void> {
     const { leaseId, order } = req
     const refuse = (code: LeaseRefusal, message: string): never => {
       this.c.metrics.leasesRefused.inc({ reason: code })
@@ -144,7 +144,7 @@ export class LeaseManager implements Startable {
       if (escrow.pricePerHour < price) refuse('PRICE_TOO_LOW', `the escrow pays ${escrow.pricePerHour}/h, this order costs ${price}/h`)
     }
 
-    const lease: LeaseRecord = { leaseId, user: req.user, userPeer, order, status: 'accepted', createdAt: this.now(), ports: {} }
+    const lease: LeaseRecord = { leaseId, user: req.user, userPeer, holders: [...new Set(req.holders ?? [])].filter(h => h !== userPeer), order, status: 'accepted', createdAt: this.now(), ports: {} }
     await this.c.store.put(lease)
     emit({ event: 'accepted', leaseId })
     await this.deploy(lease, emit)
@@ -175,7 +175,7 @@ export class LeaseManager implements Startable {
       const deployedAt = this.now()
       const expiresAt = deployedAt + order.seconds * 1000
       const ports = Object.fromEntries(container.ports.map(p => [String(p.containerPort), p.hostPort]))
-      const token = await issueLeaseToken(this.c.privateKey, { leaseId, provider: this.c.peerId, holders: [lease.userPeer], ports: order.ports, issuedAt: deployedAt, expiresAt })
+      const token = await issueLeaseToken(this.c.privateKey, { leaseId, provider: this.c.peerId, holders: [lease.userPeer, ...(lease.holders ?? [])], ports: order.ports, issuedAt: deployedAt, expiresAt })
       const running = await this.c.store.update(leaseId, { status: 'running', deployedAt, expiresAt, ports, token })
       // Paid time starts now, on the ledger's clock.
       await this.c.outbox.enqueue(`start/${leaseId}`, { kind: 'startLease', leaseId })

@@ -10,6 +10,8 @@ export interface LeaseRecord {
   user: string
   /** The user's node: the token's holder, and who may cancel or read logs. */
   userPeer: string
+  /** Other peers the token opens tunnels for (gateways' HTTP ingress). */
+  holders?: string[]
   order: Order
   status: LeaseStatus
   createdAt: number
