@@ -15,7 +15,9 @@ export const PROTOCOLS = {
    * Its own protocol rather than a /kaisar/challenge/1.0.0 message: it is a raw byte stream,
    * not a length-prefixed request.
    */
-  bandwidth: '/kaisar/bandwidth/1.0.0'
+  bandwidth: '/kaisar/bandwidth/1.0.0',
+  /** An epoch's outcomes, from a node that holds them (the settlement's submitter, any checker or gateway). */
+  outcomes: '/kaisar/outcomes/1.0.0'
 } as const
 
 export const TOPICS = {

@@ -28,9 +28,9 @@ export const N_MIN = 32
 export const N_MAX = 1024
 export const OPEN_ROWS = 8
 export const NONCE_BYTES = 32
-/** Deadline = SLACK × the claimed class's compute time + 2 round trips + FIXED_MS (expanding A and B, hashing the rows). */
+/** Deadline = SLACK × the claimed class's compute time + 2 round trips + an allowance (expanding A and B, hashing the rows, scheduling). */
 export const SLACK = 3
-export const FIXED_MS = 200
+export const DEFAULT_ALLOWANCE_MS = 200
 /** Multiply-adds per second assumed for a CPU that claims no benchmark: well below one core in JavaScript. */
 export const CPU_BASELINE_RATE = 50e6
 /** The challenge's modular product reaches this fraction of a GPU's FP32 peak (int32 kernels, mod reduction). */
@@ -71,10 +71,10 @@ export function claimedCompute (inventory: HardwareInventory, benchmark?: Benchm
 export interface ChallengePlan { n: number, expectedMs: number, deadlineMs: number }
 
 /** n for about `targetMs` of work at the claimed rate; the deadline that rate has to meet. */
-export function planChallenge (claim: ComputeClaim, targetMs: number, rttMs: number): ChallengePlan {
+export function planChallenge (claim: ComputeClaim, targetMs: number, rttMs: number, allowanceMs = DEFAULT_ALLOWANCE_MS): ChallengePlan {
   const n = Math.max(N_MIN, Math.min(N_MAX, Math.round(Math.cbrt(claim.rate * targetMs / 1000))))
   const expectedMs = n ** 3 / claim.rate * 1000
-  return { n, expectedMs, deadlineMs: Math.ceil(SLACK * expectedMs + 2 * rttMs + FIXED_MS) }
+  return { n, expectedMs, deadlineMs: Math.ceil(SLACK * expectedMs + 2 * rttMs + allowanceMs) }
 }
 
 // ---- the matrices ------------------------------------------------------------------------

@@ -3,8 +3,9 @@
 //
 //  /kaisar/challenge/1.0.0 (served by providers), one request per stream:
 //    { op: 'challenge', nonce, n, deadlineMs } → { ok, root }  then  { op: 'open', rows } → { ok, rows }
+//    { op: 'ping' }                              → { ok }           liveness, round-trip time
 //    { op: 'record' }                            → { ok, record }   the provider's signed ProviderRecord
-//    { op: 'leases', epoch }                     → { ok, leases }   checker tokens for its running leases
+//    { op: 'leases', epoch, leaseIds }           → { ok, leases }   each lease's status, a checker token for running ones
 //  /kaisar/outcomes/1.0.0 (served by checkers and gateways):
 //    { epoch }                                   → { epoch, outcomes }  an epoch's outcomes (protobuf, base64)
 import { z } from 'zod'
@@ -21,8 +22,11 @@ export const challengeRequestSchema = z.discriminatedUnion('op', [
     /** The checker's deadline for the root: past it the provider may stop working. */
     deadlineMs: z.number().int().min(1).max(120_000)
   }).strict(),
+  /** Liveness and round-trip time (libp2p's own ping loses a reply now and then under concurrency, in 3.1). */
+  z.object({ op: z.literal('ping') }).strict(),
   z.object({ op: z.literal('record') }).strict(),
-  z.object({ op: z.literal('leases'), epoch: z.number().int().min(0) }).strict()
+  /** The leases the ledger says run here: the provider answers for each, with a checker token for running ones. */
+  z.object({ op: z.literal('leases'), epoch: z.number().int().min(0), leaseIds: z.array(z.string().regex(/^[A-Za-z0-9_-]{1,64}$/)).max(256) }).strict()
 ])
 export type ChallengeRequest = z.infer<typeof challengeRequestSchema>
 
@@ -47,6 +51,8 @@ export const rowsReplySchema = z.union([
   refusal
 ])
 
+export const pongSchema = z.union([z.object({ ok: z.literal(true) }).strict(), refusal])
+
 export const recordReplySchema = z.union([z.object({ ok: z.literal(true), record: base64(24 * 1024) }).strict(), refusal])
 
 export const leasesReplySchema = z.union([
@@ -54,8 +60,10 @@ export const leasesReplySchema = z.union([
     ok: z.literal(true),
     leases: z.array(z.object({
       leaseId: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/),
+      status: z.enum(['accepted', 'deploying', 'running', 'failed', 'stopped', 'unknown']),
       ports: z.array(z.number().int().min(1).max(65535)).max(64),
-      token: z.string().max(4096)
+      endedAt: z.number().int().optional(),
+      token: z.string().max(4096).optional()
     }).strict()).max(256)
   }).strict(),
   refusal

@@ -47,11 +47,11 @@ export async function verifyVerdict (v: Verdict): Promise<boolean> {
   return check.ok
 }
 
-export function newSalt (): Uint8Array {
+export function newSalt (): Uint8Array<ArrayBuffer> {
   return new Uint8Array(randomBytes(SALT_BYTES))
 }
 
-export function commitment (v: Verdict, salt: Uint8Array): Uint8Array {
+export function commitment (v: Verdict, salt: Uint8Array): Uint8Array<ArrayBuffer> {
   return new Uint8Array(createHash('sha256').update(COMMIT_DOMAIN).update(Verdict.encode(v)).update(salt).digest())
 }
 
