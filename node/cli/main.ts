@@ -9,6 +9,7 @@ import { idCommand } from './commands/id.js'
 import { inventoryCommand } from './commands/inventory.js'
 import { startCommand } from './commands/start.js'
 import { providersCommand } from './commands/providers.js'
+import { outcomesCommand } from './commands/outcomes.js'
 import { peersCommand, pingCommand, statusCommand } from './commands/status.js'
 import { walletCommand } from './commands/wallet.js'
 
@@ -26,6 +27,7 @@ export function buildProgram (processStart = Date.now()): Command {
   program.addCommand(pingCommand())
   program.addCommand(walletCommand())
   program.addCommand(providersCommand())
+  program.addCommand(outcomesCommand())
   program.addCommand(inventoryCommand())
   program.addCommand(benchmarkCommand())
   return program

@@ -43,6 +43,7 @@ export class ChallengeError extends KaisarError<{ code: 'ABORTED' | 'BAD_PARAMS'
 }
 
 const enc = new TextEncoder()
+const LITTLE_ENDIAN = new Uint8Array(Uint16Array.of(1).buffer)[0] === 1
 
 // ---- the claim and the plan ------------------------------------------------------------
 
@@ -88,9 +89,18 @@ export function expandMatrix (key: Uint8Array, which: 'A' | 'B', n: number): Flo
   const iv = Buffer.alloc(16)
   iv[0] = which === 'A' ? 0x41 : 0x42
   const cipher = createCipheriv('aes-256-ctr', key, iv)
-  const stream = cipher.update(Buffer.alloc(n * n * 2))
+  // Into a fresh (aligned) buffer, read as little-endian 16-bit words; p < 2^16, so a word
+  // needs at most one subtraction to land in [0, p).
+  const bytes = new Uint8Array(n * n * 2)
+  bytes.set(cipher.update(bytes))
   const out = new Float64Array(n * n)
-  for (let i = 0; i < n * n; i++) out[i] = stream.readUInt16LE(i * 2) % MODULUS
+  if (LITTLE_ENDIAN) {
+    const words = new Uint16Array(bytes.buffer)
+    for (let i = 0; i < n * n; i++) { const w = words[i] as number; out[i] = w >= MODULUS ? w - MODULUS : w }
+  } else {
+    const view = new DataView(bytes.buffer)
+    for (let i = 0; i < n * n; i++) { const w = view.getUint16(i * 2, true); out[i] = w >= MODULUS ? w - MODULUS : w }
+  }
   return out
 }
 
@@ -127,10 +137,12 @@ export interface SolvedChallenge {
 
 /**
  * Computes C row by row, yielding to the event loop every few milliseconds (a node keeps
- * serving while it works) and giving up when `signal` aborts (past the deadline the answer is
- * worth nothing).
+ * serving while it works). Gives up when `signal` aborts, or as soon as the pace so far says
+ * the rows cannot be done within `budgetMs`: past the deadline the answer is worth nothing, and
+ * a machine that cannot meet its claimed class should not burn its CPU finding that out.
  */
-export async function solveChallenge (nonce: Uint8Array, provider: Uint8Array, n: number, signal?: AbortSignal): Promise<SolvedChallenge> {
+export async function solveChallenge (nonce: Uint8Array, provider: Uint8Array, n: number, signal?: AbortSignal, budgetMs = Number.POSITIVE_INFINITY): Promise<SolvedChallenge> {
+  const started = performance.now()
   if (!Number.isInteger(n) || n < N_MIN || n > N_MAX) throw new ChallengeError('BAD_PARAMS', `n must be an integer in [${N_MIN}, ${N_MAX}]`)
   if (nonce.byteLength !== NONCE_BYTES) throw new ChallengeError('BAD_PARAMS', `the nonce must be ${NONCE_BYTES} bytes`)
   const key = challengeKey(nonce, provider)
@@ -142,6 +154,8 @@ export async function solveChallenge (nonce: Uint8Array, provider: Uint8Array, n
   for (let i = 0; i < n; i++) {
     rows.push(rowBytes(productRow(a, b, n, i, acc)))
     if (performance.now() - sliceStart > 4) {
+      const elapsed = performance.now() - started
+      if (elapsed / (i + 1) * n > budgetMs) throw new ChallengeError('ABORTED', `at this pace the ${n} rows take ${Math.round(elapsed / (i + 1) * n)} ms, over the ${budgetMs} ms budget`)
       await new Promise(resolve => setImmediate(resolve))
       if (signal?.aborted === true) throw new ChallengeError('ABORTED', 'the challenge was abandoned')
       sliceStart = performance.now()

@@ -33,7 +33,7 @@ export interface ChallengeResponder {
 
 export const honestResponder: ChallengeResponder = {
   answer: async (req, signal) => {
-    const solved = await solveChallenge(req.nonce, req.provider, req.n, signal)
+    const solved = await solveChallenge(req.nonce, req.provider, req.n, signal, req.deadlineMs)
     return { root: solved.root, open: rows => rows.map(index => ({ index, data: solved.rows[index] as Uint8Array, proof: solved.tree.proof(index) })) }
   }
 }
@@ -111,8 +111,8 @@ export class ChallengeService implements Startable {
   }
 
   private async challenge (frames: JsonFrames, req: Extract<ChallengeRequest, { op: 'challenge' }>): Promise<void> {
-    // Past the deadline (and a margin for the way back) the answer is worth nothing: stop working.
-    const signal = AbortSignal.timeout(req.deadlineMs + 1000)
+    // Past the deadline the answer is worth nothing: stop working.
+    const signal = AbortSignal.timeout(req.deadlineMs)
     await this.slot(signal)
     let answer: ChallengeAnswer
     try {
