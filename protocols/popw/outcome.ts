@@ -3,7 +3,7 @@
 // licensed checkers, registered providers) comes from the caller, who reads it off the ledger.
 import { MerkleTree } from '../../chain/merkle.js'
 import { candidates, effectiveK, quorum, type AssignmentParams, type Member } from './assignment.js'
-import { Outcome } from './popw.js'
+import { Outcome, VerdictResult } from './popw.js'
 import { keyToString, resultOf, verdictJson, verdictShapeError, verifyVerdict, wireResult, type Result, type VerdictJson } from './verdict.js'
 import type { Verdict } from './popw.js'
 
@@ -26,18 +26,21 @@ const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex')
  * committed this epoch, in order, the first k of them: an assigned checker that did not commit
  * is offline and the next one takes its place. A verdict counts only when it was revealed
  * against its own earlier commitment (`revealed` returns only those). A result decides when at
- * least ⌈2k/3⌉ of the counted checkers revealed it.
+ * least ⌈2k/3⌉ of the counted checkers revealed it. The outcome also carries the revealed
+ * verdicts of the committed backups that were not counted: they decide nothing, but a backup
+ * that says the opposite of the outcome has dissented like any other checker.
  */
 export function decideOutcome (view: EpochView, provider: Member, committed: (checker: Member) => boolean, revealed: (checker: Member) => Verdict | undefined): Outcome | undefined {
   const k = effectiveK(view.checkers.length, view.params.k)
   if (k === 0) return undefined
-  const counted = candidates(view.seed, provider.key, view.checkers, view.params).filter(committed).slice(0, k)
-  const verdicts = counted.map(revealed).filter((v): v is Verdict => v != null)
+  const committers = candidates(view.seed, provider.key, view.checkers, view.params).filter(committed)
+  const counted = committers.slice(0, k)
   const tally = { pass: 0, fail: 0 }
-  for (const v of verdicts) { const r = resultOf(v.result); if (r != null) tally[r]++ }
+  for (const c of counted) { const r = resultOf(revealed(c)?.result ?? VerdictResult.RESULT_UNSPECIFIED); if (r != null) tally[r]++ }
   const need = quorum(k)
   const result: Result | undefined = tally.pass >= need ? 'pass' : tally.fail >= need ? 'fail' : undefined
   if (result == null) return undefined
+  const verdicts = committers.map(revealed).filter((v): v is Verdict => v != null)
   return { epoch: BigInt(view.epoch), provider: provider.key, result: wireResult(result), assigned: counted.map(c => c.key), verdicts }
 }
 
@@ -71,21 +74,28 @@ export async function checkOutcome (o: Outcome, view: EpochView): Promise<Outcom
   for (const v of o.verdicts) {
     if (verdictShapeError(v) != null) return { ok: false, reason: 'malformed-verdict' }
     const who = hex(v.checker)
-    if (!assigned.has(who) || seen.has(who)) return { ok: false, reason: 'verdict-not-assigned' }
+    if (!order.includes(who) || seen.has(who)) return { ok: false, reason: 'verdict-not-candidate' }
     seen.add(who)
     if (v.epoch !== o.epoch || hex(v.provider) !== hex(o.provider)) return { ok: false, reason: 'verdict-mismatch' }
     if (!await verifyVerdict(v)) return { ok: false, reason: 'bad-verdict-signature' }
-    if (resultOf(v.result) === result) agreeing++
+    if (assigned.has(who) && resultOf(v.result) === result) agreeing++
   }
   if (agreeing < quorum(k)) return { ok: false, reason: 'no-quorum' }
   return { ok: true, result }
 }
 
-/** The checkers of an outcome that agreed with it, and those that revealed the other result. */
+/**
+ * The counted checkers of an outcome that agreed with it (they earn), and every checker that
+ * revealed the other result, counted or standing by (they dissented).
+ */
 export function majorityOf (o: Outcome): { majority: Uint8Array[], minority: Uint8Array[] } {
+  const assigned = new Set(o.assigned.map(hex))
   const majority: Uint8Array[] = []
   const minority: Uint8Array[] = []
-  for (const v of o.verdicts) (v.result === o.result ? majority : minority).push(v.checker)
+  for (const v of o.verdicts) {
+    if (v.result !== o.result) minority.push(v.checker)
+    else if (assigned.has(hex(v.checker))) majority.push(v.checker)
+  }
   return { majority, minority }
 }
 
