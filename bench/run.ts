@@ -8,7 +8,8 @@ type Bench = (args: string[]) => Promise<Record<string, unknown>>
 
 const BENCHES: Record<string, () => Promise<Bench>> = {
   node: async () => (await import('./node.js')).run,
-  discovery: async () => (await import('./discovery.js')).run
+  discovery: async () => (await import('./discovery.js')).run,
+  popw: async () => (await import('./popw.js')).run
 }
 
 const name = process.argv[2]

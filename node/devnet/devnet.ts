@@ -125,7 +125,9 @@ export class Devnet {
       ...(this.opts.extraArgs ?? [])
     ]
     const log = fs.openSync(node.logFile, 'a')
-    const child = spawn(process.execPath, args, { stdio: ['ignore', log, log, 'ipc'], env: { ...process.env, KAISAR_DEVNET: '1' } })
+    // Devnet epochs of Proof of Physical Work are 10 s (60 s elsewhere), unless the environment says otherwise.
+    const env = { KAISAR_POPW_EPOCH_MS: '10000', ...process.env, KAISAR_DEVNET: '1' }
+    const child = spawn(process.execPath, args, { stdio: ['ignore', log, log, 'ipc'], env })
     fs.closeSync(log)
     // The IPC channel is only a lifeline (the child exits when it closes); the child process
     // itself keeps this process alive while it runs.

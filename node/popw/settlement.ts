@@ -54,8 +54,9 @@ export async function settlementFor (ctx: EpochContext, sorted: readonly Outcome
   const failing = sorted.filter(o => o.result === VerdictResult.FAIL).map(o => ctx.provider(o.provider)).filter(p => p != null)
   const penalties = params.penalty === 0n ? [] : failing.map(p => ({ provider: p.address, amount: params.penalty })).sort(byAddress)
   const points = new Map<Address, bigint>()
-  for (const p of failing) {
-    for (const escrow of await leasesOf(p.address)) {
+  const leases = await Promise.all(failing.map(async p => await leasesOf(p.address)))
+  for (const list of leases) {
+    for (const escrow of list) {
       const ms = overlapMs(escrow, ctx.times.start, ctx.times.end)
       const owed = escrow.pricePerHour * BigInt(Math.round(ms)) / 3_600_000n
       if (owed > 0n) points.set(escrow.user, (points.get(escrow.user) ?? 0n) + owed)

@@ -43,7 +43,9 @@ export interface CheckerDutyInit {
 
 interface EpochWork {
   ctx: EpochContext
-  probes: Promise<Map<string, ProbeReport>>
+  /** Filled in as probes finish. */
+  reports: Map<string, ProbeReport>
+  probes: Promise<void>
   signed?: Array<{ verdict: Verdict, salt: Uint8Array<ArrayBuffer> }>
 }
 
@@ -97,13 +99,13 @@ export class CheckerDuty implements Startable {
     // tell when it will be challenged (no turbo mode at the epoch's start), and checkers do not
     // all arrive at once.
     const spreadMs = Math.max(0, Math.round((until - Date.now()) * 0.25))
-    const probes = this.runAll(duties, ctx, signal, spreadMs)
-    this.work.set(epoch, { ctx, probes })
+    const reports = new Map<string, ProbeReport>()
+    const probes = this.runAll(duties, ctx, signal, spreadMs, reports)
+    this.work.set(epoch, { ctx, reports, probes })
     for (const e of this.work.keys()) if (e < epoch - 3) this.work.delete(e)
   }
 
-  private async runAll (duties: Member[], ctx: EpochContext, signal: AbortSignal, spreadMs: number): Promise<Map<string, ProbeReport>> {
-    const reports = new Map<string, ProbeReport>()
+  private async runAll (duties: Member[], ctx: EpochContext, signal: AbortSignal, spreadMs: number, reports: Map<string, ProbeReport>): Promise<void> {
     const startAt = new Map(duties.map(p => [p.peerId, Date.now() + Math.floor(Math.random() * spreadMs)]))
     const queue = [...duties].sort((a, b) => (startAt.get(a.peerId) ?? 0) - (startAt.get(b.peerId) ?? 0))
     const worker = async (): Promise<void> => {
@@ -119,13 +121,15 @@ export class CheckerDuty implements Startable {
       }
     }
     await Promise.all([...Array(Math.min(this.init.concurrency ?? 8, duties.length)).keys()].map(async () => await worker()))
-    return reports
   }
 
   private async commit (epoch: number): Promise<void> {
     const w = this.work.get(epoch)
     if (w == null) return
-    const reports = await w.probes
+    // The probes' signal ended them a moment ago; one still stuck in a call that ignores it
+    // does not hold the commitments back (its provider gets `probe-timeout`).
+    await Promise.race([w.probes, new Promise(resolve => setTimeout(resolve, Math.max(0, w.ctx.times.probeEnd + this.c.popw.schedule.toleranceMs - Date.now())))])
+    const reports = w.reports
     const signed: Array<{ verdict: Verdict, salt: Uint8Array<ArrayBuffer> }> = []
     for (const p of w.ctx.dutiesOf(this.key)) {
       const report = reports.get(p.peerId) ?? { result: 'fail' as const, reasons: ['probe-timeout'], rttMs: 0, bandwidthMbps: 0, challengeN: 0, challengeMs: 0, deadlineMs: 0, claimedClass: '', leasesChecked: 0, leasesOk: 0 }

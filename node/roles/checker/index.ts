@@ -14,6 +14,7 @@ import type { NodeIdentity } from '../../identity/keystore.js'
 import type { Logger } from '../../log.js'
 import type { GossipService } from '../../network/gossip/service.js'
 import type { KaisarLibp2p } from '../../network/libp2p.js'
+import type { SignedRecordStore } from '../../network/records/store.js'
 import type { PopwMetrics } from '../../popw/metrics.js'
 import type { PopwService } from '../../popw/service.js'
 import type { Startable } from '@libp2p/interface'
@@ -24,6 +25,7 @@ export interface CheckerRoleComponents {
   config: NodeConfig
   libp2p: KaisarLibp2p
   gossip: GossipService
+  records: SignedRecordStore
   ledger: Ledger
   outbox: Outbox
   identity: NodeIdentity
@@ -47,7 +49,7 @@ export function createCheckerRole (c: CheckerRoleComponents): CheckerRole {
   const registrar = new RoleRegistrar({ ledger: c.ledger, outbox: c.outbox, wallet: c.identity.wallet, logger: log('registration') }, {
     role: 'checker', peerId: c.libp2p.peerId.toString(), stake: c.config.checker.stake
   })
-  const prober = new Prober({ libp2p: c.libp2p, ledger: c.ledger, metrics: c.popwMetrics }, { challengeMs: c.config.popw.challengeMs, bandwidthBytes: c.config.popw.bandwidthBytes, challengeAllowanceMs: c.config.popw.challengeAllowanceMs })
+  const prober = new Prober({ libp2p: c.libp2p, ledger: c.ledger, records: c.records, metrics: c.popwMetrics }, { challengeMs: c.config.popw.challengeMs, bandwidthBytes: c.config.popw.bandwidthBytes, challengeAllowanceMs: c.config.popw.challengeAllowanceMs })
   const duty = new CheckerDuty({ libp2p: c.libp2p, privateKey: c.identity.privateKey, popw: c.popw, prober, logger: log('checker'), metrics: c.popwMetrics }, { hooks: c.hooks })
   const settler = new Settler({ libp2p: c.libp2p, ledger: c.ledger, outbox: c.outbox, popw: c.popw, logger: log('settler'), metrics: c.popwMetrics }, c.config.popw)
   return {

@@ -9,6 +9,7 @@
 // The result is pass when nothing failed; the reasons say what did.
 import { randomBytes, randomInt } from 'node:crypto'
 import { peerIdFromString } from '@libp2p/peer-id'
+import { multiaddr } from '@multiformats/multiaddr'
 import { fromHex } from '../../../chain/merkle.js'
 import { openRecord, recordKey } from '../../../protocols/records/codec.js'
 import { ProviderRecord } from '../../../protocols/records/provider-record.js'
@@ -23,6 +24,7 @@ import type { Ledger } from '../../../chain/ledger.js'
 import type { Member } from '../../../protocols/popw/assignment.js'
 import type { Result } from '../../../protocols/popw/verdict.js'
 import type { KaisarLibp2p } from '../../network/libp2p.js'
+import type { SignedRecordStore } from '../../network/records/store.js'
 import type { EpochContext } from '../../popw/registry.js'
 import type { PopwMetrics } from '../../popw/metrics.js'
 import type { PeerId } from '@libp2p/interface'
@@ -55,10 +57,28 @@ const MAX_LEASES_PROBED = 8
 /** Roots a provider gave this checker lately, to call a repeated answer what it is. */
 const ROOTS_REMEMBERED = 64
 
+/** `p`, or the signal's abort, whichever comes first (for calls that take no signal). */
+async function raceSignal<T> (p: Promise<T>, signal: AbortSignal): Promise<T> {
+  p.catch(() => {}) // a late failure after the abort won is nobody's business
+  if (signal.aborted) throw signal.reason as Error
+  let onAbort: (() => void) | undefined
+  try {
+    return await Promise.race([p, new Promise<never>((_resolve, reject) => { onAbort = () => { reject(signal.reason as Error) }; signal.addEventListener('abort', onAbort, { once: true }) })])
+  } finally {
+    if (onAbort != null) signal.removeEventListener('abort', onAbort)
+  }
+}
+
+interface Claims { inventory: HardwareInventory, benchmark?: BenchmarkResult, wallet: string }
+
+/** Epochs a provider's fetched record is used before it is fetched again. */
+const RECORD_REFRESH_EPOCHS = 5
+
 export class Prober {
   private readonly roots = new Map<string, string[]>()
+  private readonly claimCache = new Map<string, { epoch: number, claims: Claims }>()
 
-  constructor (private readonly c: { libp2p: KaisarLibp2p, ledger: Ledger, metrics: PopwMetrics }, private readonly init: ProberInit) {}
+  constructor (private readonly c: { libp2p: KaisarLibp2p, ledger: Ledger, records: SignedRecordStore, metrics: PopwMetrics }, private readonly init: ProberInit) {}
 
   async probe (provider: Member, ctx: EpochContext, signal: AbortSignal): Promise<ProbeReport> {
     const report: ProbeReport = { result: 'fail', reasons: [], rttMs: 0, bandwidthMbps: 0, challengeN: 0, challengeMs: 0, deadlineMs: 0, claimedClass: '', leasesChecked: 0, leasesOk: 0 }
@@ -73,9 +93,9 @@ export class Prober {
     }
 
     // 2. What it claims.
-    let claims: { inventory: HardwareInventory, benchmark?: BenchmarkResult, wallet: string }
+    let claims: Claims
     try {
-      claims = await this.timed('record', async () => await this.record(peer, signal))
+      claims = await this.timed('record', async () => await this.claims(peer, ctx.epoch, signal))
     } catch {
       return fail('no-record')
     }
@@ -140,11 +160,33 @@ export class Prober {
     }
   }
 
+  /**
+   * A stream to the provider. A peer this node has no address for (a provider in DHT client
+   * mode, never met) is found through its signed record in the DHT, as a user would find it.
+   */
   private async open (peer: PeerId, signal: AbortSignal): Promise<JsonFrames> {
-    return new JsonFrames(await this.c.libp2p.dialProtocol(peer, PROTOCOLS.challenge, { signal }), 64 * 1024)
+    try {
+      return new JsonFrames(await this.c.libp2p.dialProtocol(peer, PROTOCOLS.challenge, { signal }), 64 * 1024)
+    } catch (err) {
+      if (signal.aborted || this.c.libp2p.getConnections(peer).length > 0) throw err
+      const found = await this.c.records.fetch(RECORD_NAMESPACES.provider, peer, signal)
+      if (found == null) throw err
+      const addresses = ProviderRecord.decode(found.payload).addresses.flatMap(a => { try { return [multiaddr(a)] } catch { return [] } })
+      await this.c.libp2p.peerStore.merge(peer, { multiaddrs: addresses })
+      return new JsonFrames(await this.c.libp2p.dialProtocol(peer, PROTOCOLS.challenge, { signal }), 64 * 1024)
+    }
   }
 
-  private async record (peer: PeerId, signal: AbortSignal): Promise<{ inventory: HardwareInventory, benchmark?: BenchmarkResult, wallet: string }> {
+  /** The provider's claims, from its signed record; fetched again every few epochs (records change rarely). */
+  private async claims (peer: PeerId, epoch: number, signal: AbortSignal): Promise<Claims> {
+    const cached = this.claimCache.get(peer.toString())
+    if (cached != null && epoch - cached.epoch < RECORD_REFRESH_EPOCHS) return cached.claims
+    const claims = await this.record(peer, signal)
+    this.claimCache.set(peer.toString(), { epoch, claims })
+    return claims
+  }
+
+  private async record (peer: PeerId, signal: AbortSignal): Promise<Claims> {
     const s = AbortSignal.any([signal, AbortSignal.timeout(5_000)])
     const frames = await this.open(peer, s)
     await frames.write({ op: 'record' }, { signal: s })
@@ -195,7 +237,7 @@ export class Prober {
   }
 
   private async leases (peer: PeerId, provider: Member, ctx: EpochContext, signal: AbortSignal): Promise<{ checked: number, ok: number, reasons: string[] }> {
-    const running = (await this.c.ledger.leasesOf(provider.address)).filter(e => e.status === 'running').slice(0, MAX_LEASES_PROBED)
+    const running = (await raceSignal(this.c.ledger.leasesOf(provider.address), signal)).filter(e => e.status === 'running').slice(0, MAX_LEASES_PROBED)
     if (running.length === 0) return { checked: 0, ok: 0, reasons: [] }
     const s = AbortSignal.any([signal, AbortSignal.timeout(5_000)])
     const frames = await this.open(peer, s)

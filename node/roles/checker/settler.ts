@@ -50,7 +50,8 @@ export class Settler implements Startable {
     if (position < 0 || position >= MAX_FALLBACKS) return
     const submit = async (): Promise<void> => {
       try {
-        if (await this.c.ledger.settlement(epoch) != null) return
+        // The first settler goes ahead (a duplicate is refused harmlessly); the others look first.
+        if (position > 0 && await this.c.ledger.settlement(epoch) != null) return
         const decimals = this.c.ledger.decimals
         const call = await settlementFor(local.ctx, local.outcomes, {
           reward: parseTokenAmount(this.config.reward, decimals),
