@@ -1,9 +1,11 @@
 // What an epoch's settlement says (DESIGN §1.3–1.4), computed from its outcomes:
 // - the Merkle root of the outcomes (sorted by provider) and their count;
 // - rewards: `reward` per outcome a checker agreed with, paid only to a checker that agreed
-//   with every outcome it counted in this epoch (one minority verdict forfeits the epoch);
-// - dissenters: the checkers with a minority verdict (the ledger strikes them; repeated dissent
-//   ends their eligibility);
+//   with every outcome it took part in this epoch (one minority verdict forfeits the epoch);
+// - dissenters: the checkers that said the opposite of more than a third of the outcomes they
+//   took part in (the ledger strikes them, and repeated dissent ends their eligibility). A
+//   checker that is wrong now and then (a bad link, an overloaded moment) loses that epoch's
+//   rewards but is not struck; one that lies systematically is;
 // - penalties: `penalty` from the stake of each provider with a failing outcome;
 // - points: to each user whose lease with a failing provider overlapped the epoch, the lease's
 //   price for the overlap (refunds in points, decided by the checkers, not by either side).
@@ -36,11 +38,13 @@ export function overlapMs (escrow: LeaseEscrow, start: number, end: number): num
 
 export async function settlementFor (ctx: EpochContext, sorted: readonly Outcome[], params: SettlementParams, leasesOf: (provider: Address) => Promise<LeaseEscrow[]>): Promise<SettleCall> {
   const agreed = new Map<string, number>()
-  const dissent = new Set<string>()
+  const dissent = new Map<string, number>()
+  const revealed = new Map<string, number>()
   for (const o of sorted) {
     const { majority, minority } = majorityOf(o)
     for (const c of majority) agreed.set(hex(c), (agreed.get(hex(c)) ?? 0) + 1)
-    for (const c of minority) dissent.add(hex(c))
+    for (const c of minority) dissent.set(hex(c), (dissent.get(hex(c)) ?? 0) + 1)
+    for (const v of o.verdicts) revealed.set(hex(v.checker), (revealed.get(hex(v.checker)) ?? 0) + 1)
   }
   const addressOf = (key: string): Address | undefined => ctx.checker(Buffer.from(key, 'hex'))?.address
   const rewards = params.reward === 0n
@@ -49,7 +53,7 @@ export async function settlementFor (ctx: EpochContext, sorted: readonly Outcome
         const to = addressOf(key)
         return to == null ? [] : [{ to, amount: params.reward * BigInt(n) }]
       }).sort(byAddress)
-  const dissenters = [...dissent].map(addressOf).filter((a): a is Address => a != null).sort()
+  const dissenters = [...dissent].filter(([key, n]) => n * 3 > (revealed.get(key) ?? 0)).map(([key]) => addressOf(key)).filter((a): a is Address => a != null).sort()
 
   const failing = sorted.filter(o => o.result === VerdictResult.FAIL).map(o => ctx.provider(o.provider)).filter(p => p != null)
   const penalties = params.penalty === 0n ? [] : failing.map(p => ({ provider: p.address, amount: params.penalty })).sort(byAddress)

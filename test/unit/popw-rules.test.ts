@@ -174,6 +174,23 @@ test('settlement: rewards only for counted agreeing checkers without dissent, pe
   assert.is(overlapMs(escrows[0] as LeaseEscrow, start, start + 60_000), 60_000)
 })
 
+test('settlement: an occasional minority verdict forfeits the epoch\'s rewards; only dissent in more than a third of a checker\'s outcomes is a strike', async () => {
+  // Three checkers, k = 3: each counts in every outcome. `x` is wrong about one provider of four.
+  const checkers = await actors(3, 'c')
+  const providers = await actors(4, 'p')
+  const ctx = new EpochContext({ epoch: 3, times: new EpochSchedule(60_000).times(3), seed: seed(), seedHeight: 1, checkers, providers, params: { k: 3, backups: 0 } })
+  const x = checkers[0] as Actor
+  const outcomes: Outcome[] = []
+  for (const [i, p] of providers.entries()) {
+    const v = new Map(await Promise.all(checkers.map(async c => [c.peerId, await verdictOf(c, p, 3, c === x && i === 0 ? 'fail' : 'pass')] as const)))
+    outcomes.push(decideOutcome(ctx, p, () => true, m => v.get(m.peerId)) as Outcome)
+  }
+  const call = await settlementFor(ctx, outcomes.sort((a, b) => Buffer.compare(a.provider, b.provider)), { reward: 10n, penalty: 1n }, async () => [])
+  assert.equal(call.dissenters, [], '1 wrong of 4 is not a strike')
+  assert.not.ok(call.rewards.some(r => r.to === x.address), 'but it forfeits the epoch\'s rewards')
+  assert.is(call.rewards.length, 2)
+})
+
 test('scores: neutral without outcomes, up with passes, down with fails, schedulable after a pass', () => {
   const s = new ProviderScores()
   assert.is(s.score('nobody'), NEUTRAL_SCORE)

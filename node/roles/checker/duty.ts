@@ -132,7 +132,9 @@ export class CheckerDuty implements Startable {
     const reports = w.reports
     const signed: Array<{ verdict: Verdict, salt: Uint8Array<ArrayBuffer> }> = []
     for (const p of w.ctx.dutiesOf(this.key)) {
-      const report = reports.get(p.peerId) ?? { result: 'fail' as const, reasons: ['probe-timeout'], rttMs: 0, bandwidthMbps: 0, challengeN: 0, challengeMs: 0, deadlineMs: 0, claimedClass: '', leasesChecked: 0, leasesOk: 0 }
+      // No finished probe, or one the window cut short: abstain (no commitment, a backup counts).
+      const report = reports.get(p.peerId)
+      if (report == null || report.abstain === true) { this.c.metrics.verdicts.inc({ result: 'abstained' }); continue }
       const result = this.init.hooks?.verdict?.(p.peerId, report.result) ?? report.result
       const verdict = await signVerdict(this.c.privateKey, {
         epoch: BigInt(epoch),

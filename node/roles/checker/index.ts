@@ -51,7 +51,7 @@ export function createCheckerRole (c: CheckerRoleComponents): CheckerRole {
   })
   const prober = new Prober({ libp2p: c.libp2p, ledger: c.ledger, records: c.records, metrics: c.popwMetrics }, { challengeMs: c.config.popw.challengeMs, bandwidthBytes: c.config.popw.bandwidthBytes, challengeAllowanceMs: c.config.popw.challengeAllowanceMs })
   const duty = new CheckerDuty({ libp2p: c.libp2p, privateKey: c.identity.privateKey, popw: c.popw, prober, logger: log('checker'), metrics: c.popwMetrics }, { hooks: c.hooks })
-  const settler = new Settler({ libp2p: c.libp2p, ledger: c.ledger, outbox: c.outbox, popw: c.popw, logger: log('settler'), metrics: c.popwMetrics }, c.config.popw)
+  const settler = new Settler({ libp2p: c.libp2p, ledger: c.ledger, outbox: c.outbox, popw: c.popw, wallet: c.identity.wallet.address, logger: log('settler'), metrics: c.popwMetrics }, c.config.popw)
   return {
     registrar,
     prober,

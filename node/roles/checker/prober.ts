@@ -31,6 +31,12 @@ import type { PeerId } from '@libp2p/interface'
 
 export interface ProbeReport {
   result: Result
+  /**
+   * The epoch's probe window closed before this checker could finish, with nothing failed so
+   * far: it does not know, so it says nothing (no commitment; a backup counts instead) rather
+   * than accuse the provider of its own lack of time.
+   */
+  abstain?: boolean
   reasons: string[]
   rttMs: number
   bandwidthMbps: number
@@ -83,7 +89,13 @@ export class Prober {
   async probe (provider: Member, ctx: EpochContext, signal: AbortSignal): Promise<ProbeReport> {
     const report: ProbeReport = { result: 'fail', reasons: [], rttMs: 0, bandwidthMbps: 0, challengeN: 0, challengeMs: 0, deadlineMs: 0, claimedClass: '', leasesChecked: 0, leasesOk: 0 }
     const peer = peerIdFromString(provider.peerId)
-    const fail = (reason: string): ProbeReport => { report.reasons.push(reason); return report }
+    // A step that ended because the window closed is this checker's limit, not the provider's failing.
+    const outOfTime = (): boolean => signal.aborted && report.reasons.length === 0
+    const fail = (reason: string): ProbeReport => {
+      if (outOfTime()) return { ...report, abstain: true }
+      report.reasons.push(reason)
+      return report
+    }
 
     // 1. Liveness and RTT.
     try {
@@ -110,9 +122,11 @@ export class Prober {
     // it: a moment's congestion should not fail an honest provider (nor give its checker a
     // minority verdict), while a provider that is slow, or claims more than it has, misses both.
     if (challenge.reason === 'challenge-deadline' && !signal.aborted) {
-      challenge = await this.timed('challenge', async () => await this.challenge(peer, provider, plan.n, plan.deadlineMs, signal))
+      const again = await this.timed('challenge', async () => await this.challenge(peer, provider, plan.n, plan.deadlineMs, signal))
+      if (again.reason !== 'probe-window') challenge = again // a retry cut short by the window leaves the miss standing
     }
     report.challengeMs = Math.round(challenge.ms)
+    if (challenge.reason === 'probe-window') return fail('probe-window')
     if (challenge.reason != null) report.reasons.push(challenge.reason)
 
     // 4. Bandwidth against the claimed benchmark.
@@ -123,6 +137,7 @@ export class Prober {
         const claimed = claims.benchmark?.network
         if (claimed?.status === 'ok' && report.bandwidthMbps * BANDWIDTH_TOLERANCE < claimed.throughputMBps * 8) report.reasons.push('bandwidth-below-claim')
       } catch {
+        if (outOfTime()) return { ...report, abstain: true }
         report.reasons.push('bandwidth-failed')
       }
     }
@@ -134,6 +149,7 @@ export class Prober {
       report.leasesOk = leases.ok
       report.reasons.push(...leases.reasons)
     } catch {
+      if (outOfTime()) return { ...report, abstain: true }
       report.reasons.push('leases-unanswered')
     }
 

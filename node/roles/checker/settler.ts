@@ -17,14 +17,14 @@ import type { PopwService } from '../../popw/service.js'
 import type { Startable } from '@libp2p/interface'
 
 /** Settlers tried in turn before the epoch is left unsettled. */
-const MAX_FALLBACKS = 4
+const MAX_FALLBACKS = 8
 
 export class Settler implements Startable {
   private readonly ticker: EpochTicker
   private startedAt = Number.POSITIVE_INFINITY
   private readonly timers = new Set<NodeJS.Timeout>()
 
-  constructor (private readonly c: { libp2p: KaisarLibp2p, ledger: Ledger, outbox: Outbox, popw: PopwService, logger: Logger, metrics: PopwMetrics }, private readonly config: NodeConfig['popw']) {
+  constructor (private readonly c: { libp2p: KaisarLibp2p, ledger: Ledger, outbox: Outbox, popw: PopwService, wallet: string, logger: Logger, metrics: PopwMetrics }, private readonly config: NodeConfig['popw']) {
     this.ticker = new EpochTicker(c.popw.schedule).on(t => t.outcomesAt, epoch => { void this.onOutcomes(epoch) })
   }
 
@@ -52,6 +52,8 @@ export class Settler implements Startable {
       try {
         // The first settler goes ahead (a duplicate is refused harmlessly); the others look first.
         if (position > 0 && await this.c.ledger.settlement(epoch) != null) return
+        // Struck out since the epoch began: the ledger would refuse it; leave it to the next.
+        if ((await this.c.ledger.checker(this.c.wallet))?.eligible === false) return
         const decimals = this.c.ledger.decimals
         const call = await settlementFor(local.ctx, local.outcomes, {
           reward: parseTokenAmount(this.config.reward, decimals),
