@@ -27,10 +27,9 @@ import { createProviderRole, type ProviderRole } from './roles/provider/index.js
 import { createCheckerRole, type CheckerHooks, type CheckerRole } from './roles/checker/index.js'
 import { ChallengeService, type ChallengeResponder } from './roles/provider/challenge-service.js'
 import { PopwMetrics } from './popw/metrics.js'
-import { EpochRegistry } from './popw/registry.js'
+import { epochRegistry } from './popw/registry.js'
 import { PopwService } from './popw/service.js'
 import { popwRoutes } from './api/routes/popw.js'
-import { EpochSchedule } from '../protocols/popw/epoch.js'
 import { agentVersion, wireRole } from './roles/role.js'
 import { Discovery } from './services/discovery.js'
 import { ProviderTable } from './services/provider-table.js'
@@ -171,9 +170,8 @@ export class KaisarNode {
       })
       this.services.push(...this.provider.services)
       // Checkers' seeded challenges, record requests and lease tokens (Proof of Physical Work).
-      const registry = new EpochRegistry({ ledger: this.ledger, logger: log }, { schedule: new EpochSchedule(config.popw.epochMs), params: { k: config.popw.k, backups: config.popw.backups } })
       this.services.push(['challenge', new ChallengeService({
-        libp2p, registry, leases: this.provider.leases, publisher: this.provider.publisher, logger: log.child({ subsystem: 'challenge' }), metrics: this.popwMetrics, responder: env.popwHooks?.responder
+        libp2p, registry: epochRegistry({ ledger: this.ledger, logger: log }, config.popw), leases: this.provider.leases, publisher: this.provider.publisher, logger: log.child({ subsystem: 'challenge' }), metrics: this.popwMetrics, responder: env.popwHooks?.responder
       })])
       const runtime = env.runtime
       if (runtime != null) this.services.unshift(['container-runtime', { start: () => {}, stop: async () => { await runtime.close() } }])

@@ -7,8 +7,9 @@ import { LedgerUnavailableError, type CheckerLicence, type Ledger, type Provider
 import { KaisarError } from '../errors.js'
 import { candidates, epochSeed, settlerOrder, type AssignmentParams, type Member } from '../../protocols/popw/assignment.js'
 import { keyOf } from '../../protocols/popw/verdict.js'
-import type { EpochSchedule, EpochTimes } from '../../protocols/popw/epoch.js'
+import { EpochSchedule, type EpochTimes } from '../../protocols/popw/epoch.js'
 import type { EpochView } from '../../protocols/popw/outcome.js'
+import type { NodeConfig } from '../config/schema.js'
 import type { Logger } from '../log.js'
 
 export class EpochContextError extends KaisarError<{ code: 'EPOCH_CONTEXT_UNAVAILABLE', epoch: number }> {
@@ -135,4 +136,9 @@ export class EpochRegistry {
       }
     }
   }
+}
+
+/** The registry for a node's configured epochs (the same on every node of a network). */
+export function epochRegistry (c: { ledger: Ledger, logger: Logger }, popw: NodeConfig['popw']): EpochRegistry {
+  return new EpochRegistry(c, { schedule: new EpochSchedule(popw.epochMs), params: { k: popw.k, backups: popw.backups } })
 }

@@ -8,16 +8,17 @@
 import { peerIdFromString } from '@libp2p/peer-id'
 import { toHex, type MerkleTree } from '../../chain/merkle.js'
 import { PROTOCOLS } from '../../protocols/ids.js'
-import { EpochSchedule } from '../../protocols/popw/epoch.js'
+import type { EpochSchedule } from '../../protocols/popw/epoch.js'
 import { checkOutcome, decideOutcome, Outcome, outcomeTree, sortOutcomes } from '../../protocols/popw/outcome.js'
 import { outcomesReplySchema, outcomesRequestSchema } from '../../protocols/popw/messages.js'
 import { resultOf } from '../../protocols/popw/verdict.js'
 import { popwTopic } from '../network/gossip/topics.js'
 import { registerReqResp, request } from '../network/reqresp.js'
 import { CommitRevealPool } from './pool.js'
-import { EpochRegistry, type EpochContext } from './registry.js'
+import { epochRegistry, type EpochContext, type EpochRegistry } from './registry.js'
 import { ProviderScores } from './scores.js'
 import { OutcomeStore, type SettledEpoch } from './store.js'
+import { EpochTicker } from './ticker.js'
 import { validatePopwMessage } from './validation.js'
 import type { EpochSettlement, Hex, Ledger } from '../../chain/ledger.js'
 import type { PopwMessage } from '../../protocols/popw/popw.js'
@@ -28,7 +29,6 @@ import type { KaisarLibp2p } from '../network/libp2p.js'
 import type { StateDb } from '../store/state-db.js'
 import type { PopwMetrics } from './metrics.js'
 import type { Startable } from '@libp2p/interface'
-import { EpochTicker } from './ticker.js'
 
 /** The outcomes this node built for an epoch from the reveals it accepted. */
 export interface LocalEpoch {
@@ -78,8 +78,8 @@ export class PopwService implements Startable {
   constructor (components: PopwServiceComponents, init: PopwServiceInit) {
     this.c = components
     this.now = init.now ?? Date.now
-    this.schedule = new EpochSchedule(init.config.epochMs)
-    this.registry = new EpochRegistry({ ledger: components.ledger, logger: components.logger }, { schedule: this.schedule, params: { k: init.config.k, backups: init.config.backups } })
+    this.registry = epochRegistry({ ledger: components.ledger, logger: components.logger }, init.config)
+    this.schedule = this.registry.schedule
     this.store = new OutcomeStore(components.stateDb)
     this.ticker = new EpochTicker(this.schedule, this.now)
       .on(t => t.outcomesAt, epoch => { void this.buildOutcomes(epoch) })

@@ -4,6 +4,7 @@
 // verdicts with their salts. Its own messages go into its pool directly (gossip does not hand
 // a node its own messages back), by the same rules the validator applies to everyone else's.
 import { MAX_ENTRIES, commitment, keyOf, newSalt, signVerdict, wireResult, type Result } from '../../../protocols/popw/verdict.js'
+import { EpochTicker } from '../../popw/ticker.js'
 import type { Member } from '../../../protocols/popw/assignment.js'
 import type { Verdict } from '../../../protocols/popw/popw.js'
 import type { Logger } from '../../log.js'
@@ -11,7 +12,6 @@ import type { KaisarLibp2p } from '../../network/libp2p.js'
 import type { PopwMetrics } from '../../popw/metrics.js'
 import type { EpochContext } from '../../popw/registry.js'
 import type { PopwService } from '../../popw/service.js'
-import { EpochTicker } from '../../popw/ticker.js'
 import type { Prober, ProbeReport } from './prober.js'
 import type { PrivateKey, Startable } from '@libp2p/interface'
 
