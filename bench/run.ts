@@ -10,7 +10,8 @@ const BENCHES: Record<string, () => Promise<Bench>> = {
   node: async () => (await import('./node.js')).run,
   discovery: async () => (await import('./discovery.js')).run,
   ledger: async () => (await import('./ledger.js')).run,
-  tunnel: async () => (await import('./tunnel.js')).run
+  tunnel: async () => (await import('./tunnel.js')).run,
+  popw: async () => (await import('./popw.js')).run
 }
 
 const name = process.argv[2]

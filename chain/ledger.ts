@@ -44,8 +44,10 @@ export type LedgerCall =
    * One settlement per epoch (DESIGN §1.4): the Merkle root of the epoch's outcomes plus the
    * reward, penalty and points transfers. Submitted by a licensed checker; a second settlement
    * for the same epoch is refused. Cost does not grow with the number of outcomes.
+   * `dissenters`: checkers that revealed against an outcome this epoch; each gets a strike, and
+   * a checker with `maxDissentStrikes` strikes within `dissentWindowEpochs` loses its eligibility.
    */
-  | { kind: 'settleEpoch', epoch: number, outcomeRoot: Hex, outcomeCount: number, rewards: Transfer[], penalties: Penalty[], points: PointsGrant[] }
+  | { kind: 'settleEpoch', epoch: number, outcomeRoot: Hex, outcomeCount: number, rewards: Transfer[], penalties: Penalty[], points: PointsGrant[], dissenters?: Address[] }
   /** Devnet only: mints `amount` to the signer (bounded per call). */
   | { kind: 'faucet', amount: Amount }
 
@@ -71,7 +73,17 @@ export interface AccountInfo {
 }
 
 export interface ProviderRegistration { address: Address, peerId: string, stake: Amount, registeredAt: number }
-export interface CheckerLicence { address: Address, peerId: string, stake: Amount, licensedAt: number, eligible: boolean }
+export interface CheckerLicence {
+  address: Address
+  peerId: string
+  stake: Amount
+  licensedAt: number
+  eligible: boolean
+  /** Height of the settlement that took the eligibility away (undefined while eligible). */
+  ineligibleAt?: number
+  /** Epochs (the most recent ones) in which this checker dissented from an outcome. */
+  dissentEpochs?: number[]
+}
 
 export interface LeaseEscrow {
   leaseId: string
@@ -98,6 +110,7 @@ export interface EpochSettlement {
   rewards: Transfer[]
   penalties: Penalty[]
   points: PointsGrant[]
+  dissenters?: Address[]
 }
 
 export type LedgerEvent =
@@ -120,6 +133,11 @@ export interface Ledger {
   checker: (address: Address) => Promise<CheckerLicence | undefined>
   registration: (peerId: string) => Promise<PeerRegistration | undefined>
   escrow: (leaseId: string) => Promise<LeaseEscrow | undefined>
+  /** Every registered provider / licensed checker (eligible or not): who is checked, who checks (Proof of Physical Work). */
+  providers: () => Promise<ProviderRegistration[]>
+  checkers: () => Promise<CheckerLicence[]>
+  /** The escrows of `provider`'s leases, open and closed: whose lease time fell in a failed epoch. */
+  leasesOf: (provider: Address) => Promise<LeaseEscrow[]>
   settlement: (epoch: number) => Promise<EpochSettlement | undefined>
   /**
    * Randomness nobody chooses: derived from the hash of the last block at or before

@@ -27,6 +27,12 @@ import { RecordVersionIndex, recordValidators } from './network/records/validato
 import { ingressRoutes } from './roles/gateway/ingress.js'
 import { RelayPolicy } from './roles/gateway/relay-policy.js'
 import { createProviderRole, type ProviderRole } from './roles/provider/index.js'
+import { createCheckerRole, type CheckerHooks, type CheckerRole } from './roles/checker/index.js'
+import { ChallengeService, type ChallengeResponder } from './roles/provider/challenge-service.js'
+import { PopwMetrics } from './popw/metrics.js'
+import { epochRegistry } from './popw/registry.js'
+import { PopwService } from './popw/service.js'
+import { popwRoutes } from './api/routes/popw.js'
 import { agentVersion, wireRole } from './roles/role.js'
 import { Discovery } from './services/discovery.js'
 import { ProviderTable } from './services/provider-table.js'
@@ -84,6 +90,11 @@ export interface NodeEnvironment {
   inventory?: HardwareInventory
   /** Provider: the container engine leases run on (closed by `stop`). */
   runtime?: ContainerRuntime
+  /**
+   * Test-only misbehaviour for the simulator (cheating providers, lying checkers). Reachable only
+   * through `build` (never `create`): no config file, flag or environment variable sets it.
+   */
+  popwHooks?: { responder?: ChallengeResponder, checker?: CheckerHooks }
 }
 
 /** A provider's Docker engine, checked at start: no engine, no provider (a clear one-line error). */
@@ -124,6 +135,10 @@ export class KaisarNode {
   /** Gateways and checkers keep the live provider table. */
   readonly providerTable?: ProviderTable
   readonly provider?: ProviderRole
+  /** Proof of Physical Work as followed by checkers and gateways: outcomes, settlements, scores. */
+  readonly popw?: PopwService
+  readonly checker?: CheckerRole
+  readonly popwMetrics: PopwMetrics
   private readonly env: NodeEnvironment
   /** Started in order, stopped in reverse. */
   private readonly services: Array<[string, Startable]> = []
@@ -145,6 +160,7 @@ export class KaisarNode {
     this.peerRoles = new PeerRoles(libp2p)
     this.records = new SignedRecordStore({ libp2p, privateKey: identity.privateKey, stateDb: env.stateDb, metrics, logger: log.child({ subsystem: 'records' }) })
     this.router = new Router()
+    this.popwMetrics = new PopwMetrics(metrics.registry)
 
     this.services.push(['peer-roles', this.peerRoles])
     this.services.push(['gossip', this.gossip])
@@ -158,12 +174,24 @@ export class KaisarNode {
         outbox: this.outbox, identity, stateDb: env.stateDb, logger: log, metrics, inventory: env.inventory, runtime: env.runtime
       })
       this.services.push(...this.provider.services)
+      // Checkers' seeded challenges, record requests and lease tokens (Proof of Physical Work).
+      this.services.push(['challenge', new ChallengeService({
+        libp2p, registry: epochRegistry({ ledger: this.ledger, logger: log }, config.popw), leases: this.provider.leases, publisher: this.provider.publisher, logger: log.child({ subsystem: 'challenge' }), metrics: this.popwMetrics, responder: env.popwHooks?.responder
+      })])
       const runtime = env.runtime
       if (runtime != null) this.services.unshift(['container-runtime', { start: () => {}, stop: async () => { await runtime.close() } }])
     } else {
       // Gateways serve the live network view; checkers decide whom to probe from it.
       this.providerTable = new ProviderTable({ gossip: this.gossip, metrics }, { missedBeforeOffline: config.heartbeat.missedBeforeOffline })
       this.services.push(['provider-table', this.providerTable])
+      this.popw = new PopwService({ libp2p, gossip: this.gossip, ledger: this.ledger, stateDb: env.stateDb, logger: log.child({ subsystem: 'popw' }), metrics: this.popwMetrics }, { config: config.popw })
+      this.services.push(['popw', this.popw])
+      if (config.role === 'checker') {
+        this.checker = createCheckerRole({
+          config, libp2p, gossip: this.gossip, records: this.records, ledger: this.ledger, outbox: this.outbox, identity, logger: log, popw: this.popw, popwMetrics: this.popwMetrics, hooks: env.popwHooks?.checker
+        })
+        this.services.push(...this.checker.services)
+      }
     }
     if (config.network.relayServer) this.services.push(['relay-policy', new RelayPolicy(libp2p, log.child({ subsystem: 'relay-policy' }))])
     this.discovery = new Discovery({ libp2p, records: this.records, logger: log.child({ subsystem: 'discovery' }), providerTable: this.providerTable })
@@ -173,6 +201,7 @@ export class KaisarNode {
     providerRoutes(this.router, this)
     webRoutes(this.router)
     if (config.role === 'gateway') ingressRoutes(this.router, { libp2p, discovery: this.discovery, logger: log.child({ subsystem: 'ingress' }), metrics })
+    popwRoutes(this.router, this)
     if (env.api) {
       const api = parseHostPort(config.api) ?? { host: '127.0.0.1', port: 0 }
       this.api = new ApiServer({ logger: log.child({ subsystem: 'api' }), metrics }, { ...api, router: this.router, verifier: new RequestVerifier() })

@@ -20,7 +20,9 @@ export const PROTOCOLS = {
    * A relayed provider tells its relay gateway which peers (its lease holders) may reach it
    * through the relay without circuit relay v2's default limits (2 minutes, 128 KiB).
    */
-  relayGrant: '/kaisar/relay/1.0.0'
+  relayGrant: '/kaisar/relay/1.0.0',
+  /** An epoch's outcomes, from a node that holds them (the settlement's submitter, any checker or gateway). */
+  outcomes: '/kaisar/outcomes/1.0.0'
 } as const
 
 export const TOPICS = {

@@ -5,7 +5,8 @@ import { MemoryLevel } from 'memory-level'
 import { pino } from 'pino'
 import { configSchema, roleDefaults, type NodeConfig, type Role } from '../node/config/schema.js'
 import { ephemeralIdentity, type NodeIdentity } from '../node/identity/keystore.js'
-import { KaisarNode } from '../node/node.js'
+import { KaisarNode, type NodeEnvironment } from '../node/node.js'
+import type { ContainerRuntime } from '../node/containers/runtime.js'
 import type { HardwareInventory } from '../node/hardware/schema.js'
 import type { Logger } from '../node/log.js'
 import type { StateDb } from '../node/store/state-db.js'
@@ -17,6 +18,10 @@ export interface ClusterNodeSpec {
   inventory?: HardwareInventory
   /** Overrides of the node's config (validated with the real schema). */
   config?: Record<string, unknown>
+  /** Provider: a container runtime for its leases (e.g. sim/runtime.ts's MemoryRuntime). */
+  runtime?: ContainerRuntime
+  /** Test-only misbehaviour (sim/cheats.ts): a cheating provider's challenge responder, a lying checker. */
+  popwHooks?: NodeEnvironment['popwHooks']
 }
 
 export interface ClusterSpec {
@@ -66,7 +71,8 @@ export class Cluster {
       })
       const stateDb: StateDb = new MemoryLevel<string, Uint8Array>({ valueEncoding: 'view' })
       const node = await KaisarNode.build(config, identities[i] as NodeIdentity, {
-        stateDb, transport: 'memory', api: false, logger: logger.child({ node: name }), memoryLatencyMs: spec.memoryLatencyMs, inventory: spec_.inventory
+        stateDb, transport: 'memory', api: false, logger: logger.child({ node: name }), memoryLatencyMs: spec.memoryLatencyMs, inventory: spec_.inventory,
+        runtime: spec_.runtime, popwHooks: spec_.popwHooks
       })
       return { name, spec: spec_, node, identity: identities[i] as NodeIdentity }
     }

@@ -7,7 +7,7 @@ import { blake2AsHex, blake2AsU8a, encodeAddress } from '@polkadot/util-crypto'
 import { u8aToHex } from '@polkadot/util'
 import { LedgerTxError, LedgerUnavailableError, type AccountInfo, type Address, type Amount, type ChainHead, type CheckerLicence, type EpochSettlement, type Hex, type LeaseEscrow, type Ledger, type LedgerCall, type LedgerEvent, type LedgerRejection, type PeerRegistration, type ProviderRegistration, type TxReceipt } from '../ledger.js'
 import { canonicalJson, signTx, txHash, verifyTx, type SignedTx } from './codec.js'
-import { LedgerState, type LedgerParams } from './state.js'
+import { DEFAULT_DISSENT, LedgerState, type LedgerParams } from './state.js'
 import { SS58_PREFIX } from '../../node/identity/signer.js'
 import type { StateDb } from '../../node/store/state-db.js'
 import type { PrivateKey } from '@libp2p/interface'
@@ -25,7 +25,7 @@ export function moduleAccount (name: string): Address {
 export interface Genesis {
   chainId: string
   timestamp: number
-  params: { minProviderStake: string, minCheckerStake: string, faucetMax: string }
+  params: { minProviderStake: string, minCheckerStake: string, faucetMax: string, maxDissentStrikes?: number, dissentWindowEpochs?: number }
   endowments: Array<{ address: Address, amount: string }>
 }
 
@@ -113,7 +113,9 @@ export class LocalChain implements Ledger {
       treasury: moduleAccount('treasury'),
       minProviderStake: BigInt(genesis.params.minProviderStake),
       minCheckerStake: BigInt(genesis.params.minCheckerStake),
-      faucetMax: BigInt(genesis.params.faucetMax)
+      faucetMax: BigInt(genesis.params.faucetMax),
+      maxDissentStrikes: genesis.params.maxDissentStrikes ?? DEFAULT_DISSENT.maxDissentStrikes,
+      dissentWindowEpochs: genesis.params.dissentWindowEpochs ?? DEFAULT_DISSENT.dissentWindowEpochs
     } satisfies LedgerParams)
     this.scheduleIdle()
   }
@@ -322,6 +324,9 @@ export class LocalChain implements Ledger {
   async registration (peerId: string): Promise<PeerRegistration | undefined> { return await this.state.registration(peerId) }
   async escrow (leaseId: string): Promise<LeaseEscrow | undefined> { return await this.state.escrow(leaseId) }
   async settlement (epoch: number): Promise<EpochSettlement | undefined> { return await this.state.settlement(epoch) }
+  async providers (): Promise<ProviderRegistration[]> { return await this.state.providers() }
+  async checkers (): Promise<CheckerLicence[]> { return await this.state.checkers() }
+  async leasesOf (provider: Address): Promise<LeaseEscrow[]> { return await this.state.leasesOf(provider) }
 
   async seedAt (timestamp: number): Promise<{ seed: Hex, height: number }> {
     // Blocks get the host's time when produced, so once the clock has passed `timestamp`

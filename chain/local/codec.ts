@@ -42,7 +42,8 @@ export const callSchema = z.discriminatedUnion('kind', [
     outcomeCount: z.number().int().min(0),
     rewards: z.array(z.object({ to: address, amount: positive }).strict()).max(MAX_LIST),
     penalties: z.array(z.object({ provider: address, amount: positive }).strict()).max(MAX_LIST),
-    points: z.array(z.object({ to: address, amount: positive }).strict()).max(MAX_LIST)
+    points: z.array(z.object({ to: address, amount: positive }).strict()).max(MAX_LIST),
+    dissenters: z.array(address).max(MAX_LIST).optional()
   }).strict(),
   z.object({ kind: z.literal('faucet'), amount: positive }).strict()
 ])

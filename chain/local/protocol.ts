@@ -23,6 +23,9 @@ const requestSchema = z.discriminatedUnion('method', [
   z.object({ method: z.literal('registration'), peerId: z.string().max(128) }),
   z.object({ method: z.literal('escrow'), leaseId: z.string().max(64) }),
   z.object({ method: z.literal('settlement'), epoch: z.number().int().min(0) }),
+  z.object({ method: z.literal('providers') }),
+  z.object({ method: z.literal('checkers') }),
+  z.object({ method: z.literal('leasesOf'), provider: z.string().max(64) }),
   z.object({ method: z.literal('seedAt'), timestamp: z.number().int().min(0) })
 ])
 type LedgerRequest = z.infer<typeof requestSchema>
@@ -73,6 +76,9 @@ export class LedgerServer implements Startable {
       case 'registration': return await c.registration(req.peerId) ?? null
       case 'escrow': return await c.escrow(req.leaseId) ?? null
       case 'settlement': return await c.settlement(req.epoch) ?? null
+      case 'providers': return await c.providers()
+      case 'checkers': return await c.checkers()
+      case 'leasesOf': return await c.leasesOf(req.provider)
       case 'seedAt': return await c.seedAt(req.timestamp)
     }
   }
@@ -85,18 +91,25 @@ const hex = z.string().regex(/^0x[0-9a-f]*$/) as unknown as z.ZodType<Hex>
 const headSchema = z.object({ height: z.number().int(), hash: hex, timestamp: z.number() })
 const receiptSchema = z.object({ txHash: hex, height: z.number().int(), blockHash: hex })
 const accountSchema = z.object({ address: z.string(), free: big, locked: big, nonce: z.number().int(), points: big })
-const providerSchema = z.object({ address: z.string(), peerId: z.string(), stake: big, registeredAt: z.number().int() }).nullable()
-const checkerSchema = z.object({ address: z.string(), peerId: z.string(), stake: big, licensedAt: z.number().int(), eligible: z.boolean() }).nullable()
+const registrationRecord = z.object({ address: z.string(), peerId: z.string(), stake: big, registeredAt: z.number().int() })
+const providerSchema = registrationRecord.nullable()
+const licenceSchema = z.object({
+  address: z.string(), peerId: z.string(), stake: big, licensedAt: z.number().int(), eligible: z.boolean(),
+  ineligibleAt: z.number().int().optional(), dissentEpochs: z.array(z.number().int()).optional()
+})
+const checkerSchema = licenceSchema.nullable()
 const registrationSchema = z.object({ role: z.enum(['provider', 'checker']), address: z.string(), stake: big, eligible: z.boolean() }).nullable()
-const escrowSchema = z.object({
+const escrowRecord = z.object({
   leaseId: z.string(), user: z.string(), provider: z.string(), amount: big, pricePerHour: big, maxSeconds: z.number(),
   startedAt: z.number().optional(), closedAt: z.number().optional(), status: z.enum(['funded', 'running', 'closed']),
   paidToProvider: big, refunded: big, closeReason: z.enum(['cancelled', 'expired', 'failed']).optional()
-}).nullable()
+})
+const escrowSchema = escrowRecord.nullable()
 const transfer = z.object({ to: z.string(), amount: big })
 const settlementSchema = z.object({
   epoch: z.number().int(), outcomeRoot: hex, outcomeCount: z.number().int(), submitter: z.string(), height: z.number().int(),
-  rewards: z.array(transfer), penalties: z.array(z.object({ provider: z.string(), amount: big })), points: z.array(transfer)
+  rewards: z.array(transfer), penalties: z.array(z.object({ provider: z.string(), amount: big })), points: z.array(transfer),
+  dissenters: z.array(z.string()).optional()
 }).nullable()
 const infoSchema = z.object({ genesisHash: hex, symbol: z.string(), decimals: z.number().int(), head: headSchema })
 const seedSchema = z.object({ seed: hex, height: z.number().int() })
@@ -194,6 +207,9 @@ export class RemoteLedger implements Ledger {
   async registration (peerId: string): Promise<PeerRegistration | undefined> { return await this.call({ method: 'registration', peerId }, registrationSchema) ?? undefined }
   async escrow (leaseId: string): Promise<LeaseEscrow | undefined> { return await this.call({ method: 'escrow', leaseId }, escrowSchema) as LeaseEscrow | null ?? undefined }
   async settlement (epoch: number): Promise<EpochSettlement | undefined> { return await this.call({ method: 'settlement', epoch }, settlementSchema) as EpochSettlement | null ?? undefined }
+  async providers (): Promise<ProviderRegistration[]> { return await this.call({ method: 'providers' }, z.array(registrationRecord)) }
+  async checkers (): Promise<CheckerLicence[]> { return await this.call({ method: 'checkers' }, z.array(licenceSchema)) }
+  async leasesOf (provider: string): Promise<LeaseEscrow[]> { return await this.call({ method: 'leasesOf', provider }, z.array(escrowRecord)) as LeaseEscrow[] }
   async seedAt (timestamp: number): Promise<{ seed: Hex, height: number }> { return await this.call({ method: 'seedAt', timestamp }, seedSchema) }
 
   /** Block events come from the host's announcements on gossip (see LedgerAnnouncer); this feeds them in. */

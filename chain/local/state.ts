@@ -13,7 +13,12 @@ export interface LedgerParams {
   minCheckerStake: Amount
   /** Devnet faucet: the most one faucet call may mint; 0 disables the faucet. */
   faucetMax: Amount
+  /** A checker that dissents from outcomes this many times within `dissentWindowEpochs` epochs loses its eligibility. */
+  maxDissentStrikes: number
+  dissentWindowEpochs: number
 }
+
+export const DEFAULT_DISSENT = { maxDissentStrikes: 3, dissentWindowEpochs: 100 } as const
 
 type Entity = 'account' | 'provider' | 'checker' | 'peer' | 'escrow' | 'settlement' | 'key'
 
@@ -86,6 +91,23 @@ export class LedgerState {
   }
 
   async escrow (leaseId: string): Promise<LeaseEscrow | undefined> { return await this.get('escrow', leaseId) }
+
+  /** Every entity of a kind (a scan of the store: a dev chain's sizes, not a production index). */
+  private async all<T>(entity: Entity): Promise<T[]> {
+    const prefix = `ledger/${entity}/`
+    const out: T[] = []
+    for await (const key of this.db.keys({ gte: prefix, lt: prefix + '\xff' })) {
+      const value = await this.get<T>(entity, key.slice(prefix.length))
+      if (value != null) out.push(value)
+    }
+    return out
+  }
+
+  async providers (): Promise<ProviderRegistration[]> { return await this.all('provider') }
+  async checkers (): Promise<CheckerLicence[]> { return await this.all('checker') }
+  async leasesOf (provider: Address): Promise<LeaseEscrow[]> {
+    return (await this.all<LeaseEscrow>('escrow')).filter(e => e.provider === provider)
+  }
   async settlement (epoch: number): Promise<EpochSettlement | undefined> { return await this.get('settlement', String(epoch).padStart(12, '0')) }
   async keyUsed (key: string): Promise<boolean> { return (await this.get<KeyRecord>('key', key)) != null }
 
@@ -192,6 +214,8 @@ export class LedgerState {
         const rewards = call.rewards.reduce((s, r) => s + r.amount, 0n)
         if (treasury.free < rewards) fail('INSUFFICIENT_BALANCE', `treasury ${treasury.free} cannot pay rewards ${rewards}`)
         for (const p of call.penalties) if (await this.provider(p.provider) == null) fail('WRONG_ROLE', `penalty for ${p.provider}, not a provider`)
+        const dissenters = [...new Set(call.dissenters ?? [])]
+        for (const d of dissenters) if (await this.checker(d) == null) fail('WRONG_ROLE', `dissent by ${d}, not a licensed checker`)
         // Apply: rewards out of the treasury, penalties from provider stake into it, points to users.
         let treasuryFree = treasury.free - rewards
         for (const r of call.rewards) { const a = await this.account(r.to); this.putAccount({ ...a, free: a.free + r.amount }) }
@@ -204,11 +228,20 @@ export class LedgerState {
           treasuryFree += slash
         }
         for (const g of call.points) { const a = await this.account(g.to); this.putAccount({ ...a, points: a.points + g.amount }) }
+        // Repeated dissent (DESIGN §1.3): a strike per epoch with a minority verdict; enough
+        // strikes within the window and the licence stops counting (its stake stays locked).
+        for (const d of dissenters) {
+          const licence = await this.checker(d) as CheckerLicence
+          const window = call.epoch - this.params.dissentWindowEpochs
+          const strikes = [...(licence.dissentEpochs ?? []).filter(e => e > window && e !== call.epoch), call.epoch].slice(-this.params.maxDissentStrikes)
+          const out = licence.eligible && strikes.length >= this.params.maxDissentStrikes
+          this.set('checker', d, { ...licence, dissentEpochs: strikes, ...(out ? { eligible: false, ineligibleAt: ctx.height } : {}) } satisfies CheckerLicence)
+        }
         const t = await this.account(this.params.treasury)
         this.putAccount({ ...t, free: treasuryFree })
         this.set('settlement', String(call.epoch).padStart(12, '0'), {
           epoch: call.epoch, outcomeRoot: call.outcomeRoot, outcomeCount: call.outcomeCount, submitter: signer,
-          height: ctx.height, rewards: call.rewards, penalties: call.penalties, points: call.points
+          height: ctx.height, rewards: call.rewards, penalties: call.penalties, points: call.points, dissenters
         } satisfies EpochSettlement)
         break
       }

@@ -234,6 +234,9 @@ export class PeaqLedger implements Ledger {
   async checker (address: Address): Promise<CheckerLicence | undefined> { return await this.state.checker(decodeAddress(address)) }
   async registration (peerId: string): Promise<PeerRegistration | undefined> { return await this.state.registration(peerId) }
   async escrow (leaseId: string): Promise<LeaseEscrow | undefined> { return await this.state.escrow(leaseId) }
+  async providers (): Promise<ProviderRegistration[]> { return await this.state.providers() }
+  async checkers (): Promise<CheckerLicence[]> { return await this.state.checkers() }
+  async leasesOf (provider: Address): Promise<LeaseEscrow[]> { return await this.state.leasesOf(decodeAddress(provider)) }
   async settlement (epoch: number): Promise<EpochSettlement | undefined> { return await this.state.settlement(epoch) }
   async seedAt (timestamp: number): Promise<{ seed: Hex, height: number }> { return await this.state.seedAt(timestamp) }
 

@@ -220,6 +220,24 @@ export class PeaqRuntime {
     return attr.name.byteLength === 0 ? undefined : attr
   }
 
+  /**
+   * Every DID attribute whose name starts with `prefix`, on any DID. peaqDid keys attributes by
+   * a hash of (DID, name), so a prefix is not a storage prefix: this pages through the whole
+   * map. Used only for the directory reads (who is registered, a provider's leases), which
+   * checkers make once per epoch and cache.
+   */
+  async attributesNamed (prefix: string): Promise<Attribute[]> {
+    const want = new TextEncoder().encode(prefix)
+    const entries = await this.rpc(`peaqDid attributes ${prefix}*`, async () => await this.pallets.attributeStore.entries())
+    const out: Attribute[] = []
+    for (const [, codec] of entries) {
+      let attr: Attribute
+      try { attr = decodeAttribute(codec.toU8a()) } catch { continue }
+      if (attr.name.byteLength >= want.byteLength && want.every((b, i) => attr.name[i] === b)) out.push(attr)
+    }
+    return out
+  }
+
   /** Whether `owner` created attribute `name` on `did` (see attributeOwnerKeys for the two key forms). */
   async attributeOwnedBy (owner: AccountId, did: AccountId, name: string): Promise<boolean> {
     const [perName, perDid] = attributeOwnerKeys(owner, did, name)

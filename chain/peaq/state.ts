@@ -83,6 +83,44 @@ export class PeaqState {
     return { role: index.role, address: this.address(index.account), stake: v.stake, eligible: v.stake > 0n }
   }
 
+  /**
+   * Every account registered in `role`: the peer index's entries, each counted only when the
+   * account's own record names the same peer (as registration() checks).
+   */
+  async registered (role: Role): Promise<AccountId[]> {
+    const index = await this.rt.attributesNamed(`${this.names.namespace}/peer/`)
+    const accounts = new Map<string, AccountId>()
+    for (const attr of index) {
+      const entry = orAbsent(() => decodePeer(attr.value))
+      if (entry == null || entry.role !== role) continue
+      const v = await this.role(role, entry.account)
+      if (v != null && this.names.peer(v.record.peerId) === new TextDecoder().decode(attr.name)) accounts.set(this.address(entry.account), entry.account)
+    }
+    return [...accounts.values()]
+  }
+
+  async providers (): Promise<ProviderRegistration[]> {
+    const all = await Promise.all((await this.registered('provider')).map(async id => await this.provider(id)))
+    return all.filter((p): p is ProviderRegistration => p != null)
+  }
+
+  async checkers (): Promise<CheckerLicence[]> {
+    const all = await Promise.all((await this.registered('checker')).map(async id => await this.checker(id)))
+    return all.filter((c): c is CheckerLicence => c != null)
+  }
+
+  /** The escrows of `provider`'s leases, from the lease terms attributes (each verified by escrow()). */
+  async leasesOf (provider: AccountId): Promise<LeaseEscrow[]> {
+    const terms = await this.rt.attributesNamed(this.names.lease())
+    const ids = new Set<string>()
+    for (const attr of terms) {
+      const t = orAbsent(() => decodeTerms(attr.value))
+      if (t != null && sameAccount(t.provider, provider)) ids.add(t.leaseId)
+    }
+    const all = await Promise.all([...ids].map(async id => await this.escrow(id)))
+    return all.filter((e): e is LeaseEscrow => e != null)
+  }
+
   async lease (leaseId: string): Promise<LeaseView | undefined> {
     const account = this.custody.lease(leaseId)
     const attr = await this.rt.attribute(account, this.names.lease())

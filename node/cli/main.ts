@@ -9,6 +9,7 @@ import { idCommand } from './commands/id.js'
 import { inventoryCommand } from './commands/inventory.js'
 import { startCommand } from './commands/start.js'
 import { providersCommand } from './commands/providers.js'
+import { outcomesCommand } from './commands/outcomes.js'
 import { peersCommand, pingCommand, statusCommand } from './commands/status.js'
 import { cancelCommand, connectCommand, leasesCommand, logsCommand, orderCommand } from './commands/user.js'
 import { walletCommand } from './commands/wallet.js'
@@ -32,6 +33,7 @@ export function buildProgram (processStart = Date.now()): Command {
   program.addCommand(leasesCommand())
   program.addCommand(cancelCommand())
   program.addCommand(logsCommand())
+  program.addCommand(outcomesCommand())
   program.addCommand(inventoryCommand())
   program.addCommand(benchmarkCommand())
   return program

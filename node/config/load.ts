@@ -35,6 +35,15 @@ export const CONFIG_KEYS: readonly KeySpec[] = [
   { path: 'provider.benchmark', kind: 'string', flag: 'benchmark' },
   { path: 'provider.containers', kind: 'string', flag: 'containers' },
   { path: 'provider.stake', kind: 'string', flag: 'stake' },
+  { path: 'checker.stake', kind: 'string' },
+  { path: 'popw.epochMs', kind: 'int' },
+  { path: 'popw.k', kind: 'int' },
+  { path: 'popw.backups', kind: 'int' },
+  { path: 'popw.challengeMs', kind: 'int' },
+  { path: 'popw.challengeAllowanceMs', kind: 'int' },
+  { path: 'popw.bandwidthBytes', kind: 'int' },
+  { path: 'popw.reward', kind: 'string' },
+  { path: 'popw.penalty', kind: 'string' },
   { path: 'heartbeat.intervalMs', kind: 'int', flag: 'heartbeatInterval' },
   { path: 'heartbeat.missedBeforeOffline', kind: 'int' }
 ]

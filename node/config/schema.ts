@@ -88,6 +88,32 @@ export const configSchema = z.object({
       gpuHour: z.record(z.string().regex(/^[a-z0-9-]+$/, 'GPU model ids are lowercase, e.g. h100-sxm'), tokenAmount).default({ default: '1' })
     }).strict().prefault({})
   }).strict().prefault({}),
+  checker: z.object({
+    /** Stake locked on the ledger with the checker licence, in tokens. */
+    stake: tokenAmount.default('50')
+  }).strict().prefault({}),
+  /** Proof of Physical Work: network-wide parameters, the same on every node of a network. */
+  popw: z.object({
+    /** Epoch length: probes, commit, reveal, then one settlement per epoch (devnet: 10 s). */
+    epochMs: z.number().int().min(500).max(86_400_000).default(60_000),
+    /** Checkers whose verdicts count per provider; an outcome needs ⌈2k/3⌉ of them to agree. */
+    k: z.number().int().min(1).max(15).default(3),
+    /** Checkers after the first k that probe too and replace an assigned one that is offline. */
+    backups: z.number().int().min(0).max(5).default(1),
+    /** Work of one seeded challenge at the claimed class's speed, ms (the deadline allows 3× plus round trips). */
+    challengeMs: z.number().int().min(1).max(10_000).default(200),
+    /**
+     * Fixed part of a challenge's deadline, ms: expanding the matrices, hashing the rows, scheduling.
+     * The simulator raises it (hundreds of providers share one core there).
+     */
+    challengeAllowanceMs: z.number().int().min(0).max(60_000).default(200),
+    /** Bytes of the bandwidth probe (0: no bandwidth probe). */
+    bandwidthBytes: z.number().int().min(0).max(256 * 1024 * 1024).default(4 * 1024 * 1024),
+    /** Paid from the treasury to a checker for each outcome it agreed with, in tokens. */
+    reward: tokenAmount.default('0.1'),
+    /** Taken from a provider's stake for each failing outcome, in tokens. */
+    penalty: tokenAmount.default('1')
+  }).strict().prefault({}),
   heartbeat: z.object({
     intervalMs: z.number().int().min(100).max(3_600_000).default(15_000),
     /** A provider is offline after this many missed heartbeats. */

@@ -127,7 +127,8 @@ export class Devnet {
       ...(this.opts.extraArgs ?? [])
     ]
     const log = fs.openSync(node.logFile, 'a')
-    const env = { ...process.env, KAISAR_DEVNET: '1', ...(this.opts.dockerHost != null ? { DOCKER_HOST: this.opts.dockerHost } : {}) }
+    // Devnet epochs of Proof of Physical Work are 10 s (60 s elsewhere), unless the environment says otherwise.
+    const env = { KAISAR_POPW_EPOCH_MS: '10000', ...process.env, KAISAR_DEVNET: '1', ...(this.opts.dockerHost != null ? { DOCKER_HOST: this.opts.dockerHost } : {}) }
     const child = spawn(process.execPath, args, { stdio: ['ignore', log, log, 'ipc'], env })
     fs.closeSync(log)
     // The IPC channel is only a lifeline (the child exits when it closes); the child process

@@ -53,3 +53,20 @@ export async function measureBandwidth (libp2p: Libp2p, peer: PeerId, durationMs
 export function libp2pBandwidthProbe (libp2p: Libp2p, peer: PeerId): ThroughputProbe {
   return { target: peer.toString(), measure: async ({ durationMs, signal }) => await measureBandwidth(libp2p, peer, durationMs, signal) }
 }
+
+/** Sends `bytes` to `peer` and times it until the peer confirms the count (checkers' bandwidth probe: a fixed size, not a fixed time). */
+export async function measureTransfer (libp2p: Libp2p, peer: PeerId, bytes: number, signal?: AbortSignal): Promise<ThroughputSample> {
+  const stream = await libp2p.dialProtocol(peer, PROTOCOLS.bandwidth, { signal })
+  const start = performance.now()
+  let sent = 0
+  while (sent < bytes && signal?.aborted !== true) {
+    const chunk = bytes - sent >= CHUNK.byteLength ? CHUNK : CHUNK.subarray(0, bytes - sent)
+    await sendWithBackpressure(stream, chunk)
+    sent += chunk.byteLength
+  }
+  await stream.close({ signal })
+  let reply = new Uint8Array(0)
+  for await (const chunk of stream) reply = new Uint8Array([...reply, ...chunk.subarray()])
+  if (reply.byteLength !== 8) throw new Error(`bandwidth probe: malformed reply from ${peer.toString()}`)
+  return { bytes: Number(new DataView(reply.buffer).getBigUint64(0)), elapsedMs: performance.now() - start }
+}

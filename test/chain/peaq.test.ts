@@ -104,6 +104,9 @@ if (peaqSuiteEnabled(test, 'test/chain/peaq.test.ts')) {
     const licence = await ledger.checker(checker.address)
     assert.equal({ peerId: licence?.peerId, stake: licence?.stake, eligible: licence?.eligible }, { peerId: checkerPeer, stake: 5n * UNIT, eligible: true })
     assert.is((await ledger.registration(checkerPeer))?.role, 'checker')
+    // The directory reads checkers use to assign epochs: each role lists its own accounts only.
+    assert.equal((await ledger.providers()).map(p => [p.address, p.peerId]), [[provider.address, providerPeer]])
+    assert.equal((await ledger.checkers()).map(c => [c.address, c.peerId]), [[checker.address, checkerPeer]])
   })
 
   test('escrow a lease: the deposit is paid into the lease\'s custody account and its terms read back', async () => {
@@ -126,6 +129,8 @@ if (peaqSuiteEnabled(test, 'test/chain/peaq.test.ts')) {
     assert.is(running?.status, 'running')
     assert.ok(running?.startedAt != null && running.startedAt > 0)
     await rejects(submit(provider, { kind: 'startLease', leaseId }), 'DUPLICATE')
+    assert.equal((await ledger.leasesOf(provider.address)).map(e => [e.leaseId, e.status]), [[leaseId, 'running']])
+    assert.equal(await ledger.leasesOf(user2.address), [])
   })
 
   test('settle an epoch: root stored through peaqStorage, rewards transferred, penalty and points applied, read back', async () => {

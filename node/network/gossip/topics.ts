@@ -4,7 +4,8 @@ import { NodeRole } from '../../../protocols/gossip/codec.js'
 import { Heartbeat } from '../../../protocols/gossip/heartbeat.js'
 import { BlockAnnouncement } from '../../../protocols/gossip/ledger-block.js'
 import { TOPICS } from '../../../protocols/ids.js'
-import { ACCEPT, reject, type TopicSpec } from './topic.js'
+import { PopwMessage } from '../../../protocols/popw/popw.js'
+import { ACCEPT, reject, type GossipAction, type GossipContext, type TopicSpec } from './topic.js'
 
 export const HEARTBEAT_MAX_INTERVAL_MS = 10 * 60_000
 
@@ -36,5 +37,21 @@ export function ledgerTopic (hostPeerId: string): TopicSpec<BlockAnnouncement> {
       if (block.hash.byteLength !== 32) return reject('bad-hash')
       return ACCEPT
     }
+  }
+}
+
+/**
+ * Proof of Physical Work: checkers' commitments and reveals. Only checkers publish; the
+ * semantic checks (epoch window, licence, assignment, commitment) are the PoPW module's
+ * (node/popw/validation.ts), handed in here so the network layer stays free of them.
+ */
+export function popwTopic (validate: (msg: PopwMessage, ctx: GossipContext) => GossipAction | Promise<GossipAction>): TopicSpec<PopwMessage> {
+  return {
+    topic: TOPICS.popw,
+    codec: { encode: PopwMessage.encode, decode: bytes => PopwMessage.decode(bytes, { limits: { commit: { entries: 256 }, reveal: { entries: 256, entries$: { verdict: { reasons: 16 } } } } }) },
+    roles: [NodeRole.CHECKER],
+    maxBytes: 60 * 1024,
+    maxAgeMs: 10 * 60_000,
+    validate
   }
 }

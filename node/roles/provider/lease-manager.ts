@@ -50,6 +50,16 @@ export interface LeaseManagerComponents {
 
 type Emit = (event: LeaseEvent) => void
 
+/** A lease as a checker sees it (see `checkerAccess`). */
+export interface CheckerLeaseView {
+  leaseId: string
+  status: LeaseRecord['status'] | 'unknown'
+  ports: number[]
+  endedAt?: number
+  /** A lease token for the epoch's assigned checkers (running leases with ports only). */
+  token?: string
+}
+
 export class LeaseManager implements Startable {
   private readonly c: LeaseManagerComponents
   private readonly expiryTimers = new Map<string, NodeJS.Timeout>()
@@ -195,6 +205,28 @@ export class LeaseManager implements Startable {
     } finally {
       this.deploys.delete(leaseId)
     }
+  }
+
+  /**
+   * What checkers see of these leases (Proof of Physical Work, acting as a user): each running
+   * lease with published ports gets a token for `holders` (the epoch's assigned checkers),
+   * valid until `expiresAt` at most, so they can open a tunnel to the container as its user
+   * would. Ended leases say when they ended (their escrow may still be closing on the ledger).
+   */
+  async checkerAccess (leaseIds: readonly string[], holders: string[], expiresAt: number): Promise<CheckerLeaseView[]> {
+    const out: CheckerLeaseView[] = []
+    for (const leaseId of leaseIds) {
+      const lease = this.c.store.get(leaseId)
+      if (lease == null) { out.push({ leaseId, status: 'unknown', ports: [] }); continue }
+      const view: CheckerLeaseView = { leaseId, status: lease.status, ports: lease.order.ports, endedAt: lease.endedAt }
+      if (lease.status === 'running' && lease.order.ports.length > 0 && holders.length > 0) {
+        view.token = await issueLeaseToken(this.c.privateKey, {
+          leaseId, provider: this.c.peerId, holders: holders.slice(0, 16), ports: lease.order.ports, issuedAt: this.now(), expiresAt: Math.min(expiresAt, lease.expiresAt ?? expiresAt)
+        })
+      }
+      out.push(view)
+    }
+    return out
   }
 
   /** Cancels a lease for its user. */

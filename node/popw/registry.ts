@@ -1,0 +1,144 @@
+// Each epoch's context, read off the ledger: the seed (the block at the epoch's start), the
+// licensed checkers and the registered providers as of that block. Anything registered after
+// the seed block waits for the next epoch, and a checker made ineligible later still counts
+// for the epochs it was eligible in: every node, whenever it asks, gets the same answer.
+import { peerIdFromString } from '@libp2p/peer-id'
+import { LedgerUnavailableError, type CheckerLicence, type Ledger, type ProviderRegistration } from '../../chain/ledger.js'
+import { KaisarError } from '../errors.js'
+import { candidates, epochSeed, settlerOrder, type AssignmentParams, type Member } from '../../protocols/popw/assignment.js'
+import { keyOf } from '../../protocols/popw/verdict.js'
+import { EpochSchedule, type EpochTimes } from '../../protocols/popw/epoch.js'
+import type { EpochView } from '../../protocols/popw/outcome.js'
+import type { NodeConfig } from '../config/schema.js'
+import type { Logger } from '../log.js'
+
+export class EpochContextError extends KaisarError<{ code: 'EPOCH_CONTEXT_UNAVAILABLE', epoch: number }> {
+  constructor (epoch: number, message: string) { super({ code: 'EPOCH_CONTEXT_UNAVAILABLE', epoch }, message) }
+}
+
+const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex')
+
+export class EpochContext implements EpochView {
+  readonly epoch: number
+  readonly times: EpochTimes
+  readonly seed: Uint8Array
+  readonly seedHeight: number
+  readonly checkers: readonly Member[]
+  readonly providers: readonly Member[]
+  readonly params: AssignmentParams
+  private readonly checkerByKey: Map<string, Member>
+  private readonly providerByKey: Map<string, Member>
+  private readonly ranked = new Map<string, Member[]>()
+  private settlerList?: Member[]
+
+  constructor (init: { epoch: number, times: EpochTimes, seed: Uint8Array, seedHeight: number, checkers: Member[], providers: Member[], params: AssignmentParams }) {
+    this.epoch = init.epoch
+    this.times = init.times
+    this.seed = init.seed
+    this.seedHeight = init.seedHeight
+    this.checkers = init.checkers
+    this.providers = init.providers
+    this.params = init.params
+    this.checkerByKey = new Map(init.checkers.map(c => [hex(c.key), c]))
+    this.providerByKey = new Map(init.providers.map(p => [hex(p.key), p]))
+  }
+
+  checker (key: Uint8Array): Member | undefined { return this.checkerByKey.get(hex(key)) }
+  provider (key: Uint8Array): Member | undefined { return this.providerByKey.get(hex(key)) }
+
+  /** The provider's candidates this epoch (k assigned, then the backups); cached. */
+  candidatesOf (provider: Member): Member[] {
+    const key = hex(provider.key)
+    let list = this.ranked.get(key)
+    if (list == null) { list = candidates(this.seed, provider.key, this.checkers, this.params); this.ranked.set(key, list) }
+    return list
+  }
+
+  isCandidate (provider: Member, checker: Uint8Array): boolean {
+    const k = hex(checker)
+    return this.candidatesOf(provider).some(c => hex(c.key) === k)
+  }
+
+  /** Providers `checker` probes this epoch. */
+  dutiesOf (checker: Uint8Array): Member[] {
+    return this.providers.filter(p => this.isCandidate(p, checker))
+  }
+
+  settlers (): Member[] {
+    this.settlerList ??= settlerOrder(this.seed, this.checkers)
+    return this.settlerList
+  }
+}
+
+function member (reg: { peerId: string, address: string }): Member | undefined {
+  try { return { peerId: reg.peerId, key: keyOf(peerIdFromString(reg.peerId)), address: reg.address } } catch { return undefined }
+}
+
+/** Licensed at the seed block, with stake, and not yet made ineligible at it. */
+export function countsAt (licence: CheckerLicence, height: number): boolean {
+  return licence.licensedAt <= height && licence.stake > 0n && (licence.eligible || (licence.ineligibleAt ?? 0) > height)
+}
+
+export interface EpochRegistryInit {
+  schedule: EpochSchedule
+  params: AssignmentParams
+  /** How long to keep asking a ledger that is behind or unreachable. */
+  retryMs?: number
+}
+
+export class EpochRegistry {
+  private readonly cache = new Map<number, Promise<EpochContext>>()
+  private readonly done = new Map<number, EpochContext>()
+
+  constructor (private readonly c: { ledger: Ledger, logger: Logger }, private readonly init: EpochRegistryInit) {}
+
+  get schedule (): EpochSchedule { return this.init.schedule }
+  get params (): AssignmentParams { return this.init.params }
+
+  /** The context if it is loaded already. */
+  peek (epoch: number): EpochContext | undefined { return this.done.get(epoch) }
+
+  /** The epoch's context, loaded once (concurrent callers share the load; a failed load is retried by the next caller). */
+  async context (epoch: number): Promise<EpochContext> {
+    let p = this.cache.get(epoch)
+    if (p == null) {
+      p = this.load(epoch)
+      this.cache.set(epoch, p)
+      p.then(ctx => { this.done.set(epoch, ctx) }, () => { if (this.cache.get(epoch) === p) this.cache.delete(epoch) })
+      for (const e of this.cache.keys()) if (e < epoch - 16) { this.cache.delete(e); this.done.delete(e) }
+    }
+    return await p
+  }
+
+  private async load (epoch: number): Promise<EpochContext> {
+    const { ledger } = this.c
+    const times = this.init.schedule.times(epoch)
+    const deadline = Date.now() + (this.init.retryMs ?? this.init.schedule.epochMs)
+    for (;;) {
+      try {
+        const { seed, height } = await ledger.seedAt(times.start)
+        const [providers, checkers] = await Promise.all([ledger.providers(), ledger.checkers()])
+        return new EpochContext({
+          epoch,
+          times,
+          seed: epochSeed(Buffer.from(seed.slice(2), 'hex'), epoch),
+          seedHeight: height,
+          checkers: checkers.filter(l => countsAt(l, height)).map(member).filter((m): m is Member => m != null),
+          providers: providers.filter((r: ProviderRegistration) => r.registeredAt <= height).map(member).filter((m): m is Member => m != null),
+          params: this.init.params
+        })
+      } catch (err) {
+        // The ledger has not reached the epoch yet, or is briefly unreachable: ask again.
+        if (!(err instanceof LedgerUnavailableError) || Date.now() > deadline) {
+          throw new EpochContextError(epoch, `no context for epoch ${epoch}: ${(err as Error).message}`)
+        }
+        await new Promise(resolve => setTimeout(resolve, err.code === 'LEDGER_NOT_YET' ? 25 : 250))
+      }
+    }
+  }
+}
+
+/** The registry for a node's configured epochs (the same on every node of a network). */
+export function epochRegistry (c: { ledger: Ledger, logger: Logger }, popw: NodeConfig['popw']): EpochRegistry {
+  return new EpochRegistry(c, { schedule: new EpochSchedule(popw.epochMs), params: { k: popw.k, backups: popw.backups } })
+}

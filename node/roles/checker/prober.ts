@@ -1,0 +1,299 @@
+// One checker's probes of one provider in one epoch (DESIGN §1.2), each bounded in time:
+//  1. liveness and round-trip time (ping; dialing it if need be);
+//  2. its signed record (over the challenge protocol, verified as the DHT's validator would): the claims;
+//  3. the seeded challenge, sized by the claimed class, against its deadline, then spot-checked;
+//     an answer equal to an earlier one is a replay;
+//  4. bandwidth: a timed transfer, compared with what its benchmark claims;
+//  5. acting as a user: for each lease the ledger says runs there, a tunnel to the container's
+//     port with the token the lease grants this epoch's checkers.
+// The result is pass when nothing failed; the reasons say what did.
+import { randomBytes, randomInt } from 'node:crypto'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { multiaddr } from '@multiformats/multiaddr'
+import { fromHex } from '../../../chain/merkle.js'
+import { openRecord, recordKey } from '../../../protocols/records/codec.js'
+import { ProviderRecord } from '../../../protocols/records/provider-record.js'
+import { PROTOCOLS, RECORD_NAMESPACES } from '../../../protocols/ids.js'
+import { NONCE_BYTES, checkOpenedRows, claimedCompute, pickRows, planChallenge } from '../../../protocols/popw/challenge.js'
+import { leasesReplySchema, pongSchema, recordReplySchema, rootReplySchema, rowsReplySchema } from '../../../protocols/popw/messages.js'
+import { tunnelReplySchema } from '../../../protocols/lease/messages.js'
+import { decodeBenchmark, decodeInventory, type BenchmarkResult, type HardwareInventory } from '../../hardware/schema.js'
+import { measureTransfer } from '../../network/bandwidth.js'
+import { JsonFrames } from '../../network/json-frames.js'
+import type { Ledger } from '../../../chain/ledger.js'
+import type { Member } from '../../../protocols/popw/assignment.js'
+import type { Result } from '../../../protocols/popw/verdict.js'
+import type { KaisarLibp2p } from '../../network/libp2p.js'
+import type { SignedRecordStore } from '../../network/records/store.js'
+import type { EpochContext } from '../../popw/registry.js'
+import type { PopwMetrics } from '../../popw/metrics.js'
+import type { PeerId } from '@libp2p/interface'
+
+export interface ProbeReport {
+  result: Result
+  /**
+   * The epoch's probe window closed before this checker could finish, with nothing failed so
+   * far: it does not know, so it says nothing (no commitment; a backup counts instead) rather
+   * than accuse the provider of its own lack of time.
+   */
+  abstain?: boolean
+  reasons: string[]
+  rttMs: number
+  bandwidthMbps: number
+  challengeN: number
+  challengeMs: number
+  deadlineMs: number
+  claimedClass: string
+  leasesChecked: number
+  leasesOk: number
+}
+
+export interface ProberInit {
+  /** Work of one challenge at the claimed class's speed, ms. */
+  challengeMs: number
+  /** Size of the bandwidth probe (0: none). */
+  bandwidthBytes: number
+  /** Fixed part of a challenge's deadline. */
+  challengeAllowanceMs: number
+}
+
+/** Measured below a tenth of the benchmark's claim (from anywhere on the internet, a lie rather than a slow path). */
+const BANDWIDTH_TOLERANCE = 10
+const MAX_LEASES_PROBED = 8
+/** Roots a provider gave this checker lately, to call a repeated answer what it is. */
+const ROOTS_REMEMBERED = 64
+
+/** `p`, or the signal's abort, whichever comes first (for calls that take no signal). */
+async function raceSignal<T> (p: Promise<T>, signal: AbortSignal): Promise<T> {
+  p.catch(() => {}) // a late failure after the abort won is nobody's business
+  if (signal.aborted) throw signal.reason as Error
+  let onAbort: (() => void) | undefined
+  try {
+    return await Promise.race([p, new Promise<never>((_resolve, reject) => { onAbort = () => { reject(signal.reason as Error) }; signal.addEventListener('abort', onAbort, { once: true }) })])
+  } finally {
+    if (onAbort != null) signal.removeEventListener('abort', onAbort)
+  }
+}
+
+interface Claims { inventory: HardwareInventory, benchmark?: BenchmarkResult, wallet: string }
+
+/** Epochs a provider's fetched record is used before it is fetched again. */
+const RECORD_REFRESH_EPOCHS = 5
+
+export class Prober {
+  private readonly roots = new Map<string, string[]>()
+  private readonly claimCache = new Map<string, { epoch: number, claims: Claims }>()
+
+  constructor (private readonly c: { libp2p: KaisarLibp2p, ledger: Ledger, records: SignedRecordStore, metrics: PopwMetrics }, private readonly init: ProberInit) {}
+
+  async probe (provider: Member, ctx: EpochContext, signal: AbortSignal): Promise<ProbeReport> {
+    const report: ProbeReport = { result: 'fail', reasons: [], rttMs: 0, bandwidthMbps: 0, challengeN: 0, challengeMs: 0, deadlineMs: 0, claimedClass: '', leasesChecked: 0, leasesOk: 0 }
+    const peer = peerIdFromString(provider.peerId)
+    // A step that ended because the window closed is this checker's limit, not the provider's failing.
+    const outOfTime = (): boolean => signal.aborted && report.reasons.length === 0
+    const fail = (reason: string): ProbeReport => {
+      if (outOfTime()) return { ...report, abstain: true }
+      report.reasons.push(reason)
+      return report
+    }
+
+    // 1. Liveness and RTT.
+    try {
+      report.rttMs = Math.round(await this.timed('ping', async () => await this.ping(peer, AbortSignal.any([signal, AbortSignal.timeout(5_000)]))))
+    } catch {
+      return fail('unreachable')
+    }
+
+    // 2. What it claims.
+    let claims: Claims
+    try {
+      claims = await this.timed('record', async () => await this.claims(peer, ctx.epoch, signal))
+    } catch {
+      return fail('no-record')
+    }
+    if (claims.wallet !== provider.address) report.reasons.push('wallet-mismatch')
+
+    // 3. The seeded challenge, sized by the claim.
+    const claim = claimedCompute(claims.inventory, claims.benchmark)
+    const plan = planChallenge(claim, this.init.challengeMs, report.rttMs, this.init.challengeAllowanceMs)
+    Object.assign(report, { claimedClass: claim.id, challengeN: plan.n, deadlineMs: plan.deadlineMs })
+    let challenge = await this.timed('challenge', async () => await this.challenge(peer, provider, plan.n, plan.deadlineMs, signal))
+    // A missed deadline gets one more try with a fresh nonce, when the window still has room for
+    // it: a moment's congestion should not fail an honest provider (nor give its checker a
+    // minority verdict), while a provider that is slow, or claims more than it has, misses both.
+    if (challenge.reason === 'challenge-deadline' && !signal.aborted) {
+      const again = await this.timed('challenge', async () => await this.challenge(peer, provider, plan.n, plan.deadlineMs, signal))
+      if (again.reason !== 'probe-window') challenge = again // a retry cut short by the window leaves the miss standing
+    }
+    report.challengeMs = Math.round(challenge.ms)
+    if (challenge.reason === 'probe-window') return fail('probe-window')
+    if (challenge.reason != null) report.reasons.push(challenge.reason)
+
+    // 4. Bandwidth against the claimed benchmark.
+    if (this.init.bandwidthBytes > 0) {
+      try {
+        const sample = await this.timed('bandwidth', async () => await measureTransfer(this.c.libp2p, peer, this.init.bandwidthBytes, AbortSignal.any([signal, AbortSignal.timeout(10_000)])))
+        report.bandwidthMbps = Math.round(sample.bytes * 8 / 1e6 / (sample.elapsedMs / 1000))
+        const claimed = claims.benchmark?.network
+        if (claimed?.status === 'ok' && report.bandwidthMbps * BANDWIDTH_TOLERANCE < claimed.throughputMBps * 8) report.reasons.push('bandwidth-below-claim')
+      } catch {
+        if (outOfTime()) return { ...report, abstain: true }
+        report.reasons.push('bandwidth-failed')
+      }
+    }
+
+    // 5. Its running leases, as their user.
+    try {
+      const leases = await this.timed('leases', async () => await this.leases(peer, provider, ctx, signal))
+      report.leasesChecked = leases.checked
+      report.leasesOk = leases.ok
+      report.reasons.push(...leases.reasons)
+    } catch {
+      if (outOfTime()) return { ...report, abstain: true }
+      report.reasons.push('leases-unanswered')
+    }
+
+    report.result = report.reasons.length === 0 ? 'pass' : 'fail'
+    return report
+  }
+
+  private async timed<T> (probe: string, fn: () => Promise<T>): Promise<T> {
+    const end = this.c.metrics.probeSeconds.startTimer({ probe })
+    try { return await fn() } finally { end() }
+  }
+
+  /** Dials if need be, then times one round trip on the open stream (the dial and protocol negotiation excluded). */
+  private async ping (peer: PeerId, signal: AbortSignal): Promise<number> {
+    const frames = await this.open(peer, signal)
+    try {
+      const t0 = performance.now()
+      await frames.write({ op: 'ping' }, { signal })
+      const pong = await frames.read(pongSchema, { signal })
+      if (!pong.ok) throw new Error(pong.message)
+      return performance.now() - t0
+    } finally {
+      await frames.stream.close().catch(() => {})
+    }
+  }
+
+  /**
+   * A stream to the provider. A peer this node has no address for (a provider in DHT client
+   * mode, never met) is found through its signed record in the DHT, as a user would find it.
+   */
+  private async open (peer: PeerId, signal: AbortSignal): Promise<JsonFrames> {
+    try {
+      return new JsonFrames(await this.c.libp2p.dialProtocol(peer, PROTOCOLS.challenge, { signal }), 64 * 1024)
+    } catch (err) {
+      if (signal.aborted || this.c.libp2p.getConnections(peer).length > 0) throw err
+      const found = await this.c.records.fetch(RECORD_NAMESPACES.provider, peer, signal)
+      if (found == null) throw err
+      const addresses = ProviderRecord.decode(found.payload).addresses.flatMap(a => { try { return [multiaddr(a)] } catch { return [] } })
+      await this.c.libp2p.peerStore.merge(peer, { multiaddrs: addresses })
+      return new JsonFrames(await this.c.libp2p.dialProtocol(peer, PROTOCOLS.challenge, { signal }), 64 * 1024)
+    }
+  }
+
+  /** The provider's claims, from its signed record; fetched again every few epochs (records change rarely). */
+  private async claims (peer: PeerId, epoch: number, signal: AbortSignal): Promise<Claims> {
+    const cached = this.claimCache.get(peer.toString())
+    if (cached != null && epoch - cached.epoch < RECORD_REFRESH_EPOCHS) return cached.claims
+    const claims = await this.record(peer, signal)
+    this.claimCache.set(peer.toString(), { epoch, claims })
+    return claims
+  }
+
+  private async record (peer: PeerId, signal: AbortSignal): Promise<Claims> {
+    const s = AbortSignal.any([signal, AbortSignal.timeout(5_000)])
+    const frames = await this.open(peer, s)
+    await frames.write({ op: 'record' }, { signal: s })
+    const reply = await frames.read(recordReplySchema, { signal: s })
+    await frames.stream.close().catch(() => {})
+    if (!reply.ok) throw new Error(reply.message)
+    // The same check the DHT's validator makes: signed by the peer the key names.
+    const opened = await openRecord(recordKey(RECORD_NAMESPACES.provider, peer), Buffer.from(reply.record, 'base64'))
+    if (!opened.ok) throw new Error(`record: ${opened.reason}`)
+    const record = ProviderRecord.decode(opened.record.payload)
+    return { inventory: decodeInventory(record.inventoryJson), benchmark: record.benchmarkJson !== '' ? decodeBenchmark(record.benchmarkJson) : undefined, wallet: record.wallet }
+  }
+
+  private async challenge (peer: PeerId, provider: Member, n: number, deadlineMs: number, signal: AbortSignal): Promise<{ ms: number, reason?: string }> {
+    const nonce = new Uint8Array(randomBytes(NONCE_BYTES))
+    let frames: JsonFrames
+    try { frames = await this.open(peer, AbortSignal.any([signal, AbortSignal.timeout(5_000)])) } catch { return { ms: 0, reason: 'challenge-unreachable' } }
+    const t0 = performance.now()
+    try {
+      await frames.write({ op: 'challenge', nonce: `0x${Buffer.from(nonce).toString('hex')}`, n, deadlineMs })
+      let root
+      try {
+        root = await frames.read(rootReplySchema, { signal: AbortSignal.any([signal, AbortSignal.timeout(deadlineMs)]) })
+      } catch {
+        // The epoch's probe window closing is this checker's limit, not the provider's deadline.
+        return { ms: performance.now() - t0, reason: signal.aborted ? 'probe-window' : 'challenge-deadline' }
+      }
+      const ms = performance.now() - t0
+      // ABANDONED: the provider itself saw it could not make the deadline (no second try for that).
+      if (!root.ok) return { ms, reason: root.code === 'ABANDONED' ? 'challenge-too-slow' : 'challenge-refused' }
+      if (ms > deadlineMs) return { ms, reason: 'challenge-deadline' }
+      const seen = this.roots.get(provider.peerId) ?? []
+      const replayed = seen.includes(root.root)
+      this.roots.set(provider.peerId, [...seen, root.root].slice(-ROOTS_REMEMBERED))
+      const asked = pickRows(n, max => randomInt(max))
+      const s = AbortSignal.any([signal, AbortSignal.timeout(10_000)])
+      await frames.write({ op: 'open', rows: asked }, { signal: s })
+      const rows = await frames.read(rowsReplySchema, { signal: s })
+      if (!rows.ok) return { ms, reason: 'challenge-refused' }
+      const check = checkOpenedRows(nonce, provider.key, n, fromHex(root.root), asked, rows.rows.map(r => ({ index: r.index, data: Buffer.from(r.data, 'base64'), proof: r.proof.map(fromHex) })))
+      if (replayed) return { ms, reason: 'challenge-replayed' }
+      return check.ok ? { ms } : { ms, reason: `challenge-${check.reason}` }
+    } catch {
+      return { ms: performance.now() - t0, reason: 'challenge-failed' }
+    } finally {
+      await frames.stream.close().catch(() => {})
+    }
+  }
+
+  private async leases (peer: PeerId, provider: Member, ctx: EpochContext, signal: AbortSignal): Promise<{ checked: number, ok: number, reasons: string[] }> {
+    const running = (await raceSignal(this.c.ledger.leasesOf(provider.address), signal)).filter(e => e.status === 'running').slice(0, MAX_LEASES_PROBED)
+    if (running.length === 0) return { checked: 0, ok: 0, reasons: [] }
+    const s = AbortSignal.any([signal, AbortSignal.timeout(5_000)])
+    const frames = await this.open(peer, s)
+    await frames.write({ op: 'leases', epoch: ctx.epoch, leaseIds: running.map(e => e.leaseId) }, { signal: s })
+    const reply = await frames.read(leasesReplySchema, { signal: s })
+    await frames.stream.close().catch(() => {})
+    if (!reply.ok) return { checked: running.length, ok: 0, reasons: ['leases-refused'] }
+    const reasons = new Set<string>()
+    let ok = 0
+    for (const escrow of running) {
+      const view = reply.leases.find(l => l.leaseId === escrow.leaseId)
+      if (view == null || view.status === 'unknown') { reasons.add('lease-unknown'); continue }
+      if (view.status === 'running') {
+        if (view.token == null || view.ports.length === 0) { ok++; continue } // nothing published to reach
+        if (await this.tunnel(peer, view.token, view.ports[0] as number, signal)) ok++
+        else reasons.add('lease-unreachable')
+      } else if (view.status === 'failed' || view.status === 'stopped') {
+        // Ended here, still open on the ledger: fine while its close is on its way (two epochs).
+        if (view.endedAt != null && view.endedAt >= ctx.times.start - 2 * (ctx.times.end - ctx.times.start)) ok++
+        else reasons.add('lease-not-closed')
+      } else {
+        ok++ // accepted / deploying: the ledger started it a moment early
+      }
+    }
+    return { checked: running.length, ok, reasons: [...reasons] }
+  }
+
+  /** Opens a tunnel to the lease's port with the checkers' token, as the lease's user would. */
+  private async tunnel (peer: PeerId, token: string, port: number, signal: AbortSignal): Promise<boolean> {
+    const s = AbortSignal.any([signal, AbortSignal.timeout(5_000)])
+    try {
+      const stream = await this.c.libp2p.dialProtocol(peer, PROTOCOLS.tunnel, { signal: s })
+      const frames = new JsonFrames(stream, 8192)
+      await frames.write({ token, port }, { signal: s })
+      const reply = await frames.read(tunnelReplySchema, { signal: s })
+      // The provider answers ok only once the container's port accepted a connection.
+      await stream.close().catch(() => { stream.abort(new Error('tunnel probe done')) })
+      return reply.ok
+    } catch {
+      return false
+    }
+  }
+}
