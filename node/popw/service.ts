@@ -96,9 +96,12 @@ export class PopwService implements Startable {
       protocol: PROTOCOLS.outcomes,
       schema: outcomesRequestSchema,
       logger: this.c.logger,
-      handle: async ({ epoch }) => {
-        const outcomes = (await this.store.get(epoch))?.outcomes ?? this.local.get(epoch)?.outcomes ?? []
-        return { epoch, outcomes: outcomes.map(o => Buffer.from(Outcome.encode(o)).toString('base64')) }
+      handle: async (req) => {
+        const wire = (outcomes: readonly Outcome[]): string[] => outcomes.map(o => Buffer.from(Outcome.encode(o)).toString('base64'))
+        // Only settled epochs: a user's scheduler checks each against the root on the ledger.
+        if ('recent' in req) return { epochs: (await this.store.recent(req.recent)).map(s => ({ epoch: s.epoch, outcomes: wire(s.outcomes) })) }
+        const outcomes = (await this.store.get(req.epoch))?.outcomes ?? this.local.get(req.epoch)?.outcomes ?? []
+        return { epoch: req.epoch, outcomes: wire(outcomes) }
       }
     })
     for (const s of (await this.store.recent(SCORE_HISTORY_EPOCHS)).reverse()) {

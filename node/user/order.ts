@@ -4,10 +4,12 @@ import { randomBytes } from 'node:crypto'
 import { u8aToHex } from '@polkadot/util'
 import { leaseCreatePayload, type LeaseEvent, type Order } from '../../protocols/lease/messages.js'
 import { KaisarError } from '../errors.js'
-import { rankCandidates, type Candidate, type Ranked } from './scheduler.js'
+import { NEUTRAL_SCORE } from '../popw/scores.js'
+import { checkedProviders, rankCandidates, type Candidate, type Ranked } from './scheduler.js'
 import { knowProvider, leaseEvents, requestQuote } from './lease-client.js'
 import type { BookedLease } from './lease-book.js'
 import type { ProviderFilter } from '../services/discovery.js'
+import type { SettledScores } from './settled-scores.js'
 import type { UserNode } from './user-node.js'
 
 export class OrderError extends KaisarError<{ code: 'NO_PROVIDER' | 'NO_FUNDS' | 'LEASE_FAILED' | 'LEASE_REFUSED' }> {
@@ -19,8 +21,12 @@ export interface OrderOptions {
   maxPricePerHour?: bigint
   /** Ask at most this many candidates for quotes. */
   maxCandidates?: number
-  /** Provider scores from checkers' outcomes (peer id → 0..1); missing = neutral 0.5. */
-  scores?: Map<string, number>
+  /**
+   * Checkers' settled outcomes (./settled-scores.ts). Once the network has any, only providers
+   * whose latest outcome is a pass are schedulable (a new provider waits for its first check);
+   * without them every provider is neutral (0.5).
+   */
+  checks?: SettledScores
   onEvent?: (event: LeaseEvent) => void
   onProgress?: (message: string) => void
 }
@@ -38,16 +44,21 @@ export async function placeOrder (user: UserNode, order: Order, opts: OrderOptio
   progress('looking for providers…')
   const found = await user.discovery.find({ ...opts.filter, limit: undefined }, { timeoutMs: 10_000 })
   if (found.length === 0) throw new OrderError('NO_PROVIDER', `no provider matches ${JSON.stringify(opts.filter)}`)
-  progress(`${found.length} candidate(s); asking for quotes…`)
-  const quotes = await Promise.allSettled(found.slice(0, opts.maxCandidates ?? 8).map(async p => {
+  const checks = opts.checks
+  const { ok: checked, rejected } = checks != null ? checkedProviders(found, checks.scores, checks.epochs.length) : { ok: found, rejected: [] as Array<{ provider: string, why: string }> }
+  if (checked.length === 0) throw new OrderError('NO_PROVIDER', `no provider has passed its latest check (${rejected.length} found; checkers settle once per epoch, try again shortly): ${rejected.map(r => `${r.provider.slice(-8)}: ${r.why}`).join('; ')}`)
+  progress(`${checked.length} candidate(s); asking for quotes…`)
+  const quotes = await Promise.allSettled(checked.slice(0, opts.maxCandidates ?? 8).map(async p => {
     const peer = await knowProvider(user.libp2p, p.peerId, p.addresses)
     const { quote, rttMs } = await requestQuote(user.libp2p, peer, order, { signal: AbortSignal.timeout(10_000) })
     if (quote.provider !== p.peerId || quote.wallet !== p.wallet) throw new Error('the quote does not match the provider\'s record')
-    return { quote, rttMs, score: opts.scores?.get(p.peerId) ?? 0.5, addresses: p.addresses } satisfies Candidate
+    return { quote, rttMs, score: checks?.scores.score(p.peerId) ?? NEUTRAL_SCORE, addresses: p.addresses } satisfies Candidate
   }))
   const candidates = quotes.flatMap(q => q.status === 'fulfilled' ? [q.value] : [])
-  const { ranked, rejected } = rankCandidates(candidates, opts.maxPricePerHour)
-  quotes.forEach((q, i) => { if (q.status === 'rejected') rejected.push({ provider: found[i]?.peerId ?? '?', why: `no quote: ${(q.reason as Error).message}` }) })
+  const ranking = rankCandidates(candidates, opts.maxPricePerHour)
+  const ranked = ranking.ranked
+  rejected.push(...ranking.rejected)
+  quotes.forEach((q, i) => { if (q.status === 'rejected') rejected.push({ provider: checked[i]?.peerId ?? '?', why: `no quote: ${(q.reason as Error).message}` }) })
   const chosen = ranked[0]
   if (chosen == null) throw new OrderError('NO_PROVIDER', `no provider can take this order: ${rejected.map(r => `${r.provider.slice(-8)}: ${r.why}`).join('; ')}`)
 

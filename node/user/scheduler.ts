@@ -1,6 +1,7 @@
 // Choosing among quotes (DESIGN §1.5): cheapest first, then checker score (neutral until
 // outcomes exist), round-trip time and free capacity. `explain` says why, for `order --json`.
 import type { Quote } from '../../protocols/lease/messages.js'
+import type { ProviderScores } from '../popw/scores.js'
 
 export interface Candidate {
   quote: Quote
@@ -32,4 +33,21 @@ export function rankCandidates (candidates: Candidate[], maxPricePerHour?: bigin
   }).sort((a, b) => a.cost - b.cost || a.quote.provider.localeCompare(b.quote.provider))
   ranked.forEach((r, i) => { r.rank = i + 1 })
   return { ranked, rejected }
+}
+
+/**
+ * Which providers may be asked for a quote, by the network's checkers: once any epoch has
+ * settled (`settledEpochs` > 0), only providers whose latest outcome is a pass (a new provider
+ * waits for its first check, DESIGN §1.3); before that, everyone (a network without checkers).
+ */
+export function checkedProviders<P extends { peerId: string }> (providers: readonly P[], scores: ProviderScores, settledEpochs: number): { ok: P[], rejected: Array<{ provider: string, why: string }> } {
+  if (settledEpochs === 0) return { ok: [...providers], rejected: [] }
+  const rejected: Array<{ provider: string, why: string }> = []
+  const ok = providers.filter(p => {
+    const s = scores.get(p.peerId)
+    if (s.schedulable) return true
+    rejected.push({ provider: p.peerId, why: s.lastResult === 'fail' ? `failed its latest check (epoch ${s.lastEpoch ?? '?'})` : 'not yet passed a check by the network\'s checkers' })
+    return false
+  })
+  return { ok, rejected }
 }

@@ -8,6 +8,7 @@
 //    { op: 'leases', epoch, leaseIds }           → { ok, leases }   each lease's status, a checker token for running ones
 //  /kaisar/outcomes/1.0.0 (served by checkers and gateways):
 //    { epoch }                                   → { epoch, outcomes }  an epoch's outcomes (protobuf, base64)
+//    { recent: n }                               → { epochs: [{ epoch, outcomes }] }  the n newest settled epochs
 import { z } from 'zod'
 import { N_MAX, N_MIN, NONCE_BYTES, OPEN_ROWS } from './challenge.js'
 
@@ -70,8 +71,15 @@ export const leasesReplySchema = z.union([
 ])
 export type LeasesReply = z.infer<typeof leasesReplySchema>
 
-export const outcomesRequestSchema = z.object({ epoch: z.number().int().min(0) }).strict()
+/** Most settled epochs one `{ recent }` request returns: what a scheduler's score history needs. */
+export const RECENT_EPOCHS_MAX = 16
+export const outcomesRequestSchema = z.union([
+  z.object({ epoch: z.number().int().min(0) }).strict(),
+  z.object({ recent: z.number().int().min(1).max(RECENT_EPOCHS_MAX) }).strict()
+])
+export type OutcomesRequest = z.infer<typeof outcomesRequestSchema>
 export const outcomesReplySchema = z.object({
   epoch: z.number().int().min(0),
   outcomes: z.array(base64(64 * 1024)).max(100_000)
 }).strict()
+export const recentOutcomesReplySchema = z.object({ epochs: z.array(outcomesReplySchema).max(RECENT_EPOCHS_MAX) }).strict()

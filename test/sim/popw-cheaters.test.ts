@@ -13,6 +13,7 @@ import { Cluster, type ClusterNodeSpec } from '../../sim/cluster.js'
 import { SIM_GPUS, simulatedInventory } from '../../sim/hardware.js'
 import { MemoryRuntime } from '../../sim/runtime.js'
 import { rentLease } from '../helpers/lease.js'
+import { settledScores } from '../../node/user/settled-scores.js'
 import { hostChain, nextEpoch, testLogger, simPopw, waitRegistered, waitSettled } from '../helpers/popw.js'
 import type { KaisarNode } from '../../node/node.js'
 import type { Outcome } from '../../protocols/popw/popw.js'
@@ -91,6 +92,24 @@ test('cheaters fail within 2 epochs and lose stake; the offline lease\'s user ge
   // The lease's user got points for the failed epoch(s) its lease time fell in.
   const points = (await chain.account(user.address)).points
   assert.ok(points > 0n, `the offline lease's user received points (${points})`)
+
+  // A user's scheduler (issue 5 + 6): the gateway's settled outcomes, checked against the
+  // ledger's roots, leave the honest providers schedulable and every cheater out.
+  const asker = { libp2p: (honest0 as KaisarNode).libp2p, ledger: chain, logger: testLogger() }
+  const checks = await settledScores(asker, [gateway.peerId])
+  assert.ok(checks.epochs.length >= last - first + 1 && checks.rejected.length === 0, `settled epochs verified: ${JSON.stringify(checks)}`)
+  for (const n of [honest0, honest1] as KaisarNode[]) assert.ok(checks.scores.get(n.peerId).schedulable, `${names.get(n.peerId) ?? ''} schedulable`)
+  for (const n of [claimer, slow, replayer, leaser] as KaisarNode[]) {
+    assert.not.ok(checks.scores.get(n.peerId).schedulable, `${names.get(n.peerId) ?? ''} not schedulable`)
+    assert.ok(checks.scores.score(n.peerId) < checks.scores.score((honest0 as KaisarNode).peerId), `${names.get(n.peerId) ?? ''} scores below the honest`)
+  }
+  // Outcomes that do not hash to the ledger's root are not used.
+  const forged = Object.create(chain) as typeof chain
+  forged.settlement = async (epoch: number) => { const s = await chain.settlement(epoch); return s == null ? s : { ...s, outcomeRoot: `0x${'00'.repeat(32)}` } }
+  const lied = await settledScores({ ...asker, ledger: forged }, [gateway.peerId])
+  assert.equal(lied.epochs, [])
+  assert.ok(lied.rejected.length >= last - first + 1)
+  assert.not.ok(lied.scores.get((honest0 as KaisarNode).peerId).schedulable, 'nothing learned from outcomes that do not match the ledger')
 })
 
 function reasons (o: Outcome): string {

@@ -92,8 +92,12 @@ export function orderCommand (): Command {
       await withUser(opts, async user => {
         const { placeOrder } = await import('../../user/order.js')
         const { parseTokenAmount } = await import('../../../chain/amount.js')
+        const { settledScores } = await import('../../user/settled-scores.js')
         const maxPrice = opts.maxPrice != null ? parseTokenAmount(opts.maxPrice, user.ledger.decimals) : undefined
+        const checks = await settledScores({ libp2p: user.libp2p, ledger: user.ledger, logger: user.log }, user.gatewayPeers)
+        if (opts.json !== true && checks.epochs.length > 0) process.stderr.write(`checker outcomes: ${checks.epochs.length} settled epoch(s) verified against the ledger\n`)
         const result = await placeOrder(user, order, {
+          checks,
           filter: { gpu: order.gpus > 0 ? opts.gpu : undefined, region: opts.region },
           maxPricePerHour: maxPrice,
           onProgress: msg => { if (opts.json !== true) process.stderr.write(`${msg}\n`) },
