@@ -24,10 +24,14 @@ export async function run (args: string[]): Promise<Record<string, unknown>> {
   const gateways = Math.max(1, Math.round(total / 25))
   const checkers = Math.max(1, Math.round(total / 6))
   const providers = total - gateways - checkers
+  // Discovery alone: checkers' probes (seeded matrix challenges, 4 MiB bandwidth transfers)
+  // would share this one process's CPU with the DHT, so their epochs are stretched to a day,
+  // which leaves at most a probe or two inside the run.
+  const config = { popw: { epochMs: 86_400_000 } }
   const nodes: ClusterNodeSpec[] = [
-    ...Array<ClusterNodeSpec>(gateways).fill({ role: 'gateway' }),
-    ...[...Array(providers).keys()].map(i => ({ role: 'provider' as const, region: i % 3 === 0 ? 'DE' : 'US', inventory: profileInventory(i) })),
-    ...Array<ClusterNodeSpec>(checkers).fill({ role: 'checker' })
+    ...Array<ClusterNodeSpec>(gateways).fill({ role: 'gateway', config }),
+    ...[...Array(providers).keys()].map(i => ({ role: 'provider' as const, region: i % 3 === 0 ? 'DE' : 'US', inventory: profileInventory(i), config })),
+    ...Array<ClusterNodeSpec>(checkers).fill({ role: 'checker', config })
   ]
   log(`starting ${total} nodes (${gateways} gateways, ${providers} providers, ${checkers} checkers) in one process`)
   const t0 = performance.now()
@@ -36,8 +40,11 @@ export async function run (args: string[]): Promise<Record<string, unknown>> {
   try {
     log('waiting for every provider to provide its capabilities')
     const t1 = performance.now()
-    while (cluster.byRole('provider').some(p => (p.node.provider?.advertiser.outstanding ?? 1) > 0)) {
-      if (performance.now() - t1 > 180_000) throw new Error('providers did not finish providing in 180 s')
+    const outstanding = (): number => cluster.byRole('provider').reduce((n, p) => n + (p.node.provider?.advertiser.outstanding ?? 1), 0)
+    let lastLog = performance.now()
+    while (outstanding() > 0) {
+      if (performance.now() - t1 > 180_000) throw new Error(`providers did not finish providing in 180 s (${outstanding()} capabilities outstanding)`)
+      if (performance.now() - lastLog > 15_000) { lastLog = performance.now(); log(`${outstanding()} capabilities not yet provided`) }
       await new Promise(resolve => setTimeout(resolve, 250))
     }
     const provideS = (performance.now() - t1) / 1000

@@ -13,7 +13,7 @@ async function json (path) {
 }
 
 function rows (tbody, items, render) {
-  $(tbody).innerHTML = items.length === 0 ? '<tr><td colspan="8" class="muted">none</td></tr>' : items.map(render).join('')
+  $(tbody).innerHTML = items.length === 0 ? '<tr><td colspan="9" class="muted">none</td></tr>' : items.map(render).join('')
 }
 
 async function refresh () {
@@ -32,6 +32,8 @@ async function refresh () {
 
   const live = await json('/api/v1/providers').catch(() => [])
   const found = await json('/api/v1/discovery/providers?timeout_ms=3000').catch(() => [])
+  // Checkers' scores (gateways and checkers keep settled outcomes; other roles answer 404).
+  const scores = new Map((await json('/api/v1/scores').catch(() => [])).map(s => [s.peerId, s]))
   const byId = new Map(found.map(p => [p.peerId, p]))
   const ids = [...new Set([...live.map(p => p.peerId), ...found.map(p => p.peerId)])]
   $('#providers-note').textContent = `(${ids.length}: heartbeats + DHT records)`
@@ -39,8 +41,20 @@ async function refresh () {
     const hw = rec == null ? '' : `${rec.cpus} cpu · ${gib(rec.memoryBytes)} · ${rec.gpus.length === 0 ? 'no GPU' : rec.gpus.map(g => g.model ?? g.name).join(', ')}`
     const state = l == null ? '<span class="muted">no heartbeat</span>' : l.online ? '<span class="ok">online</span>' : '<span class="bad">offline</span>'
     const free = l == null ? '' : `${l.heartbeat.freeCpus} cpu · ${l.heartbeat.freeGpus} gpu`
-    return `<tr><td class="mono">${esc(short(id))}</td><td>${state}</td><td>${esc(rec?.region || '–')}</td><td>${esc(hw)}</td><td>${esc(free)}</td><td>${esc(l?.heartbeat.runningLeases ?? '')}</td><td>${esc(rec ? `v${rec.recordVersion}` : '')}</td><td>${l ? ago(l.lastSeen) : ''}</td></tr>`
+    const sc = scores.get(id)
+    const score = sc == null ? '<span class="muted">unchecked</span>' : `<span class="${sc.lastResult === 'fail' ? 'bad' : 'ok'}">${esc(sc.score.toFixed(2))}</span> <span class="muted">${esc(sc.passes)}✓ ${esc(sc.fails)}✗</span>`
+    return `<tr><td class="mono">${esc(short(id))}</td><td>${state}</td><td>${score}</td><td>${esc(rec?.region || '–')}</td><td>${esc(hw)}</td><td>${esc(free)}</td><td>${esc(l?.heartbeat.runningLeases ?? '')}</td><td>${esc(rec ? `v${rec.recordVersion}` : '')}</td><td>${l ? ago(l.lastSeen) : ''}</td></tr>`
   })
+
+  // The newest settled epochs of Proof of Physical Work.
+  const outcomes = await json('/api/v1/outcomes?epochs=8').catch(() => [])
+  const epochs = new Map()
+  for (const o of outcomes) {
+    const e = epochs.get(o.epoch) ?? { epoch: o.epoch, settlement: o.settlement, pass: 0, fail: 0 }
+    e[o.result === 'pass' ? 'pass' : 'fail']++
+    epochs.set(o.epoch, e)
+  }
+  rows('#epochs tbody', [...epochs.values()].sort((a, b) => b.epoch - a.epoch), e => `<tr><td>${esc(e.epoch)}</td><td class="ok">${esc(e.pass)}</td><td class="${e.fail > 0 ? 'bad' : 'muted'}">${esc(e.fail)}</td><td class="mono">${esc(short(e.settlement.root))}</td><td>${esc(e.settlement.height)}</td><td class="mono">${esc(short(e.settlement.submitter))}</td></tr>`)
 
   if (status.role === 'provider') {
     $('#leases-section').hidden = false
