@@ -1,0 +1,68 @@
+// `node dist/sim/netns/run.js [--latency 50ms] [--loss 1%] [--keep]` (root): builds the netns
+// network, runs one lease end to end through a NATed provider (scenario.ts), prints a JSON
+// summary on stdout (progress on stderr), and removes everything it made: on success, on
+// failure, on SIGINT/SIGTERM. With --keep the network stays up until Ctrl-C.
+import { NetnsScenario } from './scenario.js'
+
+export interface RunArgs { latencyMs: number, lossPercent: number, keep: boolean }
+
+/** "50ms", "50", "0.05s" → ms; "1%", "1", "0.5%" → percent. */
+export function parseRunArgs (argv: string[]): RunArgs {
+  const args: RunArgs = { latencyMs: 0, lossPercent: 0, keep: false }
+  for (let i = 0; i < argv.length; i++) {
+    const flag = argv[i]
+    const value = argv[i + 1] ?? ''
+    if (flag === '--keep') { args.keep = true; continue }
+    if (flag === '--latency') {
+      const m = /^(\d+(?:\.\d+)?)(ms|s)?$/.exec(value)
+      if (m == null) throw new Error(`--latency: not a duration such as 50ms: "${value}"`)
+      args.latencyMs = Number(m[1]) * (m[2] === 's' ? 1000 : 1)
+      i++
+      continue
+    }
+    if (flag === '--loss') {
+      const m = /^(\d+(?:\.\d+)?)%?$/.exec(value)
+      if (m == null || Number(m[1]) >= 100) throw new Error(`--loss: not a percentage below 100 such as 1%: "${value}"`)
+      args.lossPercent = Number(m[1])
+      i++
+      continue
+    }
+    throw new Error(`unknown argument ${String(flag)} (usage: run.js [--latency 50ms] [--loss 1%] [--keep])`)
+  }
+  return args
+}
+
+async function main (): Promise<void> {
+  let args: RunArgs
+  try { args = parseRunArgs(process.argv.slice(2)) } catch (err) { process.stderr.write(`${(err as Error).message}\n`); process.exit(2) }
+  const scenario = new NetnsScenario({ ...args, log: line => { process.stderr.write(`netns: ${line}\n`) } })
+  let cleaning: Promise<void> | undefined
+  const cleanup = async (): Promise<void> => { cleaning ??= scenario.cleanup(true); await cleaning }
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      process.stderr.write(`netns: ${signal}: removing the network\n`)
+      void cleanup().finally(() => process.exit(130))
+    })
+  }
+  let code = 0
+  try {
+    const summary = await scenario.run()
+    process.stdout.write(JSON.stringify(summary) + '\n')
+    if (args.keep) {
+      process.stderr.write(`netns: --keep: namespaces ${[...(scenario.topology?.hosts.values() ?? [])].map(h => h.ns).join(', ')} stay up; Ctrl-C removes them\n`)
+      await new Promise(() => {})
+    }
+  } catch (err) {
+    process.stderr.write(`netns: failed: ${(err as Error).message}\n`)
+    for (const name of ['gateway', 'provider']) {
+      const log = scenario.logsOf(name).trim().split('\n').slice(-8).join('\n')
+      if (log !== '') process.stderr.write(`--- ${name} (last lines) ---\n${log}\n`)
+    }
+    code = 1
+  } finally {
+    await cleanup()
+  }
+  process.exit(code)
+}
+
+await main()
