@@ -39,7 +39,10 @@ async function main (): Promise<void> {
   let cleaning: Promise<void> | undefined
   const cleanup = async (): Promise<void> => { cleaning ??= scenario.cleanup(true); await cleaning }
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-    process.once(signal, () => {
+    // `on`, not `once`: a second signal (Ctrl-C and a supervisor's SIGTERM together, or `timeout`
+    // passing one on) must not kill us halfway through removing the network.
+    process.on(signal, () => {
+      if (cleaning != null) return
       process.stderr.write(`netns: ${signal}: removing the network\n`)
       void cleanup().finally(() => process.exit(130))
     })
@@ -59,6 +62,10 @@ async function main (): Promise<void> {
       if (log !== '') process.stderr.write(`--- ${name} (last lines) ---\n${log}\n`)
     }
     code = 1
+    if (args.keep) {
+      process.stderr.write('netns: --keep: the network stays up for a look; Ctrl-C removes it\n')
+      await new Promise(() => {})
+    }
   } finally {
     await cleanup()
   }

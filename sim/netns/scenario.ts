@@ -5,11 +5,12 @@
 // which TCP connections existed is read from each namespace's /proc/net/tcp, so the summary says
 // what carried the bytes (relay or a direct, hole-punched connection), measured, not assumed.
 import type { ChildProcess } from 'node:child_process'
+import fs from 'node:fs'
 import fsp from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { checkNetnsSupport, NetnsTopology, removeStale, type LinkShape } from './topology.js'
+import { checkNetnsSupport, NetnsTopology, pidAlive, removeStale, type LinkShape } from './topology.js'
 
 const CLI = fileURLToPath(new URL('../../../bin/kaisar-node.js', import.meta.url))
 const GATEWAY_P2P_PORT = 4001
@@ -33,7 +34,7 @@ export interface ScenarioSummary {
   link: LinkShape
   /** Namespaces, veths, bridge, NAT, shaping: seconds. */
   setupS: number
-  /** Gateway, then provider registered and reachable through the relay: seconds. */
+  /** Gateway, then provider registered, provided in the DHT and reachable through the relay: seconds. */
   nodesReadyS: number
   gateway: { peerId: string, address: string }
   provider: { peerId: string, lanAddress: string, addresses: string[], allRelayed: boolean }
@@ -73,6 +74,18 @@ export function establishedConnections (procNetTcp: string): TcpConnection[] {
     .map(f => ({ local: decodeProcAddress(f[1] ?? ''), remote: decodeProcAddress(f[2] ?? '') }))
 }
 
+/** Data dirs (`<tmp>/kz<pid>-…`) of runs whose process is gone. */
+export async function removeStaleDataDirs (): Promise<string[]> {
+  const removed: string[] = []
+  for (const name of await fsp.readdir(os.tmpdir())) {
+    const m = /^kz(\d+)-[A-Za-z0-9]{6}$/.exec(name)
+    if (m == null || Number(m[1]) === process.pid || pidAlive(Number(m[1]))) continue
+    await fsp.rm(path.join(os.tmpdir(), name), { recursive: true, force: true })
+    removed.push(name)
+  }
+  return removed
+}
+
 export class NetnsScenario {
   private topo?: NetnsTopology
   private readonly procs: ChildProcess[] = []
@@ -89,8 +102,8 @@ export class NetnsScenario {
 
   async run (): Promise<ScenarioSummary> {
     const started = Date.now()
-    const stale = await removeStale()
-    if (stale.length > 0) this.log(`removed ${stale.length} namespaces of earlier runs: ${stale.join(', ')}`)
+    const stale = [...await removeStale(), ...await removeStaleDataDirs()]
+    if (stale.length > 0) this.log(`removed what earlier runs left: ${stale.join(', ')}`)
     await checkNetnsSupport()
     const link = { latencyMs: this.opts.latencyMs, lossPercent: this.opts.lossPercent }
     const topo = this.topo = await NetnsTopology.create({ ...link, publicHosts: ['gateway', 'user'], natHosts: ['provider'] })
@@ -183,13 +196,16 @@ export class NetnsScenario {
     const proc = this.topo.spawn(host, process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] })
     this.procs.push(proc)
     let stderr = ''
-    proc.stderr?.on('data', (d: Buffer) => { stderr = (stderr + d.toString()).slice(-20_000) })
+    // Also on disk (the run's data dir), for a look after a failure with --keep.
+    const file = this.dataRoot != null ? fs.createWriteStream(path.join(this.dataRoot, `${host}-${path.basename(String(args[1] ?? 'cmd'))}.log`), { flags: 'a' }) : undefined
+    proc.stderr?.on('data', (d: Buffer) => { stderr = (stderr + d.toString()).slice(-20_000); file?.write(d) })
+    proc.once('exit', () => file?.end())
     return { proc, stderr: () => stderr }
   }
 
   private async startNode (name: string, args: string[]): Promise<RunningNode> {
     const dataDir = path.join(this.dataRoot ?? os.tmpdir(), name)
-    const { proc, stderr } = this.spawnIn(name, [CLI, 'start', '--json', '--data-dir', dataDir, '--log-level', 'info', ...args])
+    const { proc, stderr } = this.spawnIn(name, [CLI, 'start', '--json', '--data-dir', dataDir, '--log-level', process.env.KAISAR_NETNS_LOG_LEVEL ?? 'info', ...args])
     this.logs.set(name, stderr)
     const ready = await this.readLine(proc, line => line.startsWith('{"event":"ready"'), stderr) as RunningNode['ready']
     return { name, proc, stderr, ready }

@@ -72,7 +72,7 @@ export async function checkNetnsSupport (): Promise<void> {
   try { await run('python3', ['--version']) } catch { throw new NetnsError('python3 is missing (the packet delay runs in it): scripts/netns-deps.sh installs it') }
 }
 
-function pidAlive (pid: number): boolean {
+export function pidAlive (pid: number): boolean {
   try { process.kill(pid, 0); return true } catch (err) { return (err as NodeJS.ErrnoException).code === 'EPERM' }
 }
 
