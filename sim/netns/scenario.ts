@@ -24,6 +24,8 @@ export interface ScenarioOptions extends LinkShape {
   /** Every wait's limit, ms. */
   timeoutMs?: number
   log?: (line: string) => void
+  /** Names the namespaces (kz<runId>-…); must start with this process's pid (default: the pid). */
+  runId?: string
 }
 
 /** One TCP connection a namespace had, from its /proc/net/tcp. */
@@ -36,6 +38,8 @@ export interface ScenarioSummary {
   setupS: number
   /** Gateway, then provider registered, provided in the DHT and reachable through the relay: seconds. */
   nodesReadyS: number
+  /** Median TCP connect time user → gateway (both egress delays: ≈ 2 × latency), ms. */
+  tcpConnectMs: number
   gateway: { peerId: string, address: string }
   provider: { peerId: string, lanAddress: string, addresses: string[], allRelayed: boolean }
   /** The user's namespace could not open a TCP connection to the provider's address. */
@@ -106,7 +110,9 @@ export class NetnsScenario {
     if (stale.length > 0) this.log(`removed what earlier runs left: ${stale.join(', ')}`)
     await checkNetnsSupport()
     const link = { latencyMs: this.opts.latencyMs, lossPercent: this.opts.lossPercent }
-    const topo = this.topo = await NetnsTopology.create({ ...link, publicHosts: ['gateway', 'user'], natHosts: ['provider'] })
+    // Held before it is built: a SIGINT during the build removes what exists so far.
+    const topo = this.topo = NetnsTopology.plan({ ...link, publicHosts: ['gateway', 'user'], natHosts: ['provider'] }, this.opts.runId)
+    await topo.build()
     const setupS = seconds(started)
     this.log(`network up in ${setupS} s (${link.latencyMs} ms, ${link.lossPercent} % per hop)`)
     this.dataRoot = await fsp.mkdtemp(path.join(os.tmpdir(), `kz${process.pid}-`))
@@ -127,6 +133,8 @@ export class NetnsScenario {
       return s.addresses.length > 0 && s.addresses.every(a => a.includes('/p2p-circuit')) && s.provider?.registered === true && s.provider.capabilitiesPending === 0 ? s : undefined
     })
     const nodesReadyS = seconds(nodesStarted)
+    // The shaping is real: a TCP handshake user → gateway takes both hosts' egress delay.
+    const tcpConnectMs = await this.tcpConnectMs('user', gwHost.address, GATEWAY_P2P_PORT)
     this.log(`gateway and provider ready in ${nodesReadyS} s; provider addresses: ${status.addresses.join(' ')}`)
     const providerUnreachableDirectly = !(await this.tcpReachable('user', topo.host('provider').address, 7001))
 
@@ -158,6 +166,7 @@ export class NetnsScenario {
       link,
       setupS,
       nodesReadyS,
+      tcpConnectMs,
       gateway: { peerId: gateway.ready.peerId, address: gwAddr },
       provider: { peerId: provider.ready.peerId, lanAddress: topo.host('provider').address, addresses: status.addresses, allRelayed: status.addresses.every(a => a.includes(`/p2p/${gateway.ready.peerId}/p2p-circuit`)) },
       providerUnreachableDirectly,
@@ -251,6 +260,15 @@ export class NetnsScenario {
     if (this.topo == null) throw new Error('no network')
     const out = (await this.topo.exec(host, process.execPath, ['-e', script, address, String(port)])).trim()
     return out === 'open' || out === 'refused'
+  }
+
+  /** Median of 5 TCP connection set-ups from `host` to address:port, timed inside the namespace. */
+  private async tcpConnectMs (host: string, address: string, port: number): Promise<number> {
+    const script = 'const net=require("net");const t=[];const one=()=>new Promise((ok,ko)=>{const s0=process.hrtime.bigint();' +
+      'const s=net.connect(+process.argv[2],process.argv[1],()=>{t.push(Number(process.hrtime.bigint()-s0)/1e6);s.destroy();ok()});s.on("error",ko)});' +
+      '(async()=>{for(let i=0;i<5;i++)await one();t.sort((a,b)=>a-b);console.log(t[2].toFixed(1))})()'
+    if (this.topo == null) throw new Error('no network')
+    return Number((await this.topo.exec(host, process.execPath, ['-e', script, address, String(port)])).trim())
   }
 
   private async waitFor<T> (what: string, probe: () => Promise<T | undefined>): Promise<T> {

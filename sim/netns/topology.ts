@@ -72,8 +72,15 @@ export async function checkNetnsSupport (): Promise<void> {
   try { await run('python3', ['--version']) } catch { throw new NetnsError('python3 is missing (the packet delay runs in it): scripts/netns-deps.sh installs it') }
 }
 
+/** Whether a process runs (a zombie waiting to be reaped by its new parent does not). */
 export function pidAlive (pid: number): boolean {
-  try { process.kill(pid, 0); return true } catch (err) { return (err as NodeJS.ErrnoException).code === 'EPERM' }
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8')
+    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3)
+    return state !== 'Z' && state !== 'X'
+  } catch {
+    return false
+  }
 }
 
 /** Our namespaces, by the pid of the run that made them. */
@@ -132,17 +139,31 @@ export class NetnsTopology {
 
   /** Builds the whole network; on any failure removes what it made and rethrows. */
   static async create (plan: TopologyPlan, runId = String(process.pid)): Promise<NetnsTopology> {
+    const topo = NetnsTopology.plan(plan, runId)
+    await topo.build()
+    return topo
+  }
+
+  /**
+   * A topology not built yet: its owner holds it before `build`, so a signal during the build
+   * can `destroy` what exists so far.
+   */
+  static plan (plan: TopologyPlan, runId = String(process.pid)): NetnsTopology {
     const names = [...plan.publicHosts, ...plan.natHosts]
     if (new Set(names).size !== names.length || names.some(n => !/^[a-z][a-z0-9]{0,9}$/.test(n) || n === 'switch' || n === 'router')) {
       throw new NetnsError(`host names must be unique, 1-10 of a-z0-9, not "switch" or "router" (got ${names.join(', ')})`)
     }
+    if (!new RegExp(`^${process.pid}(-[a-z0-9]{1,8})?$`).test(runId)) throw new NetnsError(`a run id is this process's pid, optionally with -suffix (stale runs are found by pid): got ${runId}`)
     if (plan.publicHosts.length > 200 || plan.natHosts.length > 200) throw new NetnsError('at most 200 hosts per LAN')
-    const topo = new NetnsTopology(plan, runId)
+    return new NetnsTopology(plan, runId)
+  }
+
+  /** Creates namespaces, bridges, veths, NAT and shaping; on any failure removes what it made and rethrows. */
+  async build (): Promise<void> {
     try {
-      await topo.build()
-      return topo
+      await this.buildAll()
     } catch (err) {
-      await topo.destroy()
+      await this.destroy()
       throw err
     }
   }
@@ -166,6 +187,13 @@ export class NetnsTopology {
     return await run('ip', ['netns', 'exec', this.host(host).ns, cmd, ...args], opts)
   }
 
+  /** Pids of every process inside the run's namespaces (nodes, CLI commands, packet delays). */
+  async processes (): Promise<number[]> {
+    const out: number[] = []
+    for (const ns of this.namespaces) out.push(...(await run('ip', ['netns', 'pids', ns], { allowFail: true })).split('\n').map(Number).filter(p => p > 0))
+    return out
+  }
+
   /** Kills every process in the run's namespaces and deletes them. Idempotent. */
   async destroy (): Promise<void> {
     if (this.destroyed) return
@@ -176,7 +204,9 @@ export class NetnsTopology {
   }
 
   private async addNamespace (ns: string): Promise<void> {
+    if (this.destroyed) throw new NetnsError('the network was removed while it was being built')
     await run('ip', ['netns', 'add', ns])
+    if (this.destroyed) { await run('ip', ['netns', 'del', ns], { allowFail: true }); throw new NetnsError('the network was removed while it was being built') }
     this.namespaces.push(ns)
     await run('ip', ['-n', ns, 'link', 'set', 'lo', 'up'])
   }
@@ -189,7 +219,7 @@ export class NetnsTopology {
     await run('ip', ['-n', ns, 'link', 'set', ifname, 'up'])
   }
 
-  private async build (): Promise<void> {
+  private async buildAll (): Promise<void> {
     const { publicHosts, natHosts } = this.plan
     // The switch: one namespace holding two bridges, the public LAN and the router's home LAN.
     await this.addNamespace(this.switchNs)
@@ -245,6 +275,7 @@ export class NetnsTopology {
 
   private async startDelayer (ns: string, latencyMs: number): Promise<void> {
     if (!fs.existsSync(DELAY_SCRIPT)) throw new NetnsError(`missing ${DELAY_SCRIPT}`)
+    if (this.destroyed) throw new NetnsError('the network was removed while it was being built')
     const child = spawn('ip', ['netns', 'exec', ns, 'python3', DELAY_SCRIPT, '0', String(latencyMs)], { stdio: ['ignore', 'pipe', 'pipe'] })
     this.delayers.push(child)
     let err = ''
