@@ -64,7 +64,9 @@ test('a failing run removes everything it made', async () => {
   const r = startRun([], { KAISAR_NETNS_LOG_LEVEL: 'loud' })
   const code = await r.exited
   assert.is(code, 1, r.stderr())
-  assert.match(r.stderr(), /failed/)
+  // It failed where meant to: after the network was up, at the gateway's start.
+  assert.match(r.stderr(), /network up in/)
+  assert.match(r.stderr(), /failed: .*exited/)
   assert.equal(await namespacesOf(r.child.pid as number), [])
   assert.equal(dataDirsOf(r.child.pid as number), [])
 })
