@@ -111,6 +111,18 @@ async function openDocker (owner: string, logger: Logger): Promise<ContainerRunt
   }
 }
 
+/** The provider's container runtime as configured (undefined: it takes no leases). */
+async function openRuntime (kind: NodeConfig['provider']['containers'], owner: string, logger: Logger): Promise<ContainerRuntime | undefined> {
+  if (kind === 'docker') return await openDocker(owner, logger)
+  if (kind === 'memory') {
+    // Loaded only when asked for: the simulation runtime is no part of a real provider.
+    const { MemoryRuntime } = await import('../sim/runtime.js')
+    logger.warn('container runtime: memory (simulation: each lease port is a TCP server in this process answering HTTP 200)')
+    return new MemoryRuntime()
+  }
+  return undefined
+}
+
 export interface KaisarNodeOptions {
   /** Logger to use instead of one made from config.logLevel. */
   logger?: Logger
@@ -222,7 +234,7 @@ export class KaisarNode {
       const datastore = await openP2pDatastore(layout)
       owned.unshift(datastore)
       const metrics = new NodeMetrics()
-      const runtime = config.role === 'provider' && config.provider.containers === 'docker' ? await openDocker(identity.peerId.toString(), logger) : undefined
+      const runtime = config.role !== 'provider' ? undefined : await openRuntime(config.provider.containers, identity.peerId.toString(), logger)
       return await KaisarNode.build(config, identity, {
         stateDb, datastore, transport: 'tcp', api: true, metricsRegistry: metrics.registry, logger, processStart: options.processStart, ownedStores: owned, runtime
       }, metrics)

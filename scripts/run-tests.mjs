@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url'
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
 const testRoot = path.join(root, 'dist', 'test')
 const uvu = path.join(root, 'node_modules', 'uvu', 'bin.js')
-const ORDER = ['unit', 'e2e', 'docker', 'chain', 'sim']
+const ORDER = ['unit', 'e2e', 'docker', 'chain', 'sim', 'netns']
 
 if (!fs.existsSync(testRoot)) {
   console.error('dist/test is missing: run `npm run build` first (npm test does)')

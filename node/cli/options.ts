@@ -24,7 +24,7 @@ export function addNetworkOptions (cmd: Command): Command {
     .option('--region <cc>', 'ISO 3166-1 alpha-2 region the node runs in')
     .option('--inventory-file <file>', 'provider: hardware inventory JSON to use instead of probing this machine')
     .option('--benchmark <mode>', 'provider: benchmark job at registration: full | quick | skip (default full, cached per inventory)')
-    .option('--containers <engine>', 'provider: container engine for leases: docker (DOCKER_HOST or the default socket) | none (default docker)')
+    .option('--containers <engine>', 'provider: container engine for leases: docker (DOCKER_HOST or the default socket) | none | memory (simulation only; default docker)')
     .option('--stake <tokens>', 'provider: stake to lock on the ledger (default 100)')
     .option('--heartbeat-interval <ms>', 'provider heartbeat interval in milliseconds (default 15000)')
     .addOption(new Option('--ledger-host', 'host the local ledger on this node (the devnet gateway does)'))

@@ -75,8 +75,12 @@ export const configSchema = z.object({
   provider: z.object({
     /** Use this hardware inventory (JSON, as `kaisar-node inventory --json` prints) instead of probing. */
     inventoryFile: z.string().min(1).optional(),
-    /** Container engine for leases: docker (DOCKER_HOST or the default socket; must answer at start) or none (takes no leases). */
-    containers: z.enum(['docker', 'none']).default('docker'),
+    /**
+     * Container engine for leases: docker (DOCKER_HOST or the default socket; must answer at start), none (takes no
+     * leases), or memory: a simulation runtime (sim/runtime.ts) whose "containers" are TCP servers in this process
+     * answering HTTP 200, for networks of real processes where no engine is reachable (sim/netns). Not for real use.
+     */
+    containers: z.enum(['docker', 'memory', 'none']).default('docker'),
     /** Benchmark job at registration: full (≈ 17 s), quick (≈ 2 s) or skip. Cached per inventory. */
     benchmark: z.enum(['full', 'quick', 'skip']).default('full'),
     /** Stake locked on the ledger at registration, in tokens. */

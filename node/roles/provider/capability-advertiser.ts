@@ -34,6 +34,10 @@ export class CapabilityAdvertiser implements Startable {
   }
 
   private async provideAll (): Promise<void> {
+    // A DHT server ignores a provider record without addresses (kad-dht's ADD_PROVIDER handler
+    // drops it silently), while our side still sees the message as sent. A relayed provider has
+    // no address until a relay reserved a slot: wait for one, or the provide is lost.
+    if (this.c.libp2p.getMultiaddrs().length === 0) { this.schedule(500); return }
     for (const cap of this.capabilities()) {
       const name = capabilityName(cap)
       if (this.done.has(name) || !this.running) continue
