@@ -57,6 +57,10 @@ export interface SimReport {
   durationMs: number
   scheduleHash: string
   events: number
+  /** Events played, by kind (a leave of a node already gone is not played). */
+  played: Record<SimEvent['kind'], number>
+  /** Providers at the start of the measured window. */
+  providersAtStart: number
   wallS: { start: number, register: number, measured: number, total: number }
   gossip: { published: number, expected: number, delivered: number, ratio: number, p50Ms: number, p99Ms: number, maxMs: number, latenciesMs: number[] }
   dht: { lookups: number, ok: number, ratio: number, p50Ms: number, p99Ms: number, results: TimedResult[] }
@@ -78,7 +82,7 @@ export async function runSim (opts: SimOptions): Promise<SimReport> {
   const gossip = new GossipProbe()
   const popw = popwConfig(schedule, opts.nodes)
   const running = new Map<string, Running>()
-  const specOf = (plan: NodePlan): { spec: ClusterNodeSpec, runtime?: MemoryRuntime } => nodeSpec(plan, popw, opts.nodes)
+  const specOf = (plan: NodePlan): { spec: ClusterNodeSpec, runtime?: MemoryRuntime } => nodeSpec(plan, popw, opts.nodes, schedule.epochMs)
 
   const initial = schedule.nodes.filter(p => p.initial)
   const specs = initial.map(specOf)
@@ -114,6 +118,11 @@ export async function runSim (opts: SimOptions): Promise<SimReport> {
       if (performance.now() - tReg > registerTimeout) throw new Error(`registrations incomplete after ${registerTimeout / 1000} s: ${(await chain.providers()).length}/${providers} providers, ${(await chain.checkers()).length}/${checkers} checkers`)
       await sleep(500)
     }
+    // Registered on the ledger is not yet findable: wait for the providers' capability records
+    // in the DHT too, so the measured window does not overlap the start-up storm of provides.
+    const advertised = (): number => [...running.values()].filter(r => r.plan.role === 'provider' && (r.member.node.provider?.advertiser.outstanding ?? 0) === 0).length
+    while (advertised() < providers && performance.now() - tReg < registerTimeout) await sleep(500)
+    progress(`${advertised()}/${providers} providers advertised in the DHT`)
     const registerS = (performance.now() - tReg) / 1000
 
     const gateways = cluster.byRole('gateway')
@@ -138,7 +147,10 @@ export async function runSim (opts: SimOptions): Promise<SimReport> {
     }, Math.max(0, t0 + ev.at - Date.now())))
 
     const timeoutMs = 30_000 * schedule.dilation
+    const played: Record<SimEvent['kind'], number> = { order: 0, 'dht-lookup': 0, leave: 0, join: 0 }
+    const providersAtStart = [...running.values()].filter(r => r.plan.role === 'provider' && r.stoppedAt == null).length
     const play = async (ev: SimEvent): Promise<void> => {
+      played[ev.kind]++
       switch (ev.kind) {
         case 'order': {
           const user = users[ev.user % users.length] as UserNode
@@ -154,7 +166,7 @@ export async function runSim (opts: SimOptions): Promise<SimReport> {
         case 'dht-lookup': {
           const from = running.get(ev.from)
           const target = running.get(ev.target) ?? [...running.values()].find(r => r.plan.id === ev.target)
-          if (from == null || from.stoppedAt != null || target == null) return // the asker left: not a lookup
+          if (from == null || from.stoppedAt != null || target == null) { played[ev.kind]--; return } // the asker left: not a lookup
           const t = performance.now()
           try {
             const found = await from.member.node.discovery.describe(peerIdFromString(target.member.node.peerId), AbortSignal.timeout(timeoutMs))
@@ -166,7 +178,7 @@ export async function runSim (opts: SimOptions): Promise<SimReport> {
         }
         case 'leave': {
           const r = running.get(ev.node)
-          if (r == null || r.stoppedAt != null) return
+          if (r == null || r.stoppedAt != null) { played[ev.kind]--; return }
           r.stoppedAt = Date.now()
           gossip.subscriberStopped(r.member.node.peerId)
           await r.member.node.stop()
@@ -209,6 +221,8 @@ export async function runSim (opts: SimOptions): Promise<SimReport> {
       durationMs: schedule.durationMs,
       scheduleHash: scheduleHash(schedule),
       events: schedule.events.length,
+      played,
+      providersAtStart,
       wallS: { start: round(startS, 1), register: round(registerS, 1), measured: round(measuredS, 1), total: round((performance.now() - tAll) / 1000, 1) },
       gossip: { published: g.published, expected: g.expected, delivered: g.delivered, ratio: ratio(g.delivered, g.expected), p50Ms: percentile(g.latenciesMs, 50), p99Ms: percentile(g.latenciesMs, 99), maxMs: Math.max(0, ...g.latenciesMs), latenciesMs: g.latenciesMs },
       dht: { lookups: dht.length, ok: dhtOk.length, ratio: ratio(dhtOk.length, dht.length), p50Ms: round(percentile(dhtOk.map(d => d.ms), 50), 1), p99Ms: round(percentile(dhtOk.map(d => d.ms), 99), 1), results: dht },
@@ -247,7 +261,7 @@ function popwConfig (s: SimSchedule, nodes: number): Record<string, unknown> {
   return { epochMs: s.epochMs, k: 3, backups: 1, challengeMs: 5, challengeAllowanceMs: Math.min(Math.round(s.epochMs / 5), 600 + 4 * nodes), bandwidthBytes: 16 * 1024 }
 }
 
-function nodeSpec (plan: NodePlan, popw: Record<string, unknown>, nodes: number): { spec: ClusterNodeSpec, runtime?: MemoryRuntime } {
+function nodeSpec (plan: NodePlan, popw: Record<string, unknown>, nodes: number, epochMs: number): { spec: ClusterNodeSpec, runtime?: MemoryRuntime } {
   const network = { dhtServer: plan.dhtServer, maxConnections: plan.role === 'gateway' ? Math.max(300, nodes * 2 + 100) : 300 }
   const config = { popw, network }
   if (plan.role !== 'provider') {
@@ -256,7 +270,7 @@ function nodeSpec (plan: NodePlan, popw: Record<string, unknown>, nodes: number)
   }
   // Honest providers claim exactly what they have: a CPU (a simulated GPU would be challenged at GPU speed on this CPU).
   const inventory = simulatedInventory(plan.behaviour === 'fake-class' ? [SIM_GPUS.h100] : [])
-  const responder = plan.behaviour === 'slow' ? slowResponder(60_000) : plan.behaviour === 'replay' ? replayResponder() : undefined
+  const responder = plan.behaviour === 'slow' ? slowResponder(epochMs) /* past any deadline, which lies inside the epoch's probe window */ : plan.behaviour === 'replay' ? replayResponder() : undefined
   const runtime = new MemoryRuntime()
   return { spec: { role: 'provider', region: plan.region, inventory, config, runtime, ...(responder != null ? { popwHooks: { responder } } : {}) }, runtime }
 }
