@@ -40,7 +40,9 @@ export function layout (n: number, rng: Prng): ScenarioPlan {
   for (let i = 0; i < checkers; i++) nodes.push({ id: `checker-${i}`, role: 'checker', region: rng.pick(REGIONS), behaviour: 'honest', dhtServer: false, initial: true })
   // Small networks: a third of the providers serve (so cheaters and leavers can be clients).
   const providerServers = Math.max(2, Math.min(MAX_DHT_SERVERS - gateways, Math.floor(providers / 3)))
-  for (let i = 0; i < providers; i++) nodes.push({ id: `provider-${i}`, role: 'provider', region: rng.pick(REGIONS), behaviour: 'honest', dhtServer: i < providerServers, initial: true })
+  // Regions round-robin from a seeded offset: every region has providers (orders ask by region).
+  const offset = rng.int(REGIONS.length)
+  for (let i = 0; i < providers; i++) nodes.push({ id: `provider-${i}`, role: 'provider', region: REGIONS[(i + offset) % REGIONS.length] as string, behaviour: 'honest', dhtServer: i < providerServers, initial: true })
   return { nodes, users: Math.max(1, Math.min(8, Math.round(n / 100))), events: [] }
 }
 

@@ -8,7 +8,7 @@ import { runSim } from '../../sim/runner.js'
 import { testLogger } from '../helpers/popw.js'
 
 test('cheaters: ≥ 99 % of cheating providers caught, no honest provider failed', async () => {
-  const r = await runSim({ scenario: 'cheaters', nodes: 16, seed: 11, durationMs: 16_000, dilation: 1, baseEpochMs: 4000, baseHeartbeatMs: 2000, logger: testLogger() })
+  const r = await runSim({ scenario: 'cheaters', nodes: 16, seed: 11, durationMs: 20_000, dilation: 1, baseEpochMs: 5000, baseHeartbeatMs: 2000, logger: testLogger() })
   const why = JSON.stringify(r.outcomes.providers.filter(p => p.judged !== 'clean'))
   assert.ok(r.outcomes.cheatersTotal >= 4, `one cheater of each kind at least (${r.outcomes.cheatersTotal})`)
   assert.ok(r.outcomes.cheatersCaught / r.outcomes.cheatersTotal >= 0.99, `caught ${r.outcomes.cheatersCaught}/${r.outcomes.cheatersTotal}: ${why}`)

@@ -7,7 +7,7 @@ import { runSim } from '../../sim/runner.js'
 import { testLogger } from '../helpers/popw.js'
 
 test('churn: 20 % of providers leave or join per epoch, ≥ 99 % of orders succeed', async () => {
-  const r = await runSim({ scenario: 'churn', nodes: 26, seed: 5, durationMs: 16_000, dilation: 1, baseEpochMs: 4000, baseHeartbeatMs: 2000, logger: testLogger() })
+  const r = await runSim({ scenario: 'churn', nodes: 16, seed: 5, durationMs: 20_000, dilation: 1, baseEpochMs: 5000, baseHeartbeatMs: 2000, logger: testLogger() })
   const epochsWithChurn = Math.floor(r.durationMs / r.epochMs) - 1
   assert.ok(r.played.leave + r.played.join >= 0.2 * r.providersAtStart * epochsWithChurn,
     `churn played: ${r.played.leave} leaves + ${r.played.join} joins over ${epochsWithChurn} epochs of ${r.providersAtStart} providers`)
