@@ -112,7 +112,7 @@ export async function runSim (opts: SimOptions): Promise<SimReport> {
     const tReg = performance.now()
     const providers = initial.filter(p => p.role === 'provider').length
     const checkers = initial.filter(p => p.role === 'checker').length
-    const registerTimeout = 120_000 + opts.nodes * 400
+    const registerTimeout = Math.min(300_000, 60_000 + opts.nodes * 400)
     progress(`waiting for ${providers} providers and ${checkers} checkers to register`)
     while ((await chain.providers()).length < providers || (await chain.checkers()).length < checkers) {
       if (performance.now() - tReg > registerTimeout) throw new Error(`registrations incomplete after ${registerTimeout / 1000} s: ${(await chain.providers()).length}/${providers} providers, ${(await chain.checkers()).length}/${checkers} checkers`)
@@ -201,8 +201,8 @@ export async function runSim (opts: SimOptions): Promise<SimReport> {
     const res = resources.end()
     for (const t of timers) clearTimeout(t)
     progress(`measured window over; waiting for epoch ${lastEpoch}'s settlement and ${pending.length} events in flight`)
-    await withTimeout(Promise.allSettled(pending), timeoutMs * 3, 'events').catch(() => {})
-    const settleBy = popwSvc.schedule.times(lastEpoch).outcomesAt + 3 * schedule.epochMs + 30_000
+    await withTimeout(Promise.allSettled(pending), Math.min(120_000, timeoutMs * 3), 'events').catch(() => {})
+    const settleBy = popwSvc.schedule.times(lastEpoch).outcomesAt + 2 * schedule.epochMs + 30_000
     while ((popwSvc.settledEpoch < lastEpoch || await popwSvc.store.get(lastEpoch) == null) && Date.now() < settleBy) await sleep(250)
 
     const outcomes = await judge(schedule, running, host, chain, firstEpoch, lastEpoch)
