@@ -70,6 +70,7 @@ export async function run (args: string[]): Promise<Record<string, unknown>> {
     results.push({ nodes: r.nodes, dilation: r.dilation, ok: why.length === 0, why, wallS, exitCode: out.code, summary, stderrTail: out.stderr.split('\n').slice(-6).join('\n') })
     try { reports.push(JSON.parse(await fs.readFile(full, 'utf8')) as SimReport) } catch {}
     await fs.rm(full, { force: true })
+    if (summary != null) log(last)
     log(`${r.nodes} nodes ×${r.dilation}: ${why.length === 0 ? 'correct' : why.join('; ')} (${wallS} s)`)
   }
   const scale: ScalePoint[] = reports.map(r => ({ nodes: r.nodes, rssPerNodeMiB: r.resources.rssPerNodeMiB, rssMaxMiB: r.resources.rssMaxMiB, dilation: r.dilation }))

@@ -96,6 +96,7 @@ export async function runSim (opts: SimOptions): Promise<SimReport> {
     onProgress: n => { resources.onStarted(n); if (n % 100 < 16) progress(`  ${n} nodes up`) }
   })
   const users: UserNode[] = []
+  let timers: NodeJS.Timeout[] = []
   try {
     // Cluster.start puts gateways first, otherwise keeps the spec order: match nodes to plans by spec.
     for (const member of cluster.nodes) {
@@ -142,7 +143,7 @@ export async function runSim (opts: SimOptions): Promise<SimReport> {
     const dht: TimedResult[] = []
     const orders: TimedResult[] = []
     const pending: Array<Promise<void>> = []
-    const timers = schedule.events.map(ev => setTimeout(() => {
+    timers = schedule.events.map(ev => setTimeout(() => {
       pending.push(play(ev).catch(err => { progress(`event ${ev.kind} failed: ${(err as Error).message}`) }))
     }, Math.max(0, t0 + ev.at - Date.now())))
 
@@ -245,6 +246,7 @@ export async function runSim (opts: SimOptions): Promise<SimReport> {
     report.degraded = degradations(report)
     return report
   } finally {
+    for (const t of timers) clearTimeout(t)
     for (const u of users) await u.close().catch(() => {})
     await cluster.stop()
     for (const r of running.values()) await r.runtime?.removeAll().catch(() => {})
