@@ -33,6 +33,8 @@ export interface ClusterSpec {
   logger?: Logger
   /** Start nodes this many at a time (start-up is CPU bound). */
   startConcurrency?: number
+  /** Called after each batch of nodes has started (the simulator samples memory against node count). */
+  onProgress?: (started: number) => void
 }
 
 export interface ClusterNode {
@@ -46,6 +48,10 @@ let clusters = 0
 
 export class Cluster {
   readonly nodes: ClusterNode[] = []
+  /** The gateways' addresses, for nodes added later. */
+  private bootstrap: string[] = []
+  private spec?: ClusterSpec
+  private added = 0
   private constructor (readonly name: string) {}
 
   static async start (spec: ClusterSpec): Promise<Cluster> {
@@ -86,8 +92,28 @@ export class Cluster {
       const batch = await Promise.all([...Array(Math.min(concurrency, ordered.length - i)).keys()].map(async k => await build(i + k)))
       await Promise.all(batch.map(async n => { await n.node.start() }))
       cluster.nodes.push(...batch)
+      spec.onProgress?.(cluster.nodes.length)
     }
+    cluster.bootstrap = bootstrap
+    cluster.spec = spec
     return cluster
+  }
+
+  /** Starts one more node (a provider joining a running network), bootstrapped from the gateways. */
+  async add (spec_: ClusterNodeSpec): Promise<ClusterNode> {
+    const identity = await ephemeralIdentity()
+    const name = `${spec_.role}-x${++this.added}`
+    const config = clusterConfig(spec_, { listen: [`/memory/${this.name}-${name}`], bootstrap: this.bootstrap, ledgerHost: false, heartbeatMs: this.spec?.heartbeatMs })
+    const stateDb: StateDb = new MemoryLevel<string, Uint8Array>({ valueEncoding: 'view' })
+    const logger = this.spec?.logger ?? pino({ level: 'silent' })
+    const node = await KaisarNode.build(config, identity, {
+      stateDb, transport: 'memory', api: false, logger: logger.child({ node: name }), memoryLatencyMs: this.spec?.memoryLatencyMs, inventory: spec_.inventory,
+      runtime: spec_.runtime, popwHooks: spec_.popwHooks
+    })
+    await node.start()
+    const added = { name, spec: spec_, node, identity }
+    this.nodes.push(added)
+    return added
   }
 
   byRole (role: Role): ClusterNode[] {

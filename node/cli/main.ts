@@ -9,6 +9,7 @@ import { idCommand } from './commands/id.js'
 import { inventoryCommand } from './commands/inventory.js'
 import { startCommand } from './commands/start.js'
 import { providersCommand } from './commands/providers.js'
+import { simCommand } from './commands/sim.js'
 import { outcomesCommand } from './commands/outcomes.js'
 import { peersCommand, pingCommand, statusCommand } from './commands/status.js'
 import { cancelCommand, connectCommand, leasesCommand, logsCommand, orderCommand } from './commands/user.js'
@@ -36,6 +37,7 @@ export function buildProgram (processStart = Date.now()): Command {
   program.addCommand(outcomesCommand())
   program.addCommand(inventoryCommand())
   program.addCommand(benchmarkCommand())
+  program.addCommand(simCommand())
   return program
 }
 

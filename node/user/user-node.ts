@@ -82,6 +82,12 @@ export class UserNode {
     }
   }
 
+  /** A user node from parts built elsewhere: the simulator's users run in memory, joined over its memory transport. */
+  static fromParts (p: { gatewayPeers: string[], identity: NodeIdentity, libp2p: KaisarLibp2p, ledger: Ledger, discovery: Discovery, stateDb: StateDb, logger?: Logger }): UserNode {
+    const log = p.logger ?? pino({ level: 'silent' })
+    return new UserNode(p.gatewayPeers, p.identity, p.libp2p, p.ledger, p.discovery, new LeaseBook(p.stateDb), log, p.stateDb)
+  }
+
   async close (): Promise<void> {
     await this.ledger.close().catch(() => {})
     await Promise.resolve(this.libp2p.stop()).catch(() => {})

@@ -1,0 +1,40 @@
+// `kaisar-node sim --scenario NAME [...]`: the network simulator (issue 7). Runs the real node
+// code for many nodes in this process over the memory transport, plays a seeded schedule of
+// events and prints a report (text, or one JSON line with --json; HTML with --report).
+import fs from 'node:fs/promises'
+import { Command } from 'commander'
+import { pino } from 'pino'
+import { simOptions, type SimFlags } from '../../../sim/options.js'
+import { renderHtmlReport } from '../../../sim/report-html.js'
+import { runSim, summary } from '../../../sim/runner.js'
+import { SCENARIOS } from '../../../sim/scenarios/index.js'
+
+export function simCommand (): Command {
+  const scenarios = Object.values(SCENARIOS).map(s => `  ${s.name.padEnd(13)} ${s.summary} (≥ ${s.minNodes} nodes)`).join('\n')
+  return new Command('sim')
+    .description('run many real nodes in this process and report how the network behaves')
+    .requiredOption('--scenario <name>', `what happens during the run:\n${scenarios}`)
+    .option('--nodes <n>', 'KaisarNodes to run (gateways ≈ n/150, checkers ≈ n/10, the rest providers; users extra)', '50')
+    .option('--duration <d>', 'measured window, wall clock: 90s, 3m, 45000ms (default 3 epochs); ≥ 2 epochs')
+    .option('--seed <n>', 'seed of the event schedule: the same seed gives the same schedule', '1')
+    .option('--dilation <f>', 'multiply every protocol interval (epochs, heartbeats, challenge allowance, timeouts) by f ≥ 1 so more nodes fit the CPU', '1')
+    .option('--epoch-ms <ms>', 'Proof of Physical Work epoch before dilation', '10000')
+    .option('--heartbeat-ms <ms>', 'provider heartbeat interval before dilation', '5000')
+    .option('--latency-ms <ms>', 'latency the memory transport adds to every message', '0')
+    .option('--json', 'print progress on stderr and one JSON object as the last stdout line')
+    .option('--report <file.html>', 'write an HTML report with plots (self-contained, no network needed to view)')
+    .option('--full-json <file>', 'write the whole report (every sample) as JSON')
+    .action(async (flags: SimFlags & { json?: boolean, report?: string, fullJson?: string }) => {
+      const options = simOptions(flags)
+      const log = (line: string): void => { process.stderr.write(`[sim] ${line}\n`) }
+      // KAISAR_SIM_LOG=file: every node's log lines (info and up) there, to see why a run went wrong.
+      const logFile = process.env.KAISAR_SIM_LOG
+      const logger = logFile != null && logFile !== '' ? pino({ level: 'info' }, pino.destination({ dest: logFile, sync: false })) : undefined
+      const report = await runSim({ ...options, onProgress: log, logger })
+      if (flags.report != null) await fs.writeFile(flags.report, await renderHtmlReport(report))
+      if (flags.fullJson != null) await fs.writeFile(flags.fullJson, JSON.stringify(report) + '\n')
+      const line = summary(report)
+      if (flags.json === true) { process.stdout.write(JSON.stringify(line) + '\n'); return }
+      for (const [k, v] of Object.entries(line)) process.stdout.write(`${k.padEnd(20)} ${typeof v === 'object' ? JSON.stringify(v) : String(v)}\n`)
+    })
+}

@@ -1,0 +1,55 @@
+// `kaisar-node sim` flags, checked: every bad value is one error that names its flag.
+import { KaisarError } from '../node/errors.js'
+import { MIN_NODES, type SimOptions } from './runner.js'
+import { SCENARIOS } from './scenarios/index.js'
+
+export class SimFlagError extends KaisarError<{ code: 'SIM_FLAG', flag: string }> {
+  constructor (flag: string, reason: string) { super({ code: 'SIM_FLAG', flag }, `${flag}: ${reason}`) }
+}
+
+export interface SimFlags { scenario?: string, nodes?: string, duration?: string, seed?: string, dilation?: string, epochMs?: string, heartbeatMs?: string, latencyMs?: string }
+
+/** "90s", "3m", "1500ms" or a bare number of seconds. */
+export function parseDuration (text: string): number | undefined {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(text.trim())
+  if (m == null) return undefined
+  const n = Number(m[1])
+  return Math.round(m[2] === 'ms' ? n : m[2] === 'm' ? n * 60_000 : n * 1000)
+}
+
+function integer (flag: string, text: string | undefined, fallback: number, min: number, max: number): number {
+  if (text == null) return fallback
+  const n = Number(text)
+  if (!/^-?\d+$/.test(text.trim()) || !Number.isSafeInteger(n)) throw new SimFlagError(flag, `"${text}" is not an integer`)
+  if (n < min || n > max) throw new SimFlagError(flag, `${n} is outside ${min}..${max}`)
+  return n
+}
+
+export function simOptions (flags: SimFlags): SimOptions {
+  const scenario = flags.scenario
+  if (scenario == null) throw new SimFlagError('--scenario', `required: one of ${Object.keys(SCENARIOS).join(', ')}`)
+  const spec = SCENARIOS[scenario]
+  if (spec == null) throw new SimFlagError('--scenario', `unknown scenario "${scenario}" (one of ${Object.keys(SCENARIOS).join(', ')})`)
+  const nodes = integer('--nodes', flags.nodes, 50, MIN_NODES, 5000)
+  if (nodes < spec.minNodes) throw new SimFlagError('--nodes', `scenario ${scenario} needs at least ${spec.minNodes} nodes (got ${nodes})`)
+  const dilationText = flags.dilation ?? '1'
+  const dilation = Number(dilationText)
+  if (!/^\d+(\.\d+)?$/.test(dilationText) || !(dilation >= 1) || dilation > 100) throw new SimFlagError('--dilation', `"${dilationText}" must be a number from 1 to 100`)
+  const baseEpochMs = integer('--epoch-ms', flags.epochMs, 10_000, 1000, 600_000)
+  const baseHeartbeatMs = integer('--heartbeat-ms', flags.heartbeatMs, 5_000, 200, 600_000)
+  const epochMs = Math.round(baseEpochMs * dilation)
+  const durationMs = parseDuration(flags.duration ?? '') ?? (flags.duration == null ? 3 * epochMs : undefined)
+  if (durationMs == null) throw new SimFlagError('--duration', `"${flags.duration ?? ''}" is not a duration (e.g. 90s, 3m, 45000ms)`)
+  if (durationMs < 2 * epochMs) throw new SimFlagError('--duration', `${durationMs} ms is shorter than 2 epochs (${2 * epochMs} ms at ×${dilation}); outcomes need whole epochs`)
+  if (durationMs > 6 * 3600_000) throw new SimFlagError('--duration', 'at most 6 h')
+  return {
+    scenario,
+    nodes,
+    seed: integer('--seed', flags.seed, 1, 0, 2 ** 32 - 1),
+    durationMs,
+    dilation,
+    baseEpochMs,
+    baseHeartbeatMs,
+    latencyMs: integer('--latency-ms', flags.latencyMs, 0, 0, 10_000)
+  }
+}

@@ -1,0 +1,410 @@
+// Runs one scenario: builds the schedule from the seed, starts the real nodes (sim/cluster.ts),
+// waits for their registrations and one epoch of warm-up, plays the schedule's events in the
+// measured window, then reads the outcomes back from the ledger host and reports.
+import { peerIdFromString } from '@libp2p/peer-id'
+import { pino } from 'pino'
+import { VerdictResult } from '../protocols/popw/popw.js'
+import { keyToString } from '../protocols/popw/verdict.js'
+import { placeOrder } from '../node/user/order.js'
+import { alwaysFail, alwaysPass, replayResponder, slowResponder } from './cheats.js'
+import { Cluster, type ClusterNode, type ClusterNodeSpec } from './cluster.js'
+import { SIM_GPUS, simulatedInventory } from './hardware.js'
+import { GossipProbe, ResourceMonitor, percentile, type TimedResult } from './metrics.js'
+import { MemoryRuntime } from './runtime.js'
+import { CHEATING, scheduleHash, type NodePlan, type SimEvent, type SimSchedule } from './schedule.js'
+import { buildSchedule } from './scenarios/index.js'
+import { startSimUser } from './user.js'
+import type { LocalChain } from '../chain/local/chain.js'
+import type { Logger } from '../node/log.js'
+import type { KaisarNode } from '../node/node.js'
+import type { UserNode } from '../node/user/user-node.js'
+import type { Order } from '../protocols/lease/messages.js'
+
+export interface SimOptions {
+  scenario: string
+  nodes: number
+  seed: number
+  /** Wall-clock length of the measured window, ms. */
+  durationMs: number
+  /** Stretches every protocol interval (heartbeats, epochs, challenge allowance, timeouts). */
+  dilation: number
+  /** Epoch length before dilation (default 10 s, as the devnet). */
+  baseEpochMs?: number
+  /** Heartbeat interval before dilation (default 5 s). */
+  baseHeartbeatMs?: number
+  /** Per-message latency of the memory transport, ms. */
+  latencyMs?: number
+  logger?: Logger
+  /** Progress lines (stderr in the CLI). */
+  onProgress?: (line: string) => void
+}
+
+export const MIN_NODES = 8
+export const SIM_ORDER: Order = { image: 'sim/echo:1', cpus: 1, memoryBytes: 64 * 2 ** 20, gpus: 0, ports: [80], seconds: 600 }
+
+export interface ProviderVerdict { id: string, behaviour: string, passes: number, fails: number, judged: 'caught' | 'missed' | 'clean' | 'failed' | 'unjudged', /** Checkers' reasons on its failing outcomes. */ reasons: string[] }
+
+export interface EpochRow { epoch: number, outcomes: number, pass: number, fail: number, settled: boolean, penalties: number }
+
+export interface SimReport {
+  scenario: string
+  seed: number
+  nodes: number
+  users: number
+  dilation: number
+  epochMs: number
+  heartbeatMs: number
+  durationMs: number
+  scheduleHash: string
+  events: number
+  /** Events played, by kind (a leave of a node already gone is not played). */
+  played: Record<SimEvent['kind'], number>
+  /** Providers at the start of the measured window. */
+  providersAtStart: number
+  wallS: { start: number, register: number, measured: number, total: number }
+  gossip: { published: number, expected: number, delivered: number, ratio: number, p50Ms: number, p99Ms: number, maxMs: number, latenciesMs: number[] }
+  dht: { lookups: number, ok: number, ratio: number, p50Ms: number, p99Ms: number, results: TimedResult[] }
+  orders: { total: number, ok: number, ratio: number, deployP50Ms: number, deployP99Ms: number, failures: string[], results: TimedResult[] }
+  outcomes: { cheatersTotal: number, cheatersCaught: number, honestJudged: number, honestFailed: number, providers: ProviderVerdict[], epochs: EpochRow[] }
+  /** `id:judgement` per provider, sorted: equal for equal runs. */
+  outcomeSet: string[]
+  resources: { baselineRssMiB: number, rssMaxMiB: number, rssPerNodeMiB: number, cpuCores: number, cpuPerNodePct: number, loopP50Ms: number, loopP99Ms: number, loopMaxMs: number, startup: Array<{ nodes: number, rssMiB: number }> }
+  degraded: string[]
+}
+
+interface Running { plan: NodePlan, member: ClusterNode, runtime?: MemoryRuntime, startedAt: number, stoppedAt?: number }
+
+export async function runSim (opts: SimOptions): Promise<SimReport> {
+  const progress = opts.onProgress ?? (() => {})
+  const schedule = buildSchedule({ scenario: opts.scenario, nodes: opts.nodes, seed: opts.seed, durationMs: opts.durationMs, baseEpochMs: opts.baseEpochMs ?? 10_000, baseHeartbeatMs: opts.baseHeartbeatMs ?? 5_000, dilation: opts.dilation })
+  const tAll = performance.now()
+  const resources = new ResourceMonitor()
+  const gossip = new GossipProbe()
+  const popw = popwConfig(schedule, opts.nodes)
+  const running = new Map<string, Running>()
+  const specOf = (plan: NodePlan): { spec: ClusterNodeSpec, runtime?: MemoryRuntime } => nodeSpec(plan, popw, opts.nodes, schedule.epochMs)
+
+  const initial = schedule.nodes.filter(p => p.initial)
+  const specs = initial.map(specOf)
+  progress(`${schedule.scenario}: starting ${initial.length} nodes (seed ${schedule.seed}, dilation ×${schedule.dilation}, epochs of ${schedule.epochMs} ms, heartbeats every ${schedule.heartbeatMs} ms)`)
+  const cluster = await Cluster.start({
+    nodes: specs.map(s => s.spec),
+    heartbeatMs: schedule.heartbeatMs,
+    memoryLatencyMs: opts.latencyMs,
+    logger: opts.logger ?? pino({ level: 'silent' }),
+    startConcurrency: 16,
+    onProgress: n => { resources.onStarted(n); if (n % 100 < 16) progress(`  ${n} nodes up`) }
+  })
+  const users: UserNode[] = []
+  let timers: NodeJS.Timeout[] = []
+  try {
+    // Cluster.start puts gateways first, otherwise keeps the spec order: match nodes to plans by spec.
+    for (const member of cluster.nodes) {
+      const i = specs.findIndex(s => s.spec === member.spec)
+      running.set((initial[i] as NodePlan).id, { plan: initial[i] as NodePlan, member, runtime: specs[i]?.runtime, startedAt: Date.now() })
+    }
+    for (const r of running.values()) watch(r, gossip)
+    const startS = (performance.now() - tAll) / 1000
+    const host = cluster.nodes[0]?.node as KaisarNode
+    const chain = host.ledger as LocalChain
+    const popwSvc = host.popw
+    if (popwSvc == null) throw new Error('the ledger host follows no epochs')
+
+    const tReg = performance.now()
+    const providers = initial.filter(p => p.role === 'provider').length
+    const checkers = initial.filter(p => p.role === 'checker').length
+    const registerTimeout = Math.min(300_000, 60_000 + opts.nodes * 400)
+    progress(`waiting for ${providers} providers and ${checkers} checkers to register`)
+    while ((await chain.providers()).length < providers || (await chain.checkers()).length < checkers) {
+      if (performance.now() - tReg > registerTimeout) throw new Error(`registrations incomplete after ${registerTimeout / 1000} s: ${(await chain.providers()).length}/${providers} providers, ${(await chain.checkers()).length}/${checkers} checkers`)
+      await sleep(500)
+    }
+    // Registered on the ledger is not yet findable: wait for the providers' capability records
+    // in the DHT too, so the measured window does not overlap the start-up storm of provides.
+    const advertised = (): number => [...running.values()].filter(r => r.plan.role === 'provider' && (r.member.node.provider?.advertiser.outstanding ?? 0) === 0).length
+    while (advertised() < providers && performance.now() - tReg < registerTimeout) await sleep(500)
+    progress(`${advertised()}/${providers} providers advertised in the DHT`)
+    const registerS = (performance.now() - tReg) / 1000
+
+    const gateways = cluster.byRole('gateway')
+    const gatewayAddrs = gateways.map(g => withPeer(g.node))
+    for (let i = 0; i < schedule.users; i++) users.push(await startSimUser(gatewayAddrs, gatewayAddrs[0] as string))
+
+    // One whole epoch of warm-up (first probes, meshes forming), then the measured window.
+    const firstEpoch = popwSvc.schedule.epochAt(Date.now()) + 2
+    const t0 = popwSvc.schedule.times(firstEpoch).start
+    const epochs = Math.max(1, Math.floor(schedule.durationMs / schedule.epochMs))
+    const lastEpoch = firstEpoch + epochs - 1
+    progress(`registered in ${registerS.toFixed(1)} s; measuring epochs ${firstEpoch}..${lastEpoch} from ${new Date(t0).toISOString()}`)
+    await sleep(t0 - Date.now())
+    resources.begin()
+    const tMeasure = performance.now()
+
+    const dht: TimedResult[] = []
+    const orders: TimedResult[] = []
+    const pending: Array<Promise<void>> = []
+    timers = schedule.events.map(ev => setTimeout(() => {
+      pending.push(play(ev).catch(err => { progress(`event ${ev.kind} failed: ${(err as Error).message}`) }))
+    }, Math.max(0, t0 + ev.at - Date.now())))
+
+    const timeoutMs = 30_000 * schedule.dilation
+    const played: Record<SimEvent['kind'], number> = { order: 0, 'dht-lookup': 0, leave: 0, join: 0 }
+    const providersAtStart = [...running.values()].filter(r => r.plan.role === 'provider' && r.stoppedAt == null).length
+    const play = async (ev: SimEvent): Promise<void> => {
+      played[ev.kind]++
+      switch (ev.kind) {
+        case 'order': {
+          const user = users[ev.user % users.length] as UserNode
+          const t = performance.now()
+          try {
+            await withTimeout(placeOrder(user, SIM_ORDER, { filter: { region: ev.region }, maxCandidates: 4 }), timeoutMs * 2, 'order')
+            orders.push({ at: Date.now() - t0, ok: true, ms: performance.now() - t })
+          } catch (err) {
+            orders.push({ at: Date.now() - t0, ok: false, ms: performance.now() - t, error: `${ev.order} (${ev.region}): ${(err as Error).message}` })
+          }
+          return
+        }
+        case 'dht-lookup': {
+          const from = running.get(ev.from)
+          const target = running.get(ev.target) ?? [...running.values()].find(r => r.plan.id === ev.target)
+          if (from == null || from.stoppedAt != null || target == null) { played[ev.kind]--; return } // the asker left: not a lookup
+          const t = performance.now()
+          try {
+            const found = await from.member.node.discovery.describe(peerIdFromString(target.member.node.peerId), AbortSignal.timeout(timeoutMs))
+            dht.push({ at: Date.now() - t0, ok: found != null, ms: performance.now() - t, ...(found == null ? { error: 'not found' } : {}) })
+          } catch (err) {
+            dht.push({ at: Date.now() - t0, ok: false, ms: performance.now() - t, error: (err as Error).message })
+          }
+          return
+        }
+        case 'leave': {
+          const r = running.get(ev.node)
+          if (r == null || r.stoppedAt != null) { played[ev.kind]--; return }
+          r.stoppedAt = Date.now()
+          gossip.subscriberStopped(r.member.node.peerId)
+          await r.member.node.stop()
+          return
+        }
+        case 'join': {
+          const plan = schedule.nodes.find(p => p.id === ev.node) as NodePlan
+          const { spec, runtime } = specOf(plan)
+          const member = await cluster.add(spec)
+          const r: Running = { plan, member, runtime, startedAt: Date.now() }
+          running.set(plan.id, r)
+          watch(r, gossip)
+        }
+      }
+    }
+
+    const tEnd = t0 + schedule.durationMs
+    await sleep(tEnd - Date.now())
+    const measuredS = (performance.now() - tMeasure) / 1000
+    const res = resources.end()
+    for (const t of timers) clearTimeout(t)
+    progress(`measured window over; waiting for epoch ${lastEpoch}'s settlement and ${pending.length} events in flight`)
+    await withTimeout(Promise.allSettled(pending), Math.min(120_000, timeoutMs * 3), 'events').catch(() => {})
+    const settleBy = popwSvc.schedule.times(lastEpoch).outcomesAt + 2 * schedule.epochMs + 30_000
+    while ((popwSvc.settledEpoch < lastEpoch || await popwSvc.store.get(lastEpoch) == null) && Date.now() < settleBy) await sleep(250)
+
+    const outcomes = await judge(schedule, running, host, chain, firstEpoch, lastEpoch)
+    const g = gossip.summary(t0, tEnd, Math.min(10_000, schedule.heartbeatMs * 2))
+    const dhtOk = dht.filter(d => d.ok)
+    const ordersOk = orders.filter(o => o.ok)
+    const nodes = cluster.nodes.length
+    const report: SimReport = {
+      scenario: schedule.scenario,
+      seed: schedule.seed,
+      nodes: opts.nodes,
+      users: schedule.users,
+      dilation: schedule.dilation,
+      epochMs: schedule.epochMs,
+      heartbeatMs: schedule.heartbeatMs,
+      durationMs: schedule.durationMs,
+      scheduleHash: scheduleHash(schedule),
+      events: schedule.events.length,
+      played,
+      providersAtStart,
+      wallS: { start: round(startS, 1), register: round(registerS, 1), measured: round(measuredS, 1), total: round((performance.now() - tAll) / 1000, 1) },
+      gossip: { published: g.published, expected: g.expected, delivered: g.delivered, ratio: ratio(g.delivered, g.expected), p50Ms: percentile(g.latenciesMs, 50), p99Ms: percentile(g.latenciesMs, 99), maxMs: Math.max(0, ...g.latenciesMs), latenciesMs: g.latenciesMs },
+      dht: { lookups: dht.length, ok: dhtOk.length, ratio: ratio(dhtOk.length, dht.length), p50Ms: round(percentile(dhtOk.map(d => d.ms), 50), 1), p99Ms: round(percentile(dhtOk.map(d => d.ms), 99), 1), results: dht },
+      orders: { total: orders.length, ok: ordersOk.length, ratio: ratio(ordersOk.length, orders.length), deployP50Ms: round(percentile(ordersOk.map(o => o.ms), 50), 0), deployP99Ms: round(percentile(ordersOk.map(o => o.ms), 99), 0), failures: orders.flatMap(o => o.error != null ? [o.error] : []), results: orders },
+      outcomes,
+      outcomeSet: outcomes.providers.map(p => `${p.id}:${p.judged}`).sort(),
+      resources: {
+        baselineRssMiB: round(resources.baselineRssMiB, 0),
+        rssMaxMiB: round(res.rssMaxMiB, 0),
+        rssPerNodeMiB: round((res.rssMaxMiB - resources.baselineRssMiB) / nodes, 2),
+        cpuCores: round(res.cpuCores, 2),
+        cpuPerNodePct: round(res.cpuCores * 100 / nodes, 3),
+        loopP50Ms: round(res.loopP50Ms, 1),
+        loopP99Ms: round(res.loopP99Ms, 1),
+        loopMaxMs: round(res.loopMaxMs, 1),
+        startup: resources.startup.map(s => ({ nodes: s.nodes, rssMiB: round(s.rssMiB, 0) }))
+      },
+      degraded: []
+    }
+    report.degraded = degradations(report)
+    return report
+  } finally {
+    for (const t of timers) clearTimeout(t)
+    for (const u of users) await u.close().catch(() => {})
+    await cluster.stop()
+    for (const r of running.values()) await r.runtime?.removeAll().catch(() => {})
+  }
+}
+
+function watch (r: Running, gossip: GossipProbe): void {
+  if (r.plan.role === 'provider') gossip.watchPublisher(r.member.node)
+  else gossip.watchSubscriber(r.member.node)
+}
+
+/** Network-wide PoPW parameters: small challenges (hundreds of providers share two cores), a deadline allowance that grows with the load. */
+function popwConfig (s: SimSchedule, nodes: number): Record<string, unknown> {
+  return { epochMs: s.epochMs, k: 3, backups: 1, challengeMs: 5, challengeAllowanceMs: Math.min(Math.round(s.epochMs / 5), 600 + 4 * nodes), bandwidthBytes: 16 * 1024 }
+}
+
+function nodeSpec (plan: NodePlan, popw: Record<string, unknown>, nodes: number, epochMs: number): { spec: ClusterNodeSpec, runtime?: MemoryRuntime } {
+  const network = { dhtServer: plan.dhtServer, maxConnections: plan.role === 'gateway' ? Math.max(300, nodes * 2 + 100) : 300 }
+  const config = { popw, network }
+  if (plan.role !== 'provider') {
+    const checker = plan.behaviour === 'liar-pass' ? alwaysPass : plan.behaviour === 'liar-fail' ? alwaysFail : undefined
+    return { spec: { role: plan.role, region: plan.region, config, ...(checker != null ? { popwHooks: { checker } } : {}) } }
+  }
+  // Honest providers claim exactly what they have: a CPU (a simulated GPU would be challenged at GPU speed on this CPU).
+  const inventory = simulatedInventory(plan.behaviour === 'fake-class' ? [SIM_GPUS.h100] : [])
+  const responder = plan.behaviour === 'slow' ? slowResponder(epochMs) /* past any deadline, which lies inside the epoch's probe window */ : plan.behaviour === 'replay' ? replayResponder() : undefined
+  const runtime = new MemoryRuntime()
+  return { spec: { role: 'provider', region: plan.region, inventory, config, runtime, ...(responder != null ? { popwHooks: { responder } } : {}) }, runtime }
+}
+
+/**
+ * Outcome correctness from the settled outcomes at the ledger host. A cheater is caught when it
+ * has a failing outcome in the measured epochs (an offline one: in an epoch that ends after it
+ * left). An honest provider failed when it has a failing outcome while it was up, counting a
+ * joiner only from its second epoch (its first may start before its record exists).
+ */
+async function judge (s: SimSchedule, running: Map<string, Running>, host: KaisarNode, chain: LocalChain, first: number, last: number): Promise<SimReport['outcomes']> {
+  const byPeer = new Map([...running.values()].map(r => [r.member.node.peerId, r]))
+  const tally = new Map<string, { pass: number[], fail: number[], reasons: Set<string> }>()
+  const epochs: EpochRow[] = []
+  const popw = host.popw
+  for (let e = first; e <= last; e++) {
+    const settled = await popw?.store.get(e)
+    const settlement = await chain.settlement(e)
+    const row: EpochRow = { epoch: e, outcomes: 0, pass: 0, fail: 0, settled: settlement != null, penalties: settlement?.penalties.length ?? 0 }
+    for (const o of settled?.outcomes ?? []) {
+      const r = byPeer.get(keyToString(o.provider))
+      if (r == null) continue
+      const t = tally.get(r.plan.id) ?? { pass: [], fail: [], reasons: new Set<string>() }
+      const pass = o.result === VerdictResult.PASS
+      ;(pass ? t.pass : t.fail).push(e)
+      tally.set(r.plan.id, t)
+      row.outcomes++
+      if (pass) row.pass++
+      else { row.fail++; for (const v of o.verdicts) for (const why of v.reasons) t.reasons.add(`${e - first}:${why}`) }
+    }
+    epochs.push(row)
+  }
+  const epochStart = (e: number): number => e * s.epochMs
+  const providers: ProviderVerdict[] = []
+  for (const r of running.values()) {
+    if (r.plan.role !== 'provider') continue
+    const t = tally.get(r.plan.id) ?? { pass: [], fail: [], reasons: new Set<string>() }
+    const base = { id: r.plan.id, behaviour: r.plan.behaviour, passes: t.pass.length, fails: t.fail.length, reasons: [...t.reasons].sort() }
+    if (CHEATING.includes(r.plan.behaviour)) {
+      const counted = r.plan.behaviour === 'offline' ? t.fail.filter(e => r.stoppedAt != null && epochStart(e + 1) > r.stoppedAt) : t.fail
+      providers.push({ ...base, judged: counted.length > 0 ? 'caught' : 'missed' })
+      continue
+    }
+    const up = (e: number): boolean => epochStart(e) >= (r.plan.initial ? 0 : r.startedAt + s.epochMs) && (r.stoppedAt == null || epochStart(e + 1) <= r.stoppedAt)
+    const judgedEpochs = [...t.pass, ...t.fail].filter(up)
+    if (judgedEpochs.length === 0) { providers.push({ ...base, judged: 'unjudged' }); continue }
+    providers.push({ ...base, judged: t.fail.some(up) ? 'failed' : 'clean' })
+  }
+  const cheaters = providers.filter(p => CHEATING.includes(p.behaviour as NodePlan['behaviour']))
+  const honest = providers.filter(p => p.judged === 'clean' || p.judged === 'failed')
+  return {
+    cheatersTotal: cheaters.length,
+    cheatersCaught: cheaters.filter(p => p.judged === 'caught').length,
+    honestJudged: honest.length,
+    honestFailed: honest.filter(p => p.judged === 'failed').length,
+    providers: providers.sort((a, b) => a.id.localeCompare(b.id, 'en', { numeric: true })),
+    epochs
+  }
+}
+
+/** What fell short of the network's targets in this run, in words for the report. */
+export function degradations (r: SimReport): string[] {
+  const out: string[] = []
+  if (r.gossip.ratio < 0.999) out.push(`gossip delivery ${(r.gossip.ratio * 100).toFixed(2)} % < 99.9 %`)
+  if (r.gossip.p99Ms > 1000) out.push(`gossip p99 ${Math.round(r.gossip.p99Ms)} ms > 1 s`)
+  if (r.dht.ratio < 0.99) out.push(`DHT lookups ${(r.dht.ratio * 100).toFixed(1)} % < 99 %`)
+  if (r.orders.ratio < 0.99) out.push(`orders ${r.orders.ok}/${r.orders.total} succeeded`)
+  if (r.outcomes.cheatersCaught < r.outcomes.cheatersTotal) out.push(`${r.outcomes.cheatersTotal - r.outcomes.cheatersCaught} cheaters not caught`)
+  if (r.outcomes.honestFailed > 0) out.push(`${r.outcomes.honestFailed} honest providers failed`)
+  const unjudged = r.outcomes.providers.filter(p => p.judged === 'unjudged').length
+  if (unjudged > 0) out.push(`${unjudged} providers without an outcome`)
+  const unsettled = r.outcomes.epochs.filter(e => !e.settled).length
+  if (unsettled > 0) out.push(`${unsettled} of ${r.outcomes.epochs.length} epochs not settled`)
+  if (r.resources.loopP99Ms > 200) out.push(`event-loop lag p99 ${r.resources.loopP99Ms} ms`)
+  if (r.dilation > 1) out.push(`time dilated ×${r.dilation}: every protocol interval ${r.dilation}× longer than configured`)
+  return out
+}
+
+/** The `--json` line: the headline figures, one flat object. */
+export function summary (r: SimReport): Record<string, unknown> {
+  return {
+    scenario: r.scenario,
+    nodes: r.nodes,
+    seed: r.seed,
+    dilation: r.dilation,
+    epoch_ms: r.epochMs,
+    heartbeat_ms: r.heartbeatMs,
+    schedule_hash: r.scheduleHash,
+    gossip_delivery: round(r.gossip.ratio, 5),
+    gossip_p50_ms: round(r.gossip.p50Ms, 1),
+    gossip_p99_ms: round(r.gossip.p99Ms, 1),
+    gossip_expected: r.gossip.expected,
+    dht_success: round(r.dht.ratio, 4),
+    dht_lookups: r.dht.lookups,
+    dht_p50_ms: r.dht.p50Ms,
+    dht_p99_ms: r.dht.p99Ms,
+    orders_total: r.orders.total,
+    orders_ok: r.orders.ok,
+    deploy_p50_ms: r.orders.deployP50Ms,
+    cheaters_total: r.outcomes.cheatersTotal,
+    cheaters_caught: r.outcomes.cheatersCaught,
+    honest_judged: r.outcomes.honestJudged,
+    honest_failed: r.outcomes.honestFailed,
+    epochs: r.outcomes.epochs.length,
+    epochs_settled: r.outcomes.epochs.filter(e => e.settled).length,
+    rss_per_node_mib: r.resources.rssPerNodeMiB,
+    rss_max_mib: r.resources.rssMaxMiB,
+    cpu_cores: r.resources.cpuCores,
+    cpu_per_node_pct: r.resources.cpuPerNodePct,
+    loop_lag_p99_ms: r.resources.loopP99Ms,
+    wall_s: r.wallS,
+    degraded: r.degraded
+  }
+}
+
+function withPeer (node: KaisarNode): string {
+  const addr = node.addresses().find(a => a.startsWith('/memory/')) ?? node.addresses()[0] ?? ''
+  return addr.includes('/p2p/') ? addr : `${addr}/p2p/${node.peerId}`
+}
+
+async function sleep (ms: number): Promise<void> {
+  if (ms > 0) await new Promise(resolve => setTimeout(resolve, ms))
+}
+
+async function withTimeout<T> (p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined
+  try {
+    return await Promise.race([p, new Promise<never>((_resolve, reject) => { timer = setTimeout(() => { reject(new Error(`${what} timed out after ${ms} ms`)) }, ms) })])
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
+function ratio (a: number, b: number): number { return b === 0 ? NaN : a / b }
+function round (x: number, digits: number): number { return Number.isFinite(x) ? Number(x.toFixed(digits)) : x }

@@ -1,0 +1,45 @@
+// An end user inside the simulator: the same parts as `kaisar-node order` (a DHT-client libp2p
+// node, the remote ledger, discovery, the lease book) but on the memory transport and
+// in-memory state, so `placeOrder` runs unchanged against the simulated network.
+import { multiaddr } from '@multiformats/multiaddr'
+import { MemoryLevel } from 'memory-level'
+import { pino } from 'pino'
+import { RemoteLedger } from '../chain/local/protocol.js'
+import { ephemeralIdentity } from '../node/identity/keystore.js'
+import { NodeMetrics } from '../node/metrics/registry.js'
+import { createNetwork } from '../node/network/libp2p.js'
+import { SignedRecordStore } from '../node/network/records/store.js'
+import { RecordVersionIndex, recordValidators } from '../node/network/records/validators.js'
+import { Discovery } from '../node/services/discovery.js'
+import { UserNode } from '../node/user/user-node.js'
+import { AGENT_PREFIX } from '../protocols/ids.js'
+import { VERSION } from '../node/version.js'
+import type { StateDb } from '../node/store/state-db.js'
+
+/** `gateways`: the gateways' memory addresses (…/p2p/<id>); the first hosts the ledger. */
+export async function startSimUser (gateways: string[], ledgerHost: string): Promise<UserNode> {
+  const identity = await ephemeralIdentity()
+  const stateDb: StateDb = new MemoryLevel<string, Uint8Array>({ valueEncoding: 'view' })
+  const libp2p = await createNetwork({
+    privateKey: identity.privateKey, listen: [], transport: 'memory', agentVersion: `${AGENT_PREFIX}${VERSION} (user)`,
+    maxConnections: 200, inboundConnectionThreshold: 100, dhtServer: false, relayServer: false, autonat: false, dcutr: false,
+    records: recordValidators(new RecordVersionIndex(stateDb), new NodeMetrics())
+  })
+  await libp2p.start()
+  const dials = await Promise.allSettled(gateways.map(async g => await libp2p.dial(multiaddr(g), { signal: AbortSignal.timeout(10_000) })))
+  if (dials.every(d => d.status === 'rejected')) {
+    await libp2p.stop()
+    throw new Error('a simulated user reached no gateway')
+  }
+  const logger = pino({ level: 'silent' })
+  const records = new SignedRecordStore({ libp2p, privateKey: identity.privateKey, stateDb, metrics: new NodeMetrics(), logger })
+  return UserNode.fromParts({
+    gatewayPeers: gateways.map(g => multiaddr(g).getComponents().find(c => c.name === 'p2p')?.value ?? ''),
+    identity,
+    libp2p,
+    ledger: new RemoteLedger(libp2p, { host: multiaddr(ledgerHost) }),
+    discovery: new Discovery({ libp2p, records, logger }),
+    stateDb,
+    logger
+  })
+}
