@@ -43,7 +43,7 @@ export async function run (args: string[]): Promise<Record<string, unknown>> {
     const outstanding = (): number => cluster.byRole('provider').reduce((n, p) => n + (p.node.provider?.advertiser.outstanding ?? 1), 0)
     let lastLog = performance.now()
     while (outstanding() > 0) {
-      if (performance.now() - t1 > 180_000) throw new Error(`providers did not finish providing in 180 s (${outstanding()} capabilities outstanding)`)
+      if (performance.now() - t1 > 600_000) throw new Error(`providers did not finish providing in 600 s (${outstanding()} capabilities outstanding)`)
       if (performance.now() - lastLog > 15_000) { lastLog = performance.now(); log(`${outstanding()} capabilities not yet provided`) }
       await new Promise(resolve => setTimeout(resolve, 250))
     }
