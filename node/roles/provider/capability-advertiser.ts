@@ -9,6 +9,8 @@ export class CapabilityAdvertiser implements Startable {
   private timer?: NodeJS.Timeout
   private running = false
   private readonly done = new Set<string>()
+  /** Consecutive rounds that left something unprovided: the retry backs off (2 s … 16 s). */
+  private failedRounds = 0
 
   constructor (private readonly c: { libp2p: KaisarLibp2p, logger: Logger }, private readonly capabilities: () => Capability[]) {}
 
@@ -55,6 +57,10 @@ export class CapabilityAdvertiser implements Startable {
         this.c.logger.debug({ capability: name, err: (err as Error).message }, 'provide failed, will retry')
       }
     }
-    if (this.outstanding > 0) this.schedule(2_000)
+    if (this.outstanding === 0) { this.failedRounds = 0; return }
+    // Back off with jitter: when the DHT is slow (a busy network, or every provider of a
+    // restarted fleet announcing at once), retrying every 2 s only adds to what makes it slow.
+    const base = Math.min(16_000, 2_000 * 2 ** this.failedRounds++)
+    this.schedule(base / 2 + Math.random() * base / 2)
   }
 }
