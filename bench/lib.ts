@@ -1,6 +1,7 @@
 // Shared pieces of the benchmarks: an in-memory-state libp2p node built by the product's
 // own builder, statistics, and timing helpers.
 import { generateKeyPair } from '@libp2p/crypto/keys'
+import type net from 'node:net'
 import { MemoryLevel } from 'memory-level'
 import { NodeMetrics } from '../node/metrics/registry.js'
 import { Registry } from 'prom-client'
@@ -48,4 +49,20 @@ export const round = (x: number, digits = 3): number => Number(x.toFixed(digits)
 
 export function log (msg: string): void {
   process.stderr.write(`[bench] ${msg}\n`)
+}
+
+/**
+ * Writes `bytes` in `chunk`s to a counting sink (it answers with the byte count when the
+ * write side ends), honouring backpressure, and returns MiB/s from `startedAt` to the answer.
+ */
+export async function sinkThroughput (sock: net.Socket, bytes: number, chunk: Buffer, startedAt: number): Promise<number> {
+  for (let sent = 0; sent < bytes; sent += chunk.byteLength) {
+    if (!sock.write(chunk)) await new Promise(resolve => sock.once('drain', resolve))
+  }
+  sock.end()
+  let reply = ''
+  for await (const part of sock) reply += String(part)
+  const seconds = (performance.now() - startedAt) / 1000
+  if (Number(reply) !== bytes) throw new Error(`sink counted ${reply} bytes, sent ${bytes} (port ${sock.remotePort ?? '?'})`)
+  return bytes / (1024 * 1024) / seconds
 }

@@ -9,7 +9,7 @@ import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { multiaddr } from '@multiformats/multiaddr'
 import { sendWithBackpressure } from '../node/network/streams.js'
-import { benchNode, log, median, percentile, round } from './lib.js'
+import { benchNode, log, median, percentile, round, sinkThroughput } from './lib.js'
 import { ECHO, SINK } from './peer.js'
 import type { KaisarLibp2p } from '../node/network/libp2p.js'
 import type { Stream } from '@libp2p/interface'
@@ -29,11 +29,11 @@ async function rssMiB (pid: number): Promise<number> {
   return kb / 1024
 }
 
-/** One fresh `kaisar-node start`: seconds from spawn to its ready line, and RSS after idling. */
+/** One fresh `kaisar-node start` (a provider without a container engine: the node, not Docker): seconds from spawn to its ready line, and RSS after idling. */
 async function startOnce (idleMs: number): Promise<{ readyS: number, rssMiB: number }> {
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'kaisar-bench-'))
   const t0 = performance.now()
-  const child = spawn(process.execPath, [CLI, 'start', '--json', '--role', 'provider', '--data-dir', dir, '--listen', '/ip4/127.0.0.1/tcp/0', '--api', '127.0.0.1:0', '--log-level', 'warn'], { stdio: ['ignore', 'pipe', 'inherit'] })
+  const child = spawn(process.execPath, [CLI, 'start', '--json', '--role', 'provider', '--containers', 'none', '--data-dir', dir, '--listen', '/ip4/127.0.0.1/tcp/0', '--api', '127.0.0.1:0', '--log-level', 'warn'], { stdio: ['ignore', 'pipe', 'inherit'] })
   try {
     await new Promise<void>((resolve, reject) => {
       let out = ''
@@ -77,16 +77,7 @@ async function streamThroughput (node: KaisarLibp2p, addr: string, bytes: number
 async function tcpThroughput (port: number, bytes: number): Promise<number> {
   const sock = net.connect({ port, host: '127.0.0.1', allowHalfOpen: true })
   await new Promise(resolve => sock.once('connect', resolve))
-  const t0 = performance.now()
-  for (let sent = 0; sent < bytes; sent += chunk.byteLength) {
-    if (!sock.write(chunk)) await new Promise(resolve => sock.once('drain', resolve))
-  }
-  sock.end()
-  let reply = ''
-  for await (const part of sock) reply += String(part)
-  const seconds = (performance.now() - t0) / 1000
-  if (Number(reply) !== bytes) throw new Error(`tcp sink counted ${reply} bytes, sent ${bytes}`)
-  return bytes / MiB / seconds
+  return await sinkThroughput(sock, bytes, chunk, performance.now())
 }
 
 const request = Buffer.alloc(64, 1)

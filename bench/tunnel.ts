@@ -24,7 +24,7 @@ import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { log, median, percentile, round } from './lib.js'
+import { log, median, percentile, round, sinkThroughput } from './lib.js'
 
 const TARGET = fileURLToPath(new URL('./tunnel-target.js', import.meta.url))
 const NODE = fileURLToPath(new URL('./tunnel-node.js', import.meta.url))
@@ -106,15 +106,7 @@ async function throughput (port: number, bytes: number): Promise<number> {
   const sock = await connect(port)
   const t0 = performance.now()
   sock.write('S')
-  for (let sent = 0; sent < bytes; sent += chunk.byteLength) {
-    if (!sock.write(chunk)) await new Promise(resolve => sock.once('drain', resolve))
-  }
-  sock.end()
-  let reply = ''
-  for await (const part of sock) reply += String(part)
-  const seconds = (performance.now() - t0) / 1000
-  if (Number(reply) !== bytes) throw new Error(`sink counted ${reply} bytes, sent ${bytes} (port ${port})`)
-  return bytes / MiB / seconds
+  return await sinkThroughput(sock, bytes, chunk, t0)
 }
 
 const request = Buffer.alloc(64, 1)

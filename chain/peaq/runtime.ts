@@ -118,12 +118,16 @@ function resolvePallets (url: string, api: ApiPromise): Pallets {
   return pallets
 }
 
+/** How long one scan of peaqDid's attributes answers directory reads (about one peaq block). */
+const ATTRIBUTE_SCAN_TTL_MS = 6_000
+
 export class PeaqRuntime {
   readonly url: string
   readonly api: ApiPromise
   private readonly provider: WsProvider
   private readonly pallets: Pallets
   private readonly opts: RuntimeOptions
+  private readonly scans = new Map<string, { at: number, result: Promise<Attribute[]> }>()
   readonly decimals: number
   readonly symbol: string
   /** balances.existentialDeposit: the least an account may hold (keep-alive transfers keep it). */
@@ -227,6 +231,17 @@ export class PeaqRuntime {
    * checkers make once per epoch and cache.
    */
   async attributesNamed (prefix: string): Promise<Attribute[]> {
+    // One scan serves every caller for a block time: a checker asks for each provider's leases
+    // in turn, and each would otherwise page through the whole map again.
+    const cached = this.scans.get(prefix)
+    if (cached != null && Date.now() - cached.at < ATTRIBUTE_SCAN_TTL_MS) return await cached.result
+    const result = this.scanAttributes(prefix)
+    this.scans.set(prefix, { at: Date.now(), result })
+    result.catch(() => { if (this.scans.get(prefix)?.result === result) this.scans.delete(prefix) })
+    return await result
+  }
+
+  private async scanAttributes (prefix: string): Promise<Attribute[]> {
     const want = new TextEncoder().encode(prefix)
     const entries = await this.rpc(`peaqDid attributes ${prefix}*`, async () => await this.pallets.attributeStore.entries())
     const out: Attribute[] = []

@@ -58,13 +58,21 @@ export class PeaqState {
 
   async provider (id: AccountId): Promise<ProviderRegistration | undefined> {
     const v = await this.role('provider', id)
-    return v == null ? undefined : { address: this.address(id), peerId: v.record.peerId, stake: v.stake, registeredAt: v.record.registeredAt }
+    return v == null ? undefined : this.providerOf(id, v)
   }
 
   async checker (id: AccountId): Promise<CheckerLicence | undefined> {
     const v = await this.role('checker', id)
+    return v == null ? undefined : this.checkerOf(id, v)
+  }
+
+  private providerOf (id: AccountId, v: RoleView): ProviderRegistration {
+    return { address: this.address(id), peerId: v.record.peerId, stake: v.stake, registeredAt: v.record.registeredAt }
+  }
+
+  private checkerOf (id: AccountId, v: RoleView): CheckerLicence {
     // Eligibility has no on-chain switch on peaq yet: a licensed checker with stake is eligible.
-    return v == null ? undefined : { address: this.address(id), peerId: v.record.peerId, stake: v.stake, licensedAt: v.record.registeredAt, eligible: v.stake > 0n }
+    return { address: this.address(id), peerId: v.record.peerId, stake: v.stake, licensedAt: v.record.registeredAt, eligible: v.stake > 0n }
   }
 
   /** The peer index entry (who claimed `peerId`), unverified. */
@@ -84,29 +92,32 @@ export class PeaqState {
   }
 
   /**
-   * Every account registered in `role`: the peer index's entries, each counted only when the
-   * account's own record names the same peer (as registration() checks).
+   * Every account registered in `role`, with its record: the peer index's entries, each counted
+   * only when the account's own record names the same peer (as registration() checks).
    */
-  async registered (role: Role): Promise<AccountId[]> {
+  private async registered (role: Role): Promise<Array<{ id: AccountId, view: RoleView }>> {
     const index = await this.rt.attributesNamed(`${this.names.namespace}/peer/`)
-    const accounts = new Map<string, AccountId>()
+    // account → the index names pointing at it (the index is first-come: a name counts for the
+    // account its entry names, and only if that account's record claims the same peer)
+    const accounts = new Map<string, { id: AccountId, names: Set<string> }>()
     for (const attr of index) {
       const entry = orAbsent(() => decodePeer(attr.value))
       if (entry == null || entry.role !== role) continue
-      const v = await this.role(role, entry.account)
-      if (v != null && this.names.peer(v.record.peerId) === new TextDecoder().decode(attr.name)) accounts.set(this.address(entry.account), entry.account)
+      const key = this.address(entry.account)
+      const a = accounts.get(key) ?? { id: entry.account, names: new Set<string>() }
+      a.names.add(new TextDecoder().decode(attr.name))
+      accounts.set(key, a)
     }
-    return [...accounts.values()]
+    const found = await Promise.all([...accounts.values()].map(async a => ({ ...a, view: await this.role(role, a.id) })))
+    return found.flatMap(({ id, names, view }) => view != null && names.has(this.names.peer(view.record.peerId)) ? [{ id, view }] : [])
   }
 
   async providers (): Promise<ProviderRegistration[]> {
-    const all = await Promise.all((await this.registered('provider')).map(async id => await this.provider(id)))
-    return all.filter((p): p is ProviderRegistration => p != null)
+    return (await this.registered('provider')).map(({ id, view }) => this.providerOf(id, view))
   }
 
   async checkers (): Promise<CheckerLicence[]> {
-    const all = await Promise.all((await this.registered('checker')).map(async id => await this.checker(id)))
-    return all.filter((c): c is CheckerLicence => c != null)
+    return (await this.registered('checker')).map(({ id, view }) => this.checkerOf(id, view))
   }
 
   /** The escrows of `provider`'s leases, from the lease terms attributes (each verified by escrow()). */
