@@ -292,7 +292,11 @@ export class Prober {
       // The provider answers ok only once the container's port accepted a connection.
       await stream.close().catch(() => { stream.abort(new Error('tunnel probe done')) })
       return reply.ok
-    } catch {
+    } catch (err) {
+      // The window closing is this checker's limit, not the provider's failing: the probe
+      // abstains. The tunnel is only tried after this provider answered ping and leases in this
+      // same probe, so an offline provider has already failed by then.
+      if (signal.aborted) throw err
       return false
     }
   }
