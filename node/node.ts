@@ -257,6 +257,7 @@ export class KaisarNode {
       maxConnections: config.network.maxConnections,
       inboundConnectionThreshold: config.network.inboundConnectionThreshold,
       dhtServer: config.network.dhtServer,
+      connectionMonitorMs: config.network.connectionMonitorMs,
       relayServer: config.network.relayServer,
       autonat: config.network.autonat,
       dcutr: config.network.dcutr,

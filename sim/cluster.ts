@@ -34,7 +34,7 @@ export interface ClusterSpec {
   /** Start nodes this many at a time (start-up is CPU bound). */
   startConcurrency?: number
   /** Called after each batch of nodes has started (the simulator samples memory against node count). */
-  onProgress?: (started: number) => void
+  onProgress?: (started: number) => void | Promise<void>
 }
 
 export interface ClusterNode {
@@ -92,7 +92,7 @@ export class Cluster {
       const batch = await Promise.all([...Array(Math.min(concurrency, ordered.length - i)).keys()].map(async k => await build(i + k)))
       await Promise.all(batch.map(async n => { await n.node.start() }))
       cluster.nodes.push(...batch)
-      spec.onProgress?.(cluster.nodes.length)
+      await spec.onProgress?.(cluster.nodes.length)
     }
     cluster.bootstrap = bootstrap
     cluster.spec = spec
@@ -141,7 +141,11 @@ export function clusterConfig (spec: ClusterNodeSpec, c: { listen: string[], boo
     region: spec.region ?? '',
     logLevel: 'silent',
     ...spec.config,
-    network: { ...defaults.network, autonat: false, dcutr: false, websockets: false, ...(spec.config?.network as object | undefined) },
+    // No connection monitor: it pings every connection of every node in the same instant, and in
+    // one process under load the late answers close healthy connections (a reconnect storm the
+    // real network, one node per machine, does not have). Memory connections never half-die,
+    // which is all the monitor is there to catch.
+    network: { ...defaults.network, autonat: false, dcutr: false, websockets: false, connectionMonitorMs: 0, ...(spec.config?.network as object | undefined) },
     provider: { benchmark: 'skip', containers: 'none', ...(spec.config?.provider as object | undefined) },
     heartbeat: { intervalMs: c.heartbeatMs ?? 15_000, ...(spec.config?.heartbeat as object | undefined) }
   })

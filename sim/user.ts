@@ -22,7 +22,7 @@ export async function startSimUser (gateways: string[], ledgerHost: string): Pro
   const stateDb: StateDb = new MemoryLevel<string, Uint8Array>({ valueEncoding: 'view' })
   const libp2p = await createNetwork({
     privateKey: identity.privateKey, listen: [], transport: 'memory', agentVersion: `${AGENT_PREFIX}${VERSION} (user)`,
-    maxConnections: 200, inboundConnectionThreshold: 100, dhtServer: false, relayServer: false, autonat: false, dcutr: false,
+    maxConnections: 200, inboundConnectionThreshold: 100, dhtServer: false, connectionMonitorMs: 0, relayServer: false, autonat: false, dcutr: false,
     records: recordValidators(new RecordVersionIndex(stateDb), new NodeMetrics())
   })
   await libp2p.start()

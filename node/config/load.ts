@@ -27,6 +27,7 @@ export const CONFIG_KEYS: readonly KeySpec[] = [
   { path: 'network.maxConnections', kind: 'int' },
   { path: 'network.inboundConnectionThreshold', kind: 'int' },
   { path: 'network.dhtServer', kind: 'bool' },
+  { path: 'network.connectionMonitorMs', kind: 'int' },
   { path: 'network.relayServer', kind: 'bool' },
   { path: 'network.autonat', kind: 'bool' },
   { path: 'network.dcutr', kind: 'bool' },

@@ -67,6 +67,13 @@ export const configSchema = z.object({
     inboundConnectionThreshold: z.number().int().min(1).default(100),
     /** DHT server mode answers queries; clients only ask. */
     dhtServer: z.boolean().default(true),
+    /**
+     * libp2p's connection monitor opens a ping stream on every connection this often and closes
+     * connections whose ping times out (0 = off). libp2p's 10 s means a node with hundreds of
+     * connections pings dozens of peers every second, all at the same instant; Yamux keep-alive
+     * already finds dead connections, so the monitor only needs to catch stalled streams.
+     */
+    connectionMonitorMs: z.number().int().min(0).max(3_600_000).default(60_000),
     relayServer: z.boolean().default(false),
     autonat: z.boolean().default(true),
     dcutr: z.boolean().default(true),

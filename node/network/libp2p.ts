@@ -16,6 +16,7 @@ import { createLibp2p, type Libp2p } from 'libp2p'
 import { createHash } from 'node:crypto'
 import { DHT_PROTOCOL } from '../../protocols/ids.js'
 import { scoreParams, SCORE_THRESHOLDS } from './gossip/scoring.js'
+import { dedupePeerStoreMerges } from './peer-store-dedupe.js'
 import { DEFAULT_TUNING, tunedNoise, tunedYamux, type StreamTuning } from './stream-tuning.js'
 import type { ComponentLogger, PrivateKey, ServiceMap, Transport } from '@libp2p/interface'
 import type { Datastore } from 'interface-datastore'
@@ -42,6 +43,8 @@ export interface NetworkInit {
   maxConnections: number
   inboundConnectionThreshold: number
   dhtServer: boolean
+  /** Ping every connection this often, closing the ones that do not answer; 0 = off (default 60 s, see the config's network.connectionMonitorMs). */
+  connectionMonitorMs?: number
   relayServer: boolean
   autonat: boolean
   dcutr: boolean
@@ -134,7 +137,7 @@ export async function createNetwork (init: NetworkInit): Promise<KaisarLibp2p> {
   if (init.autonat) services.autonat = autoNAT({ startupDelay: 5_000 })
   if (init.dcutr) services.dcutr = dcutr()
 
-  return await createLibp2p({
+  const node = await createLibp2p({
     privateKey: init.privateKey,
     datastore: init.datastore,
     addresses: { listen: init.listen, announce: init.announce ?? [] },
@@ -142,6 +145,7 @@ export async function createNetwork (init: NetworkInit): Promise<KaisarLibp2p> {
     transports,
     connectionEncrypters: [tunedNoise(tuning)],
     streamMuxers: [tunedYamux(YAMUX_INIT, tuning)],
+    connectionMonitor: (init.connectionMonitorMs ?? 60_000) > 0 ? { pingInterval: init.connectionMonitorMs ?? 60_000 } : { enabled: false },
     connectionManager: {
       maxConnections: init.maxConnections,
       inboundConnectionThreshold: init.inboundConnectionThreshold,
@@ -152,4 +156,6 @@ export async function createNetwork (init: NetworkInit): Promise<KaisarLibp2p> {
     services: services as unknown as { [K in keyof KaisarServices]: (components: any) => KaisarServices[K] },
     start: false
   })
+  dedupePeerStoreMerges(node.peerStore)
+  return node
 }
