@@ -71,7 +71,7 @@ export function createProviderRole (c: ProviderRoleComponents): ProviderRole {
       return gateway != null ? libp2pBandwidthProbe(c.libp2p, gateway) : undefined
     },
     // The benchmark finished after the record was first signed: sign and put it again.
-    onChange: () => { void publisher?.refresh().then(async s => { await c.records.put(s) }).catch(() => {}) }
+    onChange: () => { publisher?.republishSoon() }
   })
   const content = (): ProviderRecord => ({
     wallet: c.identity.wallet.address,

@@ -1,0 +1,85 @@
+// The provider's record publisher: a version counts as published only after its second put
+// (the first is made while the routing table fills), failed puts are retried, and a content
+// change signs a new version that must be put twice again.
+import { pino } from 'pino'
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import { RECORD_NAMESPACES } from '../../protocols/ids.js'
+import { ProviderRecordPublisher } from '../../node/roles/provider/record-publisher.js'
+import type { SealedRecord, SignedRecordStore } from '../../node/network/records/store.js'
+import type { ProviderRecord } from '../../protocols/records/provider-record.js'
+
+/** Signs by counting versions; `failPuts` puts fail before the next ones succeed. */
+class FakeRecords {
+  signed = 0n
+  puts: bigint[] = []
+  failPuts = 0
+  version (): bigint { return this.signed }
+  async sign (): Promise<SealedRecord> { this.signed++; return { namespace: RECORD_NAMESPACES.provider, version: this.signed, value: new Uint8Array([Number(this.signed)]) } }
+  async put (sealed: SealedRecord): Promise<void> {
+    if (this.failPuts > 0) { this.failPuts--; throw new Error('no peer stored the record') }
+    this.puts.push(sealed.version)
+  }
+}
+
+const sleep = async (ms: number): Promise<void> => { await new Promise(resolve => setTimeout(resolve, ms)) }
+async function until (what: string, ok: () => boolean, ms = 2_000): Promise<void> {
+  const end = Date.now() + ms
+  while (!ok()) { if (Date.now() > end) throw new Error(`timed out waiting for ${what}`); await sleep(5) }
+}
+
+function record (region: string): ProviderRecord {
+  return { wallet: 'w', region, softwareVersion: '0', addresses: [], inventoryJson: '{}', benchmarkJson: '', pricesJson: '{}' }
+}
+
+function publisher (records: FakeRecords, content: () => ProviderRecord): ProviderRecordPublisher {
+  return new ProviderRecordPublisher({ records: records as unknown as SignedRecordStore, logger: pino({ level: 'silent' }) },
+    { content, settleMs: 100, retryMs: 20, republishMs: 60_000 })
+}
+
+test('a version is published after its second put, made settleMs after the first', async () => {
+  const records = new FakeRecords()
+  const p = publisher(records, () => record('DE'))
+  await p.start()
+  try {
+    await until('first put', () => records.puts.length === 1)
+    assert.not.ok(p.published, 'one put is not enough')
+    const first = Date.now()
+    await until('second put', () => records.puts.length === 2)
+    assert.ok(Date.now() - first >= 80, 'the second put waits for the settle delay')
+    assert.ok(p.published)
+    assert.equal(records.puts, [1n, 1n])
+    await sleep(150)
+    assert.is(records.puts.length, 2, 'then nothing until the republish interval')
+  } finally { await p.stop() }
+})
+
+test('failed puts are retried and do not count', async () => {
+  const records = new FakeRecords()
+  records.failPuts = 3
+  const p = publisher(records, () => record('DE'))
+  await p.start()
+  try {
+    await until('published', () => p.published)
+    assert.equal(records.puts, [1n, 1n])
+    assert.is(records.failPuts, 0)
+  } finally { await p.stop() }
+})
+
+test('changed content: a new version, unpublished until it too has been put twice', async () => {
+  const records = new FakeRecords()
+  let region = 'DE'
+  const p = publisher(records, () => record(region))
+  await p.start()
+  try {
+    await until('published', () => p.published)
+    region = 'US'
+    p.republishSoon()
+    await until('the new version put once', () => records.puts.includes(2n))
+    assert.not.ok(p.published)
+    await until('published again', () => p.published)
+    assert.equal(records.puts, [1n, 1n, 2n, 2n])
+  } finally { await p.stop() }
+})
+
+test.run()
