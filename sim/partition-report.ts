@@ -16,7 +16,7 @@ export interface SplitLog {
   crossConnectionsSeen: number
   /** Orders started while split. */
   orders: SplitOrder[]
-  /** DHT lookups started while split, asker and target on the same side / on different sides. */
+  /** DHT lookups started while split (none of them in the headline), asker and target on the same side / on different sides. */
   dhtSameSide: TimedResult[]
   dhtAcross: TimedResult[]
 }
@@ -29,6 +29,8 @@ export interface SplitOrder {
   userSide: Side
   /** A provider on the user's side serves the region (the order can succeed). */
   servable: boolean
+  /** Still split when it ended: one that ends after the heal may have been served from either side, and is not judged. */
+  endedWhileSplit: boolean
   /** Side of the provider that deployed it. */
   servedBy?: Side
   error?: string
@@ -60,7 +62,8 @@ export interface PartitionReport {
     /** `healAllMs` above this is reported as degraded. */
     allowanceMs: number
   }
-  orders: { total: number, ok: number, servable: number, servableOk: number, servedOnOtherSide: number, unservable: number, unservableOk: number, failures: string[] }
+  /** Orders started while split; all but `straddled` (ended after the heal) judged. */
+  orders: { total: number, straddled: number, ok: number, servable: number, servableOk: number, servedOnOtherSide: number, unservable: number, unservableOk: number, failures: string[] }
   dht: { sameSide: { lookups: number, ok: number }, acrossSplit: { lookups: number, ok: number } }
   outcomes: {
     /** Measured epochs (0 = the first) that overlap the split. */
@@ -134,7 +137,7 @@ export function partitionReport (input: PartitionInput): PartitionReport | undef
   const unreached = [...subscribers].filter(s => !firstAcross.has(s)).length
   const times = [...firstAcross.values()]
 
-  const orders = log.orders
+  const orders = log.orders.filter(o => o.endedWhileSplit)
   const splitEpochs = input.epochs.map((e, i) => ({ ...e, i })).filter(e => e.start < healAt && e.end > splitAt).map(e => e.i)
   const inSplit = (list: number[]): number[] => list.filter(e => splitEpochs.includes(e))
   const bySide = { a: { providers: 0, outcomes: 0, fails: 0 }, b: { providers: 0, outcomes: 0, fails: 0 } }
@@ -167,14 +170,15 @@ export function partitionReport (input: PartitionInput): PartitionReport | undef
       allowanceMs: input.allowanceMs
     },
     orders: {
-      total: orders.length,
+      total: log.orders.length,
+      straddled: log.orders.length - orders.length,
       ok: orders.filter(o => o.ok).length,
       servable: orders.filter(o => o.servable).length,
       servableOk: orders.filter(o => o.servable && o.ok).length,
       servedOnOtherSide: orders.filter(o => o.ok && o.servedBy !== o.userSide).length,
       unservable: orders.filter(o => !o.servable).length,
       unservableOk: orders.filter(o => !o.servable && o.ok).length,
-      failures: orders.flatMap(o => o.error != null ? [`${o.order} (${o.region}${o.servable ? '' : ', only on the other side'}): ${o.error}`] : [])
+      failures: orders.flatMap(o => o.error != null ? [`${o.servable ? '' : '[only the other side serves it] '}${o.error}`] : [])
     },
     dht: { sameSide: lookups(log.dhtSameSide), acrossSplit: lookups(log.dhtAcross) },
     outcomes: {

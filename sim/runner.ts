@@ -205,7 +205,7 @@ export async function runSim (opts: SimOptions): Promise<SimReport> {
           }
           if (servable) orders.push(result)
           if (partition != null && userSide != null && duringSplit) {
-            split.orders.push({ order: ev.order, region: ev.region, ok: result.ok, userSide, servable, ...(servedBy != null ? { servedBy: partition.sideOfPeer(servedBy) } : {}), ...(result.error != null ? { error: result.error } : {}) })
+            split.orders.push({ order: ev.order, region: ev.region, ok: result.ok, userSide, servable, endedWhileSplit: partition.isSplit, ...(servedBy != null ? { servedBy: partition.sideOfPeer(servedBy) } : {}), ...(result.error != null ? { error: result.error } : {}) })
           }
           return
         }
@@ -214,7 +214,8 @@ export async function runSim (opts: SimOptions): Promise<SimReport> {
           const target = running.get(ev.target) ?? [...running.values()].find(r => r.plan.id === ev.target)
           if (from == null || from.stoppedAt != null || target == null) { played[ev.kind]--; return } // the asker left: not a lookup
           const t = performance.now()
-          // While split, a lookup across the sides is the partition's to report, not the DHT's headline.
+          // A lookup started while split is the partition's to report, not the DHT's headline: even
+          // on one side a record may live only on the other side's closest servers.
           const duringSplit = partition?.isSplit === true
           const across = partition?.separates(from.member.node.peerId, target.member.node.peerId) === true
           let result: TimedResult
@@ -224,9 +225,8 @@ export async function runSim (opts: SimOptions): Promise<SimReport> {
           } catch (err) {
             result = { at: Date.now() - t0, ok: false, ms: performance.now() - t, error: (err as Error).message }
           }
-          if (across) split.dhtAcross.push(result)
-          else dht.push(result)
-          if (duringSplit && !across) split.dhtSameSide.push(result)
+          if (!duringSplit) dht.push(result)
+          else (across ? split.dhtAcross : split.dhtSameSide).push(result)
           return
         }
         case 'leave': {

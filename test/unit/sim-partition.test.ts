@@ -7,6 +7,7 @@ import * as assert from 'uvu/assert'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { Partition, type PartitionedNode } from '../../sim/partition.js'
+import { partitionReport, unreachablePair, type SplitLog } from '../../sim/partition-report.js'
 import { buildSchedule } from '../../sim/scenarios/index.js'
 import type { ConnectionGater, PeerId } from '@libp2p/interface'
 import type { SimEvent } from '../../sim/schedule.js'
@@ -96,6 +97,68 @@ test('the partition scenario splits along regions, keeps the ledger host and use
     assert.ok(providers.every(n => group.has(n.id) === regionsB.has(n.region)), `seed ${seed}: the split follows regions`)
     assert.ok(s.events.filter(e => e.kind === 'order' && e.at > cut.at && e.at < heal.at).length >= 6, 'orders while split')
   }
+})
+
+test('the report: delivery per side and across while split, time until every subscriber heard the other side, judged orders and epochs', () => {
+  const t0 = 1_000_000
+  const log: SplitLog = {
+    splitAt: t0 + 4000,
+    healAt: t0 + 11_000,
+    connectionsCut: 10,
+    crossConnectionsSeen: 0,
+    orders: [
+      { order: 'o1', region: 'DE', ok: true, userSide: 'a', servable: true, endedWhileSplit: true, servedBy: 'a' },
+      { order: 'o2', region: 'SG', ok: false, userSide: 'a', servable: false, endedWhileSplit: true, error: 'no provider' },
+      { order: 'o3', region: 'SG', ok: true, userSide: 'a', servable: false, endedWhileSplit: false, servedBy: 'b' }
+    ],
+    dhtSameSide: [],
+    dhtAcross: []
+  }
+  const side = (peer: string): 'a' | 'b' => peer.startsWith('A') ? 'a' : 'b'
+  const pairs = [
+    { publisher: 'A1', subscriber: 'A2', at: t0 + 5000, ms: 5 }, // same side A, delivered
+    { publisher: 'B1', subscriber: 'B2', at: t0 + 5000, ms: 7 }, // same side B, delivered
+    { publisher: 'B1', subscriber: 'B2', at: t0 + 7000 }, // same side B, lost
+    { publisher: 'A1', subscriber: 'B2', at: t0 + 5000 }, // across while split: lost, as it must be
+    { publisher: 'A1', subscriber: 'B2', at: t0 + 11_500, ms: 300 }, // B2 hears A 800 ms after the heal
+    { publisher: 'B1', subscriber: 'A2', at: t0 + 12_000, ms: 1000 }, // A2 hears B 2000 ms after the heal
+    { publisher: 'B1', subscriber: 'A2', at: t0 + 14_000, ms: 4 }, // after everyone heard across: counted
+    { publisher: 'A1', subscriber: 'B2', at: t0 + 15_000 } // after everyone heard across: lost
+  ]
+  const r = partitionReport({
+    log,
+    t0,
+    sideOfPeer: side,
+    sideOfName: name => name.startsWith('b') ? 'b' : 'a',
+    members: [{ name: 'gateway-0', role: 'gateway' }, { name: 'b-gateway', role: 'gateway' }, { name: 'p1', role: 'provider' }, { name: 'user-0', role: 'user' }],
+    pairs,
+    graceMs: 2000,
+    allowanceMs: 10_000,
+    epochs: [0, 1, 2, 3].map(i => ({ epoch: 200 + i, start: t0 + i * 5000, end: t0 + (i + 1) * 5000 })),
+    providers: [
+      { id: 'p1', honest: true, passedIn: [0, 1, 2, 3], failedIn: [], reasons: [] },
+      { id: 'b-p2', honest: true, passedIn: [0, 3], failedIn: [1, 2], reasons: ['1:unreachable', '2:unreachable'] },
+      { id: 'b-p3', honest: false, passedIn: [], failedIn: [1], reasons: ['1:challenge-deadline'] }
+    ]
+  })
+  assert.ok(r != null)
+  assert.is(r.splitAtMs, 4000)
+  assert.is(r.healAtMs, 11_000)
+  assert.equal(r.sides, { a: { gateways: 1, checkers: 0, providers: 1, users: 1 }, b: { gateways: 1, checkers: 0, providers: 0, users: 0 } })
+  assert.equal(r.gossip.sameSide.a, { expected: 1, delivered: 1, ratio: 1 })
+  assert.equal(r.gossip.sameSide.b, { expected: 2, delivered: 1, ratio: 0.5 })
+  assert.equal(r.gossip.acrossSplit, { expected: 1, delivered: 0, ratio: 0 })
+  assert.is(r.gossip.healFirstMs, 800)
+  assert.is(r.gossip.healAllMs, 2000)
+  assert.is(r.gossip.unreached, 0)
+  assert.equal(r.gossip.afterHeal, { expected: 2, delivered: 1, ratio: 0.5 })
+  assert.equal({ ...r.orders, failures: r.orders.failures.length }, { total: 3, straddled: 1, ok: 1, servable: 1, servableOk: 1, servedOnOtherSide: 0, unservable: 1, unservableOk: 0, failures: 1 })
+  assert.equal(r.outcomes.epochs, [0, 1, 2], 'epochs overlapping [4 s, 11 s)')
+  assert.is(r.outcomes.honestFailedBySplit, 1, 'a cheater failing is not the split\'s doing')
+  assert.equal(r.outcomes.failedBySplit, [{ id: 'b-p2', side: 'b', epochs: [1, 2], reasons: ['1:unreachable', '2:unreachable'] }])
+  // The headline leaves out pairs across from a grace before the split until everyone heard across again, and only those.
+  const kept = pairs.filter(p => !unreachablePair(p, r, t0, side, 2000))
+  assert.equal(kept.map(p => pairs.indexOf(p)), [0, 1, 2, 6, 7])
 })
 
 test.run()
