@@ -43,7 +43,7 @@ import type { Outbox } from '../chain/outbox.js'
 import type { ContainerRuntime } from './containers/runtime.js'
 import type { HardwareInventory } from './hardware/schema.js'
 import type { StateDb } from './store/state-db.js'
-import type { Startable } from '@libp2p/interface'
+import type { ConnectionGater, Startable } from '@libp2p/interface'
 import type { Datastore } from 'interface-datastore'
 import type { Registry } from 'prom-client'
 
@@ -95,6 +95,11 @@ export interface NodeEnvironment {
    * through `build` (never `create`): no config file, flag or environment variable sets it.
    */
   popwHooks?: { responder?: ChallengeResponder, checker?: CheckerHooks }
+  /**
+   * Simulator only (a network partition, sim/partition.ts): the peers this node may connect to.
+   * Like `popwHooks`, reachable only through `build`; a real process never sets it.
+   */
+  connectionGater?: ConnectionGater
 }
 
 /** A provider's Docker engine, checked at start: no engine, no provider (a clear one-line error). */
@@ -263,7 +268,8 @@ export class KaisarNode {
       dcutr: config.network.dcutr,
       records: recordValidators(new RecordVersionIndex(env.stateDb), metrics),
       metricsRegistry: env.metricsRegistry,
-      memoryLatencyMs: env.memoryLatencyMs
+      memoryLatencyMs: env.memoryLatencyMs,
+      connectionGater: env.connectionGater
     })
     const gossip = new GossipService(
       { pubsub: libp2p.services.pubsub, privateKey: identity.privateKey, peerId: libp2p.peerId, metrics, logger: env.logger.child({ subsystem: 'gossip' }) },

@@ -22,6 +22,8 @@ export interface ClusterNodeSpec {
   runtime?: ContainerRuntime
   /** Test-only misbehaviour (sim/cheats.ts): a cheating provider's challenge responder, a lying checker. */
   popwHooks?: NodeEnvironment['popwHooks']
+  /** Sim-only link control: whom this node may connect to (sim/partition.ts). */
+  connectionGater?: NodeEnvironment['connectionGater']
 }
 
 export interface ClusterSpec {
@@ -78,7 +80,7 @@ export class Cluster {
       const stateDb: StateDb = new MemoryLevel<string, Uint8Array>({ valueEncoding: 'view' })
       const node = await KaisarNode.build(config, identities[i] as NodeIdentity, {
         stateDb, transport: 'memory', api: false, logger: logger.child({ node: name }), memoryLatencyMs: spec.memoryLatencyMs, inventory: spec_.inventory,
-        runtime: spec_.runtime, popwHooks: spec_.popwHooks
+        runtime: spec_.runtime, popwHooks: spec_.popwHooks, connectionGater: spec_.connectionGater
       })
       return { name, spec: spec_, node, identity: identities[i] as NodeIdentity }
     }
@@ -108,7 +110,7 @@ export class Cluster {
     const logger = this.spec?.logger ?? pino({ level: 'silent' })
     const node = await KaisarNode.build(config, identity, {
       stateDb, transport: 'memory', api: false, logger: logger.child({ node: name }), memoryLatencyMs: this.spec?.memoryLatencyMs, inventory: spec_.inventory,
-      runtime: spec_.runtime, popwHooks: spec_.popwHooks
+      runtime: spec_.runtime, popwHooks: spec_.popwHooks, connectionGater: spec_.connectionGater
     })
     await node.start()
     const added = { name, spec: spec_, node, identity }

@@ -53,25 +53,35 @@ export class GossipProbe {
     if (s != null) s.to = Date.now()
   }
 
-  /** Publishes in [from, to - graceMs]: delivery ratio and latencies. */
-  summary (from: number, to: number, graceMs: number): { published: number, expected: number, delivered: number, latenciesMs: number[] } {
-    let published = 0
-    let expected = 0
-    let delivered = 0
-    const latenciesMs: number[] = []
+  /**
+   * Every (publish, subscriber) pair expected for publishes in [from, to - graceMs]: the
+   * subscriber was up from before the publish until `graceMs` after it. `ms` is the receipt's
+   * latency, undefined when it never arrived.
+   */
+  pairs (from: number, to: number, graceMs: number): GossipPair[] {
+    const out: GossipPair[] = []
     for (const p of this.publishes.values()) {
       if (p.at < from || p.at > to - graceMs) continue
-      published++
       for (const [peer, life] of this.subscribers) {
         if (peer === p.publisher || life.from > p.at || (life.to != null && life.to < p.at + graceMs)) continue
-        expected++
-        const ms = p.receipts.get(peer)
-        if (ms != null) { delivered++; latenciesMs.push(ms) }
+        out.push({ publisher: p.publisher, subscriber: peer, at: p.at, ms: p.receipts.get(peer) })
       }
     }
-    return { published, expected, delivered, latenciesMs }
+    return out
+  }
+
+  /** Publishes in [from, to - graceMs]: delivery ratio and latencies, over the pairs `expect` keeps (default all). */
+  summary (from: number, to: number, graceMs: number, expect: (pair: GossipPair) => boolean = () => true): { published: number, expected: number, delivered: number, latenciesMs: number[] } {
+    let published = 0
+    for (const p of this.publishes.values()) if (p.at >= from && p.at <= to - graceMs) published++
+    const counted = this.pairs(from, to, graceMs).filter(expect)
+    const latenciesMs = counted.flatMap(p => p.ms != null ? [p.ms] : [])
+    return { published, expected: counted.length, delivered: latenciesMs.length, latenciesMs }
   }
 }
+
+/** One heartbeat publish against one subscriber that should have received it. */
+export interface GossipPair { publisher: string, subscriber: string, at: number, ms?: number }
 
 export interface TimedResult { at: number, ok: boolean, ms: number, error?: string }
 

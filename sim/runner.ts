@@ -10,6 +10,8 @@ import { alwaysFail, alwaysPass, replayResponder, slowResponder } from './cheats
 import { Cluster, type ClusterNode, type ClusterNodeSpec } from './cluster.js'
 import { SIM_GPUS, simulatedInventory } from './hardware.js'
 import { GossipProbe, ResourceMonitor, percentile, type TimedResult } from './metrics.js'
+import { Partition, type PartitionedNode } from './partition.js'
+import { partitionReport, unreachablePair, type PartitionReport, type SplitLog } from './partition-report.js'
 import { MemoryRuntime } from './runtime.js'
 import { CHEATING, scheduleHash, type NodePlan, type SimEvent, type SimSchedule } from './schedule.js'
 import { buildSchedule } from './scenarios/index.js'
@@ -42,7 +44,18 @@ export interface SimOptions {
 export const MIN_NODES = 8
 export const SIM_ORDER: Order = { image: 'sim/echo:1', cpus: 1, memoryBytes: 64 * 2 ** 20, gpus: 0, ports: [80], seconds: 600 }
 
-export interface ProviderVerdict { id: string, behaviour: string, passes: number, fails: number, judged: 'caught' | 'missed' | 'clean' | 'failed' | 'unjudged', /** Checkers' reasons on its failing outcomes. */ reasons: string[] }
+export interface ProviderVerdict {
+  id: string
+  behaviour: string
+  passes: number
+  fails: number
+  judged: 'caught' | 'missed' | 'clean' | 'failed' | 'unjudged'
+  /** Checkers' reasons on its failing outcomes, `epoch:reason` (0 = the first measured epoch). */
+  reasons: string[]
+  /** Measured epochs (0 = the first) with a passing / failing outcome. */
+  passedIn: number[]
+  failedIn: number[]
+}
 
 export interface EpochRow { epoch: number, outcomes: number, pass: number, fail: number, settled: boolean, penalties: number }
 
@@ -69,6 +82,8 @@ export interface SimReport {
   /** `id:judgement` per provider, sorted: equal for equal runs. */
   outcomeSet: string[]
   resources: { baselineRssMiB: number, rssMaxMiB: number, rssPerNodeMiB: number, cpuCores: number, cpuPerNodePct: number, loopP50Ms: number, loopP99Ms: number, loopMaxMs: number, startup: Array<{ nodes: number, rssMiB: number }> }
+  /** Scenario `partition`: the split, each side on its own, and the heal. */
+  partition?: PartitionReport
   degraded: string[]
 }
 
@@ -82,7 +97,16 @@ export async function runSim (opts: SimOptions): Promise<SimReport> {
   const gossip = new GossipProbe()
   const popw = popwConfig(schedule, opts.nodes)
   const running = new Map<string, Running>()
-  const specOf = (plan: NodePlan): { spec: ClusterNodeSpec, runtime?: MemoryRuntime } => nodeSpec(plan, popw, opts.nodes, schedule.epochMs)
+  // A scenario that splits the network gives every node (and user) a gater from the start: it lets everything through until the split.
+  const cut = schedule.events.find((e): e is Extract<SimEvent, { kind: 'partition' }> => e.kind === 'partition')
+  const partition = cut != null ? new Partition(new Set(cut.group)) : undefined
+  const split: SplitLog = { connectionsCut: 0, crossConnectionsSeen: 0, orders: [], dhtSameSide: [], dhtAcross: [] }
+  let crossSampler: NodeJS.Timeout | undefined
+  const specOf = (plan: NodePlan): { spec: ClusterNodeSpec, runtime?: MemoryRuntime } => {
+    const made = nodeSpec(plan, popw, opts.nodes, schedule.epochMs)
+    if (partition != null) made.spec.connectionGater = partition.gater(plan.id)
+    return made
+  }
 
   const initial = schedule.nodes.filter(p => p.initial)
   const specs = initial.map(specOf)
@@ -104,6 +128,7 @@ export async function runSim (opts: SimOptions): Promise<SimReport> {
       running.set((initial[i] as NodePlan).id, { plan: initial[i] as NodePlan, member, runtime: specs[i]?.runtime, startedAt: Date.now() })
     }
     for (const r of running.values()) watch(r, gossip)
+    for (const r of running.values()) partition?.bind(r.plan.id, r.member.node.peerId)
     const startS = (performance.now() - tAll) / 1000
     const host = cluster.nodes[0]?.node as KaisarNode
     const chain = host.ledger as LocalChain
@@ -128,7 +153,13 @@ export async function runSim (opts: SimOptions): Promise<SimReport> {
 
     const gateways = cluster.byRole('gateway')
     const gatewayAddrs = gateways.map(g => withPeer(g.node))
-    for (let i = 0; i < schedule.users; i++) users.push(await startSimUser(gatewayAddrs, gatewayAddrs[0] as string))
+    for (let i = 0; i < schedule.users; i++) {
+      const user = await startSimUser(gatewayAddrs, gatewayAddrs[0] as string, partition?.gater(`user-${i}`))
+      partition?.bind(`user-${i}`, user.libp2p.peerId.toString())
+      users.push(user)
+    }
+    // Every libp2p node of the run that is up (the partition cuts and counts their connections).
+    const liveNodes = (): PartitionedNode[] => [...[...running.values()].filter(r => r.stoppedAt == null).map(r => r.member.node.libp2p), ...users.map(u => u.libp2p)]
 
     // One whole epoch of warm-up (first probes, meshes forming), then the measured window.
     const firstEpoch = popwSvc.schedule.epochAt(Date.now()) + 2
@@ -148,7 +179,7 @@ export async function runSim (opts: SimOptions): Promise<SimReport> {
     }, Math.max(0, t0 + ev.at - Date.now())))
 
     const timeoutMs = 30_000 * schedule.dilation
-    const played: Record<SimEvent['kind'], number> = { order: 0, 'dht-lookup': 0, leave: 0, join: 0 }
+    const played: Record<SimEvent['kind'], number> = { order: 0, 'dht-lookup': 0, leave: 0, join: 0, partition: 0, heal: 0 }
     const providersAtStart = [...running.values()].filter(r => r.plan.role === 'provider' && r.stoppedAt == null).length
     const play = async (ev: SimEvent): Promise<void> => {
       played[ev.kind]++
@@ -156,11 +187,25 @@ export async function runSim (opts: SimOptions): Promise<SimReport> {
         case 'order': {
           const user = users[ev.user % users.length] as UserNode
           const t = performance.now()
+          const userName = `user-${ev.user % users.length}`
+          // An order started while split is judged against what the user's side can serve; one
+          // for a region served only from the other side must fail, and is the partition
+          // section's to report rather than a failed order in the headline.
+          const userSide = partition?.sideOf(userName)
+          const servable = partition?.isSplit !== true || [...running.values()].some(r => r.plan.role === 'provider' && r.stoppedAt == null && r.plan.behaviour === 'honest' && r.plan.region === ev.region && partition.sideOf(r.plan.id) === userSide)
+          const duringSplit = partition?.isSplit === true
+          let result: TimedResult
+          let servedBy: string | undefined
           try {
-            await withTimeout(placeOrder(user, SIM_ORDER, { filter: { region: ev.region }, maxCandidates: 4 }), timeoutMs * 2, 'order')
-            orders.push({ at: Date.now() - t0, ok: true, ms: performance.now() - t })
+            const placed = await withTimeout(placeOrder(user, SIM_ORDER, { filter: { region: ev.region }, maxCandidates: 4 }), timeoutMs * 2, 'order')
+            servedBy = placed.chosen.quote.provider
+            result = { at: Date.now() - t0, ok: true, ms: performance.now() - t }
           } catch (err) {
-            orders.push({ at: Date.now() - t0, ok: false, ms: performance.now() - t, error: `${ev.order} (${ev.region}): ${(err as Error).message}` })
+            result = { at: Date.now() - t0, ok: false, ms: performance.now() - t, error: `${ev.order} (${ev.region}): ${(err as Error).message}` }
+          }
+          if (servable) orders.push(result)
+          if (partition != null && userSide != null && duringSplit) {
+            split.orders.push({ order: ev.order, region: ev.region, ok: result.ok, userSide, servable, endedWhileSplit: partition.isSplit, ...(servedBy != null ? { servedBy: partition.sideOfPeer(servedBy) } : {}), ...(result.error != null ? { error: result.error } : {}) })
           }
           return
         }
@@ -169,12 +214,19 @@ export async function runSim (opts: SimOptions): Promise<SimReport> {
           const target = running.get(ev.target) ?? [...running.values()].find(r => r.plan.id === ev.target)
           if (from == null || from.stoppedAt != null || target == null) { played[ev.kind]--; return } // the asker left: not a lookup
           const t = performance.now()
+          // A lookup started while split is the partition's to report, not the DHT's headline: even
+          // on one side a record may live only on the other side's closest servers.
+          const duringSplit = partition?.isSplit === true
+          const across = partition?.separates(from.member.node.peerId, target.member.node.peerId) === true
+          let result: TimedResult
           try {
             const found = await from.member.node.discovery.describe(peerIdFromString(target.member.node.peerId), AbortSignal.timeout(timeoutMs))
-            dht.push({ at: Date.now() - t0, ok: found != null, ms: performance.now() - t, ...(found == null ? { error: 'not found' } : {}) })
+            result = { at: Date.now() - t0, ok: found != null, ms: performance.now() - t, ...(found == null ? { error: 'not found' } : {}) }
           } catch (err) {
-            dht.push({ at: Date.now() - t0, ok: false, ms: performance.now() - t, error: (err as Error).message })
+            result = { at: Date.now() - t0, ok: false, ms: performance.now() - t, error: (err as Error).message }
           }
+          if (!duringSplit) dht.push(result)
+          else (across ? split.dhtAcross : split.dhtSameSide).push(result)
           return
         }
         case 'leave': {
@@ -191,7 +243,27 @@ export async function runSim (opts: SimOptions): Promise<SimReport> {
           const member = await cluster.add(spec)
           const r: Running = { plan, member, runtime, startedAt: Date.now() }
           running.set(plan.id, r)
+          partition?.bind(plan.id, member.node.peerId)
           watch(r, gossip)
+          return
+        }
+        case 'partition': {
+          if (partition == null) return
+          split.splitAt = Date.now()
+          split.connectionsCut = partition.split(liveNodes())
+          const sample = (): void => { split.crossConnectionsSeen = Math.max(split.crossConnectionsSeen, partition.crossConnections(liveNodes())) }
+          sample()
+          crossSampler = setInterval(sample, 250)
+          progress(`network split: ${split.connectionsCut} connection ends cut; group of ${ev.group.length} nodes cut off from the ledger host's side`)
+          return
+        }
+        case 'heal': {
+          if (partition == null || !partition.isSplit) { played[ev.kind]--; return }
+          clearInterval(crossSampler)
+          split.crossConnectionsSeen = Math.max(split.crossConnectionsSeen, partition.crossConnections(liveNodes()))
+          partition.heal()
+          split.healAt = Date.now()
+          progress('network healed')
         }
       }
     }
@@ -201,13 +273,32 @@ export async function runSim (opts: SimOptions): Promise<SimReport> {
     const measuredS = (performance.now() - tMeasure) / 1000
     const res = resources.end()
     for (const t of timers) clearTimeout(t)
+    clearInterval(crossSampler)
     progress(`measured window over; waiting for epoch ${lastEpoch}'s settlement and ${pending.length} events in flight`)
     await withTimeout(Promise.allSettled(pending), Math.min(120_000, timeoutMs * 3), 'events').catch(() => {})
     const settleBy = popwSvc.schedule.times(lastEpoch).outcomesAt + 2 * schedule.epochMs + 30_000
     while ((popwSvc.settledEpoch < lastEpoch || await popwSvc.store.get(lastEpoch) == null) && Date.now() < settleBy) await sleep(250)
 
     const outcomes = await judge(schedule, running, host, chain, firstEpoch, lastEpoch)
-    const g = gossip.summary(t0, tEnd, Math.min(10_000, schedule.heartbeatMs * 2))
+    const graceMs = Math.min(10_000, schedule.heartbeatMs * 2)
+    const sideOfPeer = (peer: string): 'a' | 'b' | undefined => partition?.sideOfPeer(peer)
+    const partitioned = partition == null
+      ? undefined
+      : partitionReport({
+        log: split,
+        t0,
+        sideOfPeer,
+        sideOfName: name => partition.sideOf(name),
+        members: [...initial.map(p => ({ name: p.id, role: p.role })), ...users.map((_u, i) => ({ name: `user-${i}`, role: 'user' }))],
+        pairs: gossip.pairs(t0, tEnd, graceMs),
+        graceMs,
+        // Reconnecting takes the nodes' own redials (bootstrap backoff, the ledger client, kad-dht) and a few gossipsub heartbeats.
+        allowanceMs: Math.max(10_000, 2 * schedule.heartbeatMs),
+        epochs: [...Array(lastEpoch - firstEpoch + 1).keys()].map(i => popwSvc.schedule.times(firstEpoch + i)),
+        providers: outcomes.providers.map(p => ({ id: p.id, honest: p.behaviour === 'honest', passedIn: p.passedIn, failedIn: p.failedIn, reasons: p.reasons }))
+      })
+    // Pairs the split kept apart are not the gossip layer's losses: the partition section reports them.
+    const g = gossip.summary(t0, tEnd, graceMs, p => !unreachablePair(p, partitioned, t0, sideOfPeer, graceMs))
     const dhtOk = dht.filter(d => d.ok)
     const ordersOk = orders.filter(o => o.ok)
     const nodes = cluster.nodes.length
@@ -230,6 +321,7 @@ export async function runSim (opts: SimOptions): Promise<SimReport> {
       orders: { total: orders.length, ok: ordersOk.length, ratio: ratio(ordersOk.length, orders.length), deployP50Ms: round(percentile(ordersOk.map(o => o.ms), 50), 0), deployP99Ms: round(percentile(ordersOk.map(o => o.ms), 99), 0), failures: orders.flatMap(o => o.error != null ? [o.error] : []), results: orders },
       outcomes,
       outcomeSet: outcomes.providers.map(p => `${p.id}:${p.judged}`).sort(),
+      ...(partitioned != null ? { partition: partitioned } : {}),
       resources: {
         baselineRssMiB: round(resources.baselineRssMiB, 0),
         rssMaxMiB: round(res.rssMaxMiB, 0),
@@ -247,6 +339,7 @@ export async function runSim (opts: SimOptions): Promise<SimReport> {
     return report
   } finally {
     for (const t of timers) clearTimeout(t)
+    clearInterval(crossSampler)
     for (const u of users) await u.close().catch(() => {})
     await cluster.stop()
     for (const r of running.values()) await r.runtime?.removeAll().catch(() => {})
@@ -310,7 +403,7 @@ async function judge (s: SimSchedule, running: Map<string, Running>, host: Kaisa
   for (const r of running.values()) {
     if (r.plan.role !== 'provider') continue
     const t = tally.get(r.plan.id) ?? { pass: [], fail: [], reasons: new Set<string>() }
-    const base = { id: r.plan.id, behaviour: r.plan.behaviour, passes: t.pass.length, fails: t.fail.length, reasons: [...t.reasons].sort() }
+    const base = { id: r.plan.id, behaviour: r.plan.behaviour, passes: t.pass.length, fails: t.fail.length, reasons: [...t.reasons].sort(), passedIn: t.pass.map(e => e - first), failedIn: t.fail.map(e => e - first) }
     if (CHEATING.includes(r.plan.behaviour)) {
       const counted = r.plan.behaviour === 'offline' ? t.fail.filter(e => r.stoppedAt != null && epochStart(e + 1) > r.stoppedAt) : t.fail
       providers.push({ ...base, judged: counted.length > 0 ? 'caught' : 'missed' })
@@ -348,6 +441,18 @@ export function degradations (r: SimReport): string[] {
   if (unsettled > 0) out.push(`${unsettled} of ${r.outcomes.epochs.length} epochs not settled`)
   if (r.resources.loopP99Ms > 200) out.push(`event-loop lag p99 ${r.resources.loopP99Ms} ms`)
   if (r.dilation > 1) out.push(`time dilated ×${r.dilation}: every protocol interval ${r.dilation}× longer than configured`)
+  const p = r.partition
+  if (p != null) {
+    const pct = (x: number): string => `${(x * 100).toFixed(1)} %`
+    if (p.crossConnectionsWhileSplit > 0) out.push(`split: ${p.crossConnectionsWhileSplit} connections open across the sides`)
+    if (p.gossip.acrossSplit.delivered > 0) out.push(`split: ${p.gossip.acrossSplit.delivered} heartbeats crossed it`)
+    for (const side of ['a', 'b'] as const) if (!(p.gossip.sameSide[side].ratio >= 0.99)) out.push(`split: gossip within side ${side.toUpperCase()} ${pct(p.gossip.sameSide[side].ratio)} < 99 %`)
+    if (p.gossip.healAllMs == null) out.push(`heal: ${p.gossip.unreached} gateways/checkers never heard the other side again`)
+    else if (p.gossip.healAllMs > p.gossip.allowanceMs) out.push(`heal: gossip reached every node across after ${p.gossip.healAllMs} ms > ${p.gossip.allowanceMs} ms`)
+    if (p.outcomes.honestFailedBySplit > 0) out.push(`split: ${p.outcomes.honestFailedBySplit} honest providers failed because of it (${p.outcomes.failedBySplit.map(f => `${f.id} side ${f.side.toUpperCase()}`).join(', ')})`)
+    if (p.orders.servableOk < p.orders.servable) out.push(`split: ${p.orders.servableOk}/${p.orders.servable} orders its side could serve succeeded`)
+    if (p.orders.servedOnOtherSide > 0) out.push(`split: ${p.orders.servedOnOtherSide} orders deployed across it`)
+  }
   return out
 }
 
@@ -383,6 +488,20 @@ export function summary (r: SimReport): Record<string, unknown> {
     cpu_cores: r.resources.cpuCores,
     cpu_per_node_pct: r.resources.cpuPerNodePct,
     loop_lag_p99_ms: r.resources.loopP99Ms,
+    ...(r.partition != null
+      ? {
+          partition_split_ms: r.partition.splitAtMs,
+          partition_heal_ms: r.partition.healAtMs,
+          partition_sides: r.partition.sides,
+          partition_cross_connections: r.partition.crossConnectionsWhileSplit,
+          partition_gossip_side_a: round(r.partition.gossip.sameSide.a.ratio, 5),
+          partition_gossip_side_b: round(r.partition.gossip.sameSide.b.ratio, 5),
+          partition_gossip_across: r.partition.gossip.acrossSplit.delivered,
+          partition_heal_all_ms: r.partition.gossip.healAllMs,
+          partition_orders: `${r.partition.orders.servableOk}/${r.partition.orders.servable} servable ok, ${r.partition.orders.unservable - r.partition.orders.unservableOk}/${r.partition.orders.unservable} unservable refused`,
+          partition_honest_failed: r.partition.outcomes.honestFailedBySplit
+        }
+      : {}),
     wall_s: r.wallS,
     degraded: r.degraded
   }

@@ -1,7 +1,8 @@
 // The simulator's plan of a run, derived from (scenario, size, duration, seed) only: which nodes
 // exist with which role and behaviour, and every event (orders, DHT lookups, providers leaving
-// and joining) with its time. Nothing here reads the clock or Math.random, so one seed always
-// gives the same schedule, and `scheduleHash` lets a test or a report compare two of them.
+// and joining, the network splitting and healing) with its time. Nothing here reads the clock
+// or Math.random, so one seed always gives the same schedule, and `scheduleHash` lets a test or
+// a report compare two of them.
 import { createHash } from 'node:crypto'
 import type { Role } from '../node/config/schema.js'
 
@@ -27,6 +28,10 @@ export type SimEvent =
   | { at: number, kind: 'dht-lookup', from: string, target: string }
   | { at: number, kind: 'leave', node: string }
   | { at: number, kind: 'join', node: string }
+  /** The network splits: `group` (node ids; users stay with the rest) is cut off from everyone else, the ledger host's side. */
+  | { at: number, kind: 'partition', group: string[] }
+  /** The split ends: every link may form again. */
+  | { at: number, kind: 'heal' }
 
 export interface SimSchedule {
   scenario: string
@@ -75,6 +80,6 @@ export function scheduleHash (s: SimSchedule): string {
 
 /** Events in time order (ties by kind then target, so sorting is deterministic). */
 export function sortEvents (events: SimEvent[]): SimEvent[] {
-  const key = (e: SimEvent): string => e.kind === 'order' ? e.order : e.kind === 'dht-lookup' ? `${e.from}>${e.target}` : e.node
+  const key = (e: SimEvent): string => e.kind === 'order' ? e.order : e.kind === 'dht-lookup' ? `${e.from}>${e.target}` : e.kind === 'partition' || e.kind === 'heal' ? '' : e.node
   return [...events].sort((a, b) => a.at - b.at || a.kind.localeCompare(b.kind) || key(a).localeCompare(key(b)))
 }

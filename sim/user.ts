@@ -15,15 +15,20 @@ import { UserNode } from '../node/user/user-node.js'
 import { AGENT_PREFIX } from '../protocols/ids.js'
 import { VERSION } from '../node/version.js'
 import type { StateDb } from '../node/store/state-db.js'
+import type { ConnectionGater } from '@libp2p/interface'
 
-/** `gateways`: the gateways' memory addresses (…/p2p/<id>); the first hosts the ledger. */
-export async function startSimUser (gateways: string[], ledgerHost: string): Promise<UserNode> {
+/**
+ * `gateways`: the gateways' memory addresses (…/p2p/<id>); the first hosts the ledger.
+ * `connectionGater`: whom the user may connect to (a partitioned run's, sim/partition.ts).
+ */
+export async function startSimUser (gateways: string[], ledgerHost: string, connectionGater?: ConnectionGater): Promise<UserNode> {
   const identity = await ephemeralIdentity()
   const stateDb: StateDb = new MemoryLevel<string, Uint8Array>({ valueEncoding: 'view' })
   const libp2p = await createNetwork({
     privateKey: identity.privateKey, listen: [], transport: 'memory', agentVersion: `${AGENT_PREFIX}${VERSION} (user)`,
     maxConnections: 200, inboundConnectionThreshold: 100, dhtServer: false, connectionMonitorMs: 0, relayServer: false, autonat: false, dcutr: false,
-    records: recordValidators(new RecordVersionIndex(stateDb), new NodeMetrics())
+    records: recordValidators(new RecordVersionIndex(stateDb), new NodeMetrics()),
+    connectionGater
   })
   await libp2p.start()
   const dials = await Promise.allSettled(gateways.map(async g => await libp2p.dial(multiaddr(g), { signal: AbortSignal.timeout(10_000) })))

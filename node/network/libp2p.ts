@@ -18,7 +18,7 @@ import { DHT_PROTOCOL } from '../../protocols/ids.js'
 import { scoreParams, SCORE_THRESHOLDS } from './gossip/scoring.js'
 import { dedupePeerStoreMerges } from './peer-store-dedupe.js'
 import { DEFAULT_TUNING, tunedNoise, tunedYamux, type StreamTuning } from './stream-tuning.js'
-import type { ComponentLogger, PrivateKey, ServiceMap, Transport } from '@libp2p/interface'
+import type { ComponentLogger, ConnectionGater, PrivateKey, ServiceMap, Transport } from '@libp2p/interface'
 import type { Datastore } from 'interface-datastore'
 import type { Registry } from 'prom-client'
 
@@ -69,6 +69,11 @@ export interface NetworkInit {
    * uses this on its private gateway.
    */
   relayUnlimited?: boolean
+  /**
+   * Which peers this node may connect to (libp2p's ConnectionGater). Only the simulator sets it,
+   * to cut a running network in two (sim/partition.ts); real nodes accept everyone libp2p does.
+   */
+  connectionGater?: ConnectionGater
 }
 
 /** Yamux stream window 16 MiB for bulk tunnels; the read buffer must be at least as large or a paused stream is reset (DESIGN §4). */
@@ -151,6 +156,7 @@ export async function createNetwork (init: NetworkInit): Promise<KaisarLibp2p> {
       inboundConnectionThreshold: init.inboundConnectionThreshold,
       maxIncomingPendingConnections: 64
     },
+    ...(init.connectionGater != null ? { connectionGater: init.connectionGater } : {}),
     metrics: init.metricsRegistry != null ? prometheusMetrics({ registry: init.metricsRegistry, collectDefaultMetrics: false }) : undefined,
     logger: init.logger,
     services: services as unknown as { [K in keyof KaisarServices]: (components: any) => KaisarServices[K] },

@@ -5,12 +5,13 @@ import { churn } from './churn.js'
 import { flashCrowd } from './flash-crowd.js'
 import { gatewayLoss } from './gateway-loss.js'
 import { liars } from './liars.js'
+import { partition } from './partition.js'
 import { steady } from './steady.js'
 import type { Scenario } from './common.js'
 
 export type { Scenario } from './common.js'
 
-export const SCENARIOS: Record<string, Scenario> = Object.fromEntries([steady, churn, cheaters, liars, gatewayLoss, flashCrowd].map(s => [s.name, s]))
+export const SCENARIOS: Record<string, Scenario> = Object.fromEntries([steady, churn, cheaters, liars, gatewayLoss, flashCrowd, partition].map(s => [s.name, s]))
 
 export interface ScheduleInput {
   scenario: string
