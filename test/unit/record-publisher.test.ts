@@ -1,6 +1,6 @@
-// The provider's record publisher: a version counts as published only after its second put
-// (the first is made while the routing table fills), failed puts are retried, and a content
-// change signs a new version that must be put twice again.
+// The provider's record publisher: a version counts as published only once two puts in a row
+// reached mostly the same peers (the first is made while the routing table fills), failed puts
+// are retried, and a content change signs a new version that must settle again.
 import { pino } from 'pino'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
@@ -9,16 +9,18 @@ import { ProviderRecordPublisher } from '../../node/roles/provider/record-publis
 import type { SealedRecord, SignedRecordStore } from '../../node/network/records/store.js'
 import type { ProviderRecord } from '../../protocols/records/provider-record.js'
 
-/** Signs by counting versions; `failPuts` puts fail before the next ones succeed. */
+/** Signs by counting versions; `failPuts` puts fail before the next ones succeed; the nth put is stored by `storedBy(n)`. */
 class FakeRecords {
   signed = 0n
   puts: bigint[] = []
   failPuts = 0
+  storedBy: (n: number) => string[] = () => ['a', 'b', 'c', 'd']
   version (): bigint { return this.signed }
   async sign (): Promise<SealedRecord> { this.signed++; return { namespace: RECORD_NAMESPACES.provider, version: this.signed, value: new Uint8Array([Number(this.signed)]) } }
-  async put (sealed: SealedRecord): Promise<void> {
+  async put (sealed: SealedRecord): Promise<string[]> {
     if (this.failPuts > 0) { this.failPuts--; throw new Error('no peer stored the record') }
     this.puts.push(sealed.version)
+    return this.storedBy(this.puts.length)
   }
 }
 
@@ -51,6 +53,20 @@ test('a version is published after its second put, made settleMs after the first
     assert.equal(records.puts, [1n, 1n])
     await sleep(150)
     assert.is(records.puts.length, 2, 'then nothing until the republish interval')
+  } finally { await p.stop() }
+})
+
+test('while the peers storing it keep changing, the version is put again until they settle', async () => {
+  const records = new FakeRecords()
+  // 1st put: a routing table still filling; 2nd: the true closest; 3rd: the same, one peer swapped.
+  records.storedBy = n => n === 1 ? ['a', 'b', 'c', 'd'] : n === 2 ? ['e', 'f', 'g', 'h'] : ['e', 'f', 'g', 'x']
+  const p = publisher(records, () => record('DE'))
+  await p.start()
+  try {
+    await until('second put', () => records.puts.length === 2)
+    assert.not.ok(p.published, 'the second put reached other peers than the first')
+    await until('published', () => p.published)
+    assert.equal(records.puts, [1n, 1n, 1n])
   } finally { await p.stop() }
 })
 

@@ -56,14 +56,16 @@ export class SignedRecordStore {
    * one other peer accepted it: a put that reached nobody (an empty routing table right after
    * start) must be retried, not counted as published.
    */
-  async put (sealed: SealedRecord, signal?: AbortSignal): Promise<void> {
-    let stored = 0
+  /** Puts a sealed record into the DHT; returns the peers that stored it (throws when none did). */
+  async put (sealed: SealedRecord, signal?: AbortSignal): Promise<string[]> {
+    const stored: string[] = []
     for await (const event of this.libp2p.services.dht.put(recordKey(sealed.namespace, this.libp2p.peerId), sealed.value, { signal })) {
-      if (event.name === 'PEER_RESPONSE' && event.messageName === 'PUT_VALUE') stored++
+      if (event.name === 'PEER_RESPONSE' && event.messageName === 'PUT_VALUE') stored.push(event.from.toString())
     }
-    if (stored === 0) throw new Error('no peer stored the record')
+    if (stored.length === 0) throw new Error('no peer stored the record')
     this.metrics.recordsPublished.inc({ namespace: sealed.namespace })
     this.log.debug({ namespace: sealed.namespace, version: sealed.version.toString() }, 'record put')
+    return stored
   }
 
   /** Fetches `peer`'s record from the DHT; undefined when none is found. Only verified records are returned. */

@@ -5,8 +5,9 @@
 // A version's first put is made while this node's routing table is still filling: its
 // "closest peers" then are only the closest it knew of, and a lookup a minute later asks the
 // true closest, none of which hold it (seen among 50 nodes: 5 of 40 records found by nobody,
-// with every put reported stored). So the first put of a version is repeated after `settleMs`,
-// and only that second put counts as published.
+// with every put reported stored). So a version is put again every `settleMs` until two puts
+// in a row reach mostly the same peers (the closest set stopped moving); only then is it
+// published, and republished every `republishMs`.
 import { RECORD_NAMESPACES } from '../../../protocols/ids.js'
 import { ProviderRecord } from '../../../protocols/records/provider-record.js'
 import type { Logger } from '../../log.js'
@@ -18,7 +19,7 @@ export interface ProviderRecordPublisherInit {
   content: () => ProviderRecord
   republishMs?: number
   retryMs?: number
-  /** Delay between a version's first put and the put that counts (default 30 s). */
+  /** Delay between puts of a version until its closest peers stop changing (default 30 s). */
   settleMs?: number
 }
 
@@ -30,8 +31,8 @@ export class ProviderRecordPublisher implements Startable {
   private sealed?: SealedRecord
   private timer?: NodeJS.Timeout
   private running = false
-  /** The version put last, and how many times. */
-  private lastPut?: { version: bigint, times: number }
+  /** The version put last, the peers that stored it, and whether its closest peers have settled. */
+  private lastPut?: { version: bigint, peers: string[], settled: boolean }
 
   constructor (components: { records: SignedRecordStore, logger: Logger }, init: ProviderRecordPublisherInit) {
     this.records = components.records
@@ -55,9 +56,9 @@ export class ProviderRecordPublisher implements Startable {
     clearTimeout(this.timer)
   }
 
-  /** Whether the current version has been put twice: once at once, once more when the routing table had settled. */
+  /** Whether the current version has been put to a settled set of closest peers. */
   get published (): boolean {
-    return this.sealed != null && this.lastPut?.version === this.sealed.version && this.lastPut.times >= 2
+    return this.sealed != null && this.lastPut?.version === this.sealed.version && this.lastPut.settled
   }
 
   /** Something in the record changed (addresses: a relay reservation made or lost): sign and put it soon. */
@@ -81,9 +82,11 @@ export class ProviderRecordPublisher implements Startable {
     this.timer = setTimeout(() => {
       this.refresh()
         .then(async sealed => {
-          await this.records.put(sealed, AbortSignal.timeout(30_000))
-          this.lastPut = { version: sealed.version, times: this.lastPut?.version === sealed.version ? this.lastPut.times + 1 : 1 }
-          if (this.running) this.schedule(this.lastPut.times === 1 ? (this.init.settleMs ?? 30_000) : (this.init.republishMs ?? 10 * 60_000))
+          const peers = await this.records.put(sealed, AbortSignal.timeout(30_000))
+          const previous = this.lastPut?.version === sealed.version ? this.lastPut.peers : []
+          const settled = sameMostly(previous, peers)
+          this.lastPut = { version: sealed.version, peers, settled }
+          if (this.running) this.schedule(settled ? (this.init.republishMs ?? 10 * 60_000) : (this.init.settleMs ?? 30_000))
         })
         .catch(err => {
           // Right after start the DHT may have no peers yet: the same value is put again soon.
@@ -93,4 +96,11 @@ export class ProviderRecordPublisher implements Startable {
     }, delayMs)
     this.timer.unref()
   }
+}
+
+/** At least 3 of 4 of the peers that stored this put also stored the previous one (the closest set stopped moving). */
+function sameMostly (previous: string[], current: string[]): boolean {
+  if (previous.length === 0) return false
+  const before = new Set(previous)
+  return current.filter(p => before.has(p)).length >= 0.75 * Math.max(previous.length, current.length)
 }
