@@ -36,7 +36,7 @@ export interface ClusterSpec {
   /** Start nodes this many at a time (start-up is CPU bound). */
   startConcurrency?: number
   /** Called after each batch of nodes has started (the simulator samples memory against node count). */
-  onProgress?: (started: number) => void | Promise<void>
+  onProgress?: (started: number) => void
 }
 
 export interface ClusterNode {
@@ -94,7 +94,7 @@ export class Cluster {
       const batch = await Promise.all([...Array(Math.min(concurrency, ordered.length - i)).keys()].map(async k => await build(i + k)))
       await Promise.all(batch.map(async n => { await n.node.start() }))
       cluster.nodes.push(...batch)
-      await spec.onProgress?.(cluster.nodes.length)
+      spec.onProgress?.(cluster.nodes.length)
     }
     cluster.bootstrap = bootstrap
     cluster.spec = spec

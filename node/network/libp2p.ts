@@ -142,6 +142,7 @@ export async function createNetwork (init: NetworkInit): Promise<KaisarLibp2p> {
   if (init.autonat) services.autonat = autoNAT({ startupDelay: 5_000 })
   if (init.dcutr) services.dcutr = dcutr()
 
+  const monitorMs = init.connectionMonitorMs ?? 60_000
   const node = await createLibp2p({
     privateKey: init.privateKey,
     datastore: init.datastore,
@@ -150,7 +151,7 @@ export async function createNetwork (init: NetworkInit): Promise<KaisarLibp2p> {
     transports,
     connectionEncrypters: [tunedNoise(tuning)],
     streamMuxers: [tunedYamux(YAMUX_INIT, tuning)],
-    connectionMonitor: (init.connectionMonitorMs ?? 60_000) > 0 ? { pingInterval: init.connectionMonitorMs ?? 60_000 } : { enabled: false },
+    connectionMonitor: monitorMs > 0 ? { pingInterval: monitorMs } : { enabled: false },
     connectionManager: {
       maxConnections: init.maxConnections,
       inboundConnectionThreshold: init.inboundConnectionThreshold,
