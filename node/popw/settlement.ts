@@ -6,7 +6,8 @@
 //   took part in (the ledger strikes them, and repeated dissent ends their eligibility). A
 //   checker that is wrong now and then (a bad link, an overloaded moment) loses that epoch's
 //   rewards but is not struck; one that lies systematically is;
-// - penalties: `penalty` from the stake of each provider with a failing outcome;
+// - penalties: `penalty` from the stake of each provider with a failing outcome, except in an
+//   epoch where many providers fail for nothing but being unreachable (see massUnreachable);
 // - points: to each user whose lease with a failing provider overlapped the epoch, the lease's
 //   price for the overlap (refunds in points, decided by the checkers, not by either side).
 // Every list is bounded by the number of checkers, providers or users, not by the number of
@@ -36,6 +37,35 @@ export function overlapMs (escrow: LeaseEscrow, start: number, end: number): num
   return Math.max(0, Math.min(end, until) - Math.max(start, escrow.startedAt))
 }
 
+/**
+ * A partition, or an outage of a region, looks to the checkers on one side exactly like many
+ * providers going offline at once; no single checker can tell them apart (the partition
+ * scenario: every honest provider on the far side failed as unreachable and lost stake). The
+ * rule is therefore collective and deterministic: when at least MASS_UNREACHABLE_MIN providers,
+ * and more than MASS_UNREACHABLE_SHARE of the epoch's outcomes, fail with no reason but
+ * `unreachable`, those providers lose no stake this epoch. Their users still get points (the
+ * service did fail them) and the outcomes still count against the providers' scores (the
+ * scheduler avoids them). The price: an offline cheater goes unpunished for an epoch only by
+ * hiding inside an outage of a quarter of the network.
+ */
+export const MASS_UNREACHABLE_MIN = 3
+export const MASS_UNREACHABLE_SHARE = 0.25
+
+/** Failing outcomes whose counted verdicts give no reason but `unreachable`. */
+function unreachableOnly (o: Outcome): boolean {
+  if (o.result !== VerdictResult.FAIL) return false
+  const counted = new Set(majorityOf(o).majority.map(hex))
+  const reasons = o.verdicts.filter(v => counted.has(hex(v.checker))).flatMap(v => v.reasons)
+  return reasons.length > 0 && reasons.every(r => r === 'unreachable')
+}
+
+/** Providers (keys, hex) spared their penalty this epoch under the mass-unreachability rule. */
+export function massUnreachable (sorted: readonly Outcome[]): Set<string> {
+  const unreachable = sorted.filter(unreachableOnly)
+  if (unreachable.length < MASS_UNREACHABLE_MIN || unreachable.length <= MASS_UNREACHABLE_SHARE * sorted.length) return new Set()
+  return new Set(unreachable.map(o => hex(o.provider)))
+}
+
 export async function settlementFor (ctx: EpochContext, sorted: readonly Outcome[], params: SettlementParams, leasesOf: (provider: Address) => Promise<LeaseEscrow[]>): Promise<SettleCall> {
   const agreed = new Map<string, number>()
   const dissent = new Map<string, number>()
@@ -55,8 +85,11 @@ export async function settlementFor (ctx: EpochContext, sorted: readonly Outcome
       }).sort(byAddress)
   const dissenters = [...dissent].filter(([key, n]) => n * 3 > (revealed.get(key) ?? 0)).map(([key]) => addressOf(key)).filter((a): a is Address => a != null).sort()
 
-  const failing = sorted.filter(o => o.result === VerdictResult.FAIL).map(o => ctx.provider(o.provider)).filter(p => p != null)
-  const penalties = params.penalty === 0n ? [] : failing.map(p => ({ provider: p.address, amount: params.penalty })).sort(byAddress)
+  const failingOutcomes = sorted.filter(o => o.result === VerdictResult.FAIL)
+  const failing = failingOutcomes.map(o => ctx.provider(o.provider)).filter(p => p != null)
+  const spared = massUnreachable(sorted)
+  const penalised = failingOutcomes.filter(o => !spared.has(hex(o.provider))).map(o => ctx.provider(o.provider)).filter(p => p != null)
+  const penalties = params.penalty === 0n ? [] : penalised.map(p => ({ provider: p.address, amount: params.penalty })).sort(byAddress)
   const points = new Map<Address, bigint>()
   const leases = await Promise.all(failing.map(async p => await leasesOf(p.address)))
   for (const list of leases) {

@@ -5,6 +5,7 @@
 // across, or if orders during the split went anywhere but to the user's side.
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
+import { MASS_UNREACHABLE_MIN, MASS_UNREACHABLE_SHARE } from '../../node/popw/settlement.js'
 import { runSim } from '../../sim/runner.js'
 import { testLogger } from '../helpers/popw.js'
 
@@ -51,16 +52,29 @@ test('partition: no link or heartbeat crosses the split, each side works on its 
   const honestFailed = r.outcomes.providers.filter(v => v.judged === 'failed')
   assert.is(p.outcomes.failedBySplit.filter(f => f.side === 'a').length, 0, JSON.stringify(p.outcomes.failedBySplit))
   assert.ok(p.outcomes.bySide.a.outcomes > 0, 'side A\'s providers were judged during the split')
-  // KNOWN FINDING, not asserted away: the correct rule is that the split fails no honest provider
-  // (a provider out of reach of the ledger host's side is not evidence of cheating), but side A's
-  // checkers fail side B's providers as `unreachable` in every epoch whose probes meet the split,
-  // and the settlement penalises them (sim/README.md, "partition"). What holds, and is asserted:
-  // every honest failure is a side-B provider's, in an epoch that overlaps the split, and none
-  // after it.
+  // Side A's checkers cannot reach side B and fail its providers as `unreachable` in the epochs
+  // the split meets: no checker can tell a split from providers going offline. What must hold:
+  // every honest failure is a side-B provider's, as unreachable, in an epoch that overlaps the
+  // split (none after it), and the settlement's mass-unreachability rule (node/popw/settlement.ts)
+  // takes no stake for it.
   for (const v of honestFailed) {
     assert.ok(sideB.has(v.id), `${v.id} failed outside the split's reach: ${JSON.stringify(v)}`)
     assert.ok(v.failedIn.every(e => p.outcomes.epochs.includes(e)), `${v.id} failed after the split: ${JSON.stringify(v)}`)
   }
+  // Per split epoch: providers failed for nothing but `unreachable` (spared, when there are
+  // enough of them) and those failed for other reasons too (a link cut in the middle of a probe
+  // shows up as a missed challenge deadline: penalised like any other failure).
+  let massEpochs = 0
+  for (const i of p.outcomes.epochs) {
+    const row = r.outcomes.epochs[i]
+    if (row == null || !row.settled) continue
+    const reasonsIn = p.outcomes.failedBySplit.filter(f => f.epochs.includes(i)).map(f => f.reasons.filter(x => x.startsWith(`${i}:`)).map(x => x.slice(`${i}:`.length)))
+    const unreachable = reasonsIn.filter(rs => rs.length > 0 && rs.every(x => x === 'unreachable')).length
+    if (unreachable < MASS_UNREACHABLE_MIN || unreachable <= MASS_UNREACHABLE_SHARE * row.outcomes) continue
+    massEpochs++
+    assert.is(row.penalties, reasonsIn.length - unreachable, `epoch ${row.epoch}: no stake taken for the ${unreachable} providers the split made unreachable: ${JSON.stringify(row)} ${JSON.stringify(reasonsIn)}`)
+  }
+  assert.ok(massEpochs >= 1, `the split cut off enough providers to count as mass unreachability: ${JSON.stringify(r.outcomes.epochs)} ${JSON.stringify(p.outcomes.failedBySplit)}`)
   assert.ok(r.outcomes.epochs.filter(e => e.settled).length >= 3, `epochs settled: ${JSON.stringify(r.outcomes.epochs)}`)
 })
 

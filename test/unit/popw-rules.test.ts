@@ -15,7 +15,7 @@ import { Outcome, VerdictResult, type Verdict } from '../../protocols/popw/popw.
 import { commitment, keyOf, newSalt, signVerdict, verifyVerdict, wireResult, type Result } from '../../protocols/popw/verdict.js'
 import { EpochContext } from '../../node/popw/registry.js'
 import { ProviderScores, NEUTRAL_SCORE } from '../../node/popw/scores.js'
-import { overlapMs, settlementFor } from '../../node/popw/settlement.js'
+import { massUnreachable, overlapMs, settlementFor } from '../../node/popw/settlement.js'
 import type { LeaseEscrow } from '../../chain/ledger.js'
 import type { PrivateKey } from '@libp2p/interface'
 
@@ -32,9 +32,9 @@ async function actors (n: number, prefix: string): Promise<Actor[]> {
 const seed = (): Uint8Array => new Uint8Array(randomBytes(32))
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex')
 
-async function verdictOf (checker: Actor, provider: Member, epoch: number, result: Result): Promise<Verdict> {
+async function verdictOf (checker: Actor, provider: Member, epoch: number, result: Result, reasons = ['unreachable']): Promise<Verdict> {
   return await signVerdict(checker.privateKey, {
-    epoch: BigInt(epoch), provider: provider.key, checker: checker.key, result: wireResult(result), reasons: result === 'fail' ? ['unreachable'] : [],
+    epoch: BigInt(epoch), provider: provider.key, checker: checker.key, result: wireResult(result), reasons: result === 'fail' ? reasons : [],
     rttMs: 1, bandwidthMbps: 100, challengeN: 64, challengeMs: 5, deadlineMs: 300, claimedClass: 'cpu', leasesChecked: 0, leasesOk: 0
   })
 }
@@ -189,6 +189,36 @@ test('settlement: an occasional minority verdict forfeits the epoch\'s rewards; 
   assert.equal(call.dissenters, [], '1 wrong of 4 is not a strike')
   assert.not.ok(call.rewards.some(r => r.to === x.address), 'but it forfeits the epoch\'s rewards')
   assert.is(call.rewards.length, 2)
+})
+
+test('settlement: when many providers fail only as unreachable (a partition, a regional outage), they keep their stake; their users still get points', async () => {
+  const checkers = await actors(4, 'c')
+  const providers = await actors(8, 'p')
+  const ctx = new EpochContext({ epoch: 5, times: new EpochSchedule(60_000).times(5), seed: seed(), seedHeight: 1, checkers, providers, params: { k: 3, backups: 1 } })
+  const settle = async (unreachable: number): Promise<{ call: Awaited<ReturnType<typeof settlementFor>>, cut: Actor[], slow: Actor }> => {
+    const cut = providers.slice(0, unreachable)
+    const slow = providers[7] as Actor // fails for a reason of its own, in every case
+    const outcomes: Outcome[] = []
+    for (const p of providers) {
+      const result: Result = cut.includes(p) || p === slow ? 'fail' : 'pass'
+      const reasons = p === slow ? ['challenge-deadline'] : ['unreachable']
+      const v = new Map(await Promise.all(ctx.candidatesOf(p).map(async c => [c.peerId, await verdictOf(c as Actor, p, 5, result, reasons)] as const)))
+      outcomes.push(decideOutcome(ctx, p, () => true, m => v.get(m.peerId)) as Outcome)
+    }
+    const escrows = (a: string): LeaseEscrow[] => a === (providers[0] as Actor).address
+      ? [{ leaseId: 'L', user: 'u', provider: a, amount: 10n ** 12n, pricePerHour: 3_600_000n, maxSeconds: 3600, startedAt: ctx.times.start, status: 'running', paidToProvider: 0n, refunded: 0n }]
+      : []
+    const call = await settlementFor(ctx, outcomes.sort((a, b) => Buffer.compare(a.provider, b.provider)), { reward: 10n, penalty: 1000n }, async a => escrows(a))
+    return { call, cut, slow }
+  }
+  // 3 of 8 unreachable (more than a quarter, at least MASS_UNREACHABLE_MIN): spared.
+  const split = await settle(3)
+  assert.equal(split.call.penalties, [{ provider: split.slow.address, amount: 1000n }], 'only the provider failing for its own reason pays')
+  assert.equal(split.call.points, [{ to: 'u', amount: 60_000n }], 'the cut-off provider\'s user is still refunded in points')
+  assert.is(massUnreachable([]).size, 0)
+  // 2 of 8: an ordinary pair of offline providers, penalised.
+  const two = await settle(2)
+  assert.equal(two.call.penalties.map(p => p.provider).sort(), [...two.cut.map(p => p.address), two.slow.address].sort())
 })
 
 test('scores: neutral without outcomes, up with passes, down with fails, schedulable after a pass', () => {
