@@ -5,12 +5,9 @@ import path from 'node:path'
 import { multiaddr } from '@multiformats/multiaddr'
 import { z } from 'zod'
 import { TOKEN_AMOUNT } from '../../chain/amount.js'
+import { LOG_LEVELS, ROLES, type Role } from './names.js'
 
-export const ROLES = ['provider', 'checker', 'gateway'] as const
-export type Role = typeof ROLES[number]
-
-export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
-export type LogLevel = typeof LOG_LEVELS[number]
+export { LOG_LEVELS, ROLES, type LogLevel, type Role } from './names.js'
 
 function isMultiaddr (value: string): boolean {
   try { multiaddr(value); return true } catch { return false }
