@@ -23,6 +23,7 @@ export const CONFIG_KEYS: readonly KeySpec[] = [
   { path: 'passphrase', kind: 'string' },
   { path: 'peaq.escrow', kind: 'string', flag: 'peaqEscrow' },
   { path: 'peaq.namespace', kind: 'string' },
+  { path: 'peaq.connectTimeoutMs', kind: 'int' },
   { path: 'region', kind: 'string', flag: 'region' },
   { path: 'network.maxConnections', kind: 'int' },
   { path: 'network.inboundConnectionThreshold', kind: 'int' },

@@ -32,6 +32,7 @@ test('defaults depend on the role', async () => {
   assert.is(gw.network.relayServer, true)
   assert.is(gw.chain, 'local')
   assert.is(gw.heartbeat.intervalMs, 15_000)
+  assert.is(gw.peaq.connectTimeoutMs, 10_000, 'a node on peaq waits 10 s for its chain RPC by default')
   const pv = await loadConfig({ flags: { role: 'provider' } })
   assert.is(pv.api, '127.0.0.1:7001')
   assert.is(pv.network.relayServer, false)
