@@ -6,3 +6,10 @@ const processStart = Date.now()
 await import('../dist/node/runtime/polyfill.js')
 const { main } = await import('../dist/node/cli/main.js')
 await main(process.argv, processStart)
+// The command is done: exit now rather than when the event loop drains. After a clean stop
+// libp2p leaves timers behind (gossipsub's next heartbeat, the address manager's 1 s debounce),
+// which held `start` and the user commands (order, cancel, leases, …) ≈ 1 s longer doing
+// nothing. Whatever the command wrote is flushed first; the exit code is the command's.
+await new Promise(resolve => { process.stdout.write('', resolve) })
+await new Promise(resolve => { process.stderr.write('', resolve) })
+process.exit()

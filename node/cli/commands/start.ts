@@ -55,11 +55,7 @@ export function startCommand (processStart: number): Command {
     const why = await stopRequested
     logger.info({ why }, 'shutting down')
     await node.stop()
-    // Everything the node opened is closed now (services, libp2p, LevelDB; logs are written
-    // synchronously). What is left are timers libp2p does not clear on stop — gossipsub's next
-    // heartbeat, the address manager's 1 s debounce — which would keep the process up ≈ 1 s more
-    // doing nothing; supervisors, the devnet and the tests all wait for that exit.
-    process.exit(process.exitCode ?? 0)
+    // The process exits as soon as this returns (bin/kaisar-node.js says why).
   })
   return cmd
 }
