@@ -3,6 +3,11 @@
 // on Node 20; a no-op on Node >= 22), then the compiled CLI. Run `npm run build` first
 // when working from a source checkout (`npm ci` does it for you).
 const processStart = Date.now()
+// V8's code cache for the modules a node loads (≈ 1,100): less compile work at every start.
+// Node ≥ 22.1 keeps it in os.tmpdir()/node-compile-cache, checked against each file's content;
+// NODE_DISABLE_COMPILE_CACHE=1 turns it off. Node 20 has no such API and starts as before.
+const { enableCompileCache } = await import('node:module')
+enableCompileCache?.()
 await import('../dist/node/runtime/polyfill.js')
 const { main } = await import('../dist/node/cli/main.js')
 await main(process.argv, processStart)
