@@ -69,6 +69,7 @@ test('a bad value names the key, the value and where it came from', async () => 
   await rejects(loadConfig({ flags: { role: 'gateway', api: 'localhost' } }), /^config: api: must be HOST:PORT/)
   await rejects(loadConfig({ flags: { role: 'gateway' }, env: { KAISAR_NETWORK_MAX_CONNECTIONS: 'lots' } }), /network\.maxConnections: .*from env KAISAR_NETWORK_MAX_CONNECTIONS/)
   await rejects(loadConfig({ flags: { role: 'gateway', chain: 'http://x' } }), /^config: chain: must be "local" or a ws/)
+  await rejects(loadConfig({ flags: { role: 'checker', chain: 'ws://127.0.0.1:1' } }), /^config: peaq\.escrow: a node on peaq needs the deployment's escrow account/)
   await rejects(loadConfig({ flags: {} }), /^config: role: is required/)
 })
 

@@ -39,6 +39,11 @@ export function startCommand (processStart: number): Command {
       logger.warn('signal repeated: exiting without a clean stop')
       process.exit(130)
     })
+    // The data dir is checked before the node's modules load (a few ms), so an unwritable one
+    // fails at once rather than after libp2p has loaded; create checks it again, harmlessly (the
+    // check only writes and removes a probe file).
+    const { prepareDataDir } = await import('../../store/data-dir.js')
+    await prepareDataDir(config.dataDir)
     // Loaded only now: config errors should not pay for libp2p and the node's own modules.
     const { KaisarNode } = await import('../../node.js')
     const node = await KaisarNode.create(config, { logger, processStart })
