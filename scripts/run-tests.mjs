@@ -2,7 +2,7 @@
 // Runs the test tiers (unit, e2e, sim, ...) with uvu over the compiled tests in dist/test,
 // one uvu process per tier, and ends with one summary line: "tests: N passed, N failed, N skipped".
 // Usage: node scripts/run-tests.mjs [tier ...]   (default: every tier under dist/test)
-import { spawn } from 'node:child_process'
+import { spawn, spawnSync } from 'node:child_process'
 import fs from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -24,6 +24,23 @@ const tiers = process.argv.length > 2 ? process.argv.slice(2) : ORDER.filter(t =
 const env = { ...process.env, FORCE_COLOR: '0' }
 if (env.KAISAR_PEAQ_SPEC == null && env.KAISAR_SKIP_PEAQ == null) env.KAISAR_SKIP_PEAQ = '1'
 
+// The docker tier's files share one engine, started here before the tier and stopped after it:
+// each file would otherwise start its own and stop it again (≈ 4 s a file, the test image rebuilt
+// every time). A file that finds the engine running uses it and leaves it running, as it does an
+// engine a developer started. If it cannot start here, each file tries and says why.
+const ENGINE_SCRIPT = path.join(root, 'scripts', 'docker-engine.sh')
+function startEngineForTier () {
+  if (spawnSync(ENGINE_SCRIPT, ['status'], { stdio: 'ignore' }).status === 0) return false // someone else's: theirs to stop
+  const started = spawnSync(ENGINE_SCRIPT, ['start'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 600_000 })
+  if (started.status !== 0) { console.log(`(the Docker engine did not start here; the files will say why)`); return false }
+  console.log(`started the Docker engine for the tier: ${started.stdout.trim()}`)
+  return true
+}
+function stopEngine () {
+  const stopped = spawnSync(ENGINE_SCRIPT, ['stop'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 120_000 })
+  if (stopped.status !== 0) console.error(`scripts/docker-engine.sh stop exited ${String(stopped.status)}:\n${stopped.stderr}`)
+}
+
 const totals = { passed: 0, failed: 0, skipped: 0 }
 const notRun = []
 let failedTiers = []
@@ -32,12 +49,14 @@ for (const tier of tiers) {
   if (!fs.existsSync(dir)) { console.error(`no such test tier: ${tier}`); failedTiers.push(tier); continue }
   console.log(`\n=== ${tier} ===`)
   const started = Date.now()
+  const ownEngine = tier === 'docker' && startEngineForTier()
   const out = await new Promise(resolve => {
     let text = ''
     const child = spawn(process.execPath, [uvu, dir, '\\.test\\.js$', '--color', 'false'], { cwd: root, stdio: ['ignore', 'pipe', 'inherit'], env })
     child.stdout.on('data', d => { text += d; process.stdout.write(d) })
     child.on('exit', code => { resolve({ code, text }) })
   })
+  if (ownEngine) stopEngine()
   const num = (label) => Number((new RegExp(`${label}:\\s+(\\d+)`).exec(out.text) ?? [])[1] ?? 0)
   const total = num('Total'); const passed = num('Passed'); const skipped = num('Skipped')
   const didNotRun = [...out.text.matchAll(/^(.*): DID NOT RUN \(skipped[^)]*\): (.*)$/gm)]

@@ -1,7 +1,7 @@
 // Flags shared by the commands that build a node config (start, id, wallet, ...).
 // Their names match CONFIG_KEYS' `flag` (commander camel-cases --data-dir to dataDir).
 import { Option, type Command } from 'commander'
-import { LOG_LEVELS, ROLES } from '../config/schema.js'
+import { LOG_LEVELS, ROLES } from '../config/names.js'
 
 const collect = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), value]
 

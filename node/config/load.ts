@@ -23,6 +23,7 @@ export const CONFIG_KEYS: readonly KeySpec[] = [
   { path: 'passphrase', kind: 'string' },
   { path: 'peaq.escrow', kind: 'string', flag: 'peaqEscrow' },
   { path: 'peaq.namespace', kind: 'string' },
+  { path: 'peaq.connectTimeoutMs', kind: 'int' },
   { path: 'region', kind: 'string', flag: 'region' },
   { path: 'network.maxConnections', kind: 'int' },
   { path: 'network.inboundConnectionThreshold', kind: 'int' },
@@ -182,6 +183,11 @@ export async function loadConfig (sources: ConfigSources): Promise<NodeConfig> {
     if (shown !== undefined && value !== undefined && issue.code !== 'unrecognized_keys') reason += ` (got ${shown}${from != null ? ` from ${from}` : ''})`
     else if (from != null) reason += ` (from ${from})`
     throw new ConfigError(indexed === '' ? 'config' : indexed, reason)
+  }
+  // Checked here too (node-ledger checks it for nodes built without a config file, as the
+  // simulator's are), so the operator hears of it before the node's modules load.
+  if (result.data.chain !== 'local' && result.data.peaq.escrow == null) {
+    throw new ConfigError('peaq.escrow', 'a node on peaq needs the deployment\'s escrow account (--peaq-escrow or KAISAR_PEAQ_ESCROW)')
   }
   return result.data
 }

@@ -5,12 +5,9 @@ import path from 'node:path'
 import { multiaddr } from '@multiformats/multiaddr'
 import { z } from 'zod'
 import { TOKEN_AMOUNT } from '../../chain/amount.js'
+import { LOG_LEVELS, ROLES, type Role } from './names.js'
 
-export const ROLES = ['provider', 'checker', 'gateway'] as const
-export type Role = typeof ROLES[number]
-
-export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
-export type LogLevel = typeof LOG_LEVELS[number]
+export { LOG_LEVELS, ROLES, type LogLevel, type Role } from './names.js'
 
 function isMultiaddr (value: string): boolean {
   try { multiaddr(value); return true } catch { return false }
@@ -56,7 +53,9 @@ export const configSchema = z.object({
   /** On peaq (`chain: ws://…`): the deployment's escrow (custody) account and record namespace. */
   peaq: z.object({
     escrow: z.string().min(40).max(64).optional(),
-    namespace: z.string().regex(/^[a-z0-9-]{1,16}$/, '1-16 of a-z 0-9 -').default('kaisar')
+    namespace: z.string().regex(/^[a-z0-9-]{1,16}$/, '1-16 of a-z 0-9 -').default('kaisar'),
+    /** Give up connecting to the peaq node after this long: the start fails with one line. */
+    connectTimeoutMs: z.number().int().min(100).max(600_000).default(10_000)
   }).strict().prefault({}),
   /** Encrypts the node's keys at rest. Never logged. */
   passphrase: z.string().optional(),

@@ -87,7 +87,7 @@ export async function openNodeLedger (c: NodeLedgerComponents): Promise<NodeLedg
     // peaq: loaded only when asked for (it pulls in @polkadot/api).
     if (c.config.peaq.escrow == null) throw new ConfigError('peaq.escrow', 'a node on peaq needs the deployment\'s escrow account (--peaq-escrow or KAISAR_PEAQ_ESCROW)')
     const { createPeaqLedger } = await import('../../chain/peaq/index.js')
-    ledger = await createPeaqLedger(c.config.chain, { escrow: c.config.peaq.escrow, namespace: c.config.peaq.namespace, logger: log })
+    ledger = await createPeaqLedger(c.config.chain, { escrow: c.config.peaq.escrow, namespace: c.config.peaq.namespace, connectTimeoutMs: c.config.peaq.connectTimeoutMs, logger: log })
   } else if (c.config.ledgerHost || (c.config.ledgerPeer == null && c.config.bootstrap.length === 0)) {
     // A node with nobody to ask (no ledger peer, no bootstrap peer) is the first of its
     // network: it hosts the ledger, as a `--dev` chain would.

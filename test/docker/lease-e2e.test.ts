@@ -17,7 +17,7 @@ import { CLI, killAll, loopbackArgs, pidAlive, runCli, startNode, type CliNode }
 import { removeTempDirs, tempDir } from '../helpers/tmp.js'
 import { getJson, getText, metricValue, waitFor } from '../helpers/wait.js'
 import { TestEngine } from './engine.js'
-import type { Stream } from '@libp2p/interface'
+import type { PeerId, Stream } from '@libp2p/interface'
 
 const engine = new TestEngine()
 const children: ChildProcess[] = []
@@ -140,14 +140,33 @@ test('order → pay → deploy → connect → GET → cancel; twice, nothing le
   for (const n of [net.provider, net.gateway]) assert.is(await n.stop(), 0)
 })
 
+/** Opens a tunnel that the provider must refuse with `code`. */
+async function refused (user: UserNode, provider: PeerId, token: string, port: number, code: string): Promise<void> {
+  try {
+    const s = await openTunnel(user.libp2p, provider, token, port, { signal: AbortSignal.timeout(10_000) })
+    await s.close()
+    assert.unreachable(`tunnel with ${code} opened`)
+  } catch (err) {
+    assert.instance(err, TunnelRefusedError, String(err))
+    assert.is((err as TunnelRefusedError).code, code)
+  }
+}
+
+/**
+ * A one-minute lease (the shortest an order can ask for) placed by the tunnels test and checked
+ * once it has run out by the last test of this file, so that the tests in between run during its
+ * minute instead of the file sitting it out.
+ */
+let expiring: { net: Net, alice: UserNode, provider: PeerId, lease: { leaseId: string, token: string, expiresAt: number } } | undefined
+
 test('tunnels: wrong key, foreign token, wrong port, cancelled lease refused and counted; the container is unaffected', async () => {
   const net = await network()
   const gw = net.gateway.ready.addresses[0] as string
   const aliceDir = await tempDir()
-  const a = JSON.parse((await runCli(['order', ...ORDER_ARGS, '--gateway', gw, '--data-dir', aliceDir], { timeoutMs: 120_000 })).stdout.trim().split('\n').pop() as string) as { leaseId: string, token: string }
-  // A one-minute lease runs out while the other checks run: its token then expires.
+  // The one-minute lease first: its minute runs from here (see `expiring`).
   const shortArgs = ORDER_ARGS.map(x => x === '1' ? String(60 / 3600) : x)
   const b = JSON.parse((await runCli(['order', ...shortArgs, '--gateway', gw, '--data-dir', aliceDir], { timeoutMs: 120_000 })).stdout.trim().split('\n').pop() as string) as { leaseId: string, token: string, expiresAt: number }
+  const a = JSON.parse((await runCli(['order', ...ORDER_ARGS, '--gateway', gw, '--data-dir', aliceDir], { timeoutMs: 120_000 })).stdout.trim().split('\n').pop() as string) as { leaseId: string, token: string }
   const bob = await UserNode.open({ dataDir: await tempDir(), gateways: [gw], chain: 'local' })
   users.push(bob)
   const alice = await UserNode.open({ dataDir: aliceDir, gateways: [gw], chain: 'local' })
@@ -155,26 +174,16 @@ test('tunnels: wrong key, foreign token, wrong port, cancelled lease refused and
   const provider = await knowProvider(bob.libp2p, net.provider.ready.peerId, net.provider.ready.addresses)
   await knowProvider(alice.libp2p, net.provider.ready.peerId, net.provider.ready.addresses)
 
-  async function refused (user: UserNode, token: string, port: number, code: string): Promise<void> {
-    try {
-      const s = await openTunnel(user.libp2p, provider, token, port, { signal: AbortSignal.timeout(10_000) })
-      await s.close()
-      assert.unreachable(`tunnel with ${code} opened`)
-    } catch (err) {
-      assert.instance(err, TunnelRefusedError, String(err))
-      assert.is((err as TunnelRefusedError).code, code)
-    }
-  }
   // Bob presents Alice's token: another key than the token's holder (and another user's lease).
-  await refused(bob, a.token, 80, 'wrong-holder')
+  await refused(bob, provider, a.token, 80, 'wrong-holder')
   // Alice asks for a port her token does not open.
-  await refused(alice, a.token, 7, 'port-not-granted')
+  await refused(alice, provider, a.token, 7, 'port-not-granted')
   // A token whose body was edited (longer expiry) no longer verifies.
   const [body, sig] = a.token.split('.') as [string, string]
   const edited = JSON.parse(Buffer.from(body, 'base64url').toString()) as { expiresAt: number }
   edited.expiresAt += 3_600_000
-  await refused(alice, `${Buffer.from(JSON.stringify(edited)).toString('base64url')}.${sig}`, 80, 'bad-token')
-  await refused(alice, 'garbage', 80, 'bad-token')
+  await refused(alice, provider, `${Buffer.from(JSON.stringify(edited)).toString('base64url')}.${sig}`, 80, 'bad-token')
+  await refused(alice, provider, 'garbage', 80, 'bad-token')
 
   // Alice's own token works, and the container still serves after the refusals.
   const ok = await openTunnel(alice.libp2p, provider, a.token, 80, { signal: AbortSignal.timeout(10_000) })
@@ -185,25 +194,10 @@ test('tunnels: wrong key, foreign token, wrong port, cancelled lease refused and
   const stopped: LeaseEvent[] = []
   for await (const e of leaseEvents(alice.libp2p, provider, { op: 'cancel', leaseId: a.leaseId })) stopped.push(e)
   assert.is(stopped[0]?.event, 'stopped', JSON.stringify(stopped))
-  await refused(alice, a.token, 80, 'lease-not-running')
+  await refused(alice, provider, a.token, 80, 'lease-not-running')
 
-  // Expired: the one-minute lease ended by itself, its container removed and its escrow paid for the minute.
-  await new Promise(resolve => setTimeout(resolve, Math.max(0, b.expiresAt - Date.now() + 1000)))
-  await refused(alice, b.token, 80, 'expired')
-  const expired = await waitFor('expired lease settled', async () => {
-    const e = await getJson<{ status: string, closeReason?: string, paidToProvider: string, amount: string }>(`${net.gateway.ready.api}/api/v1/ledger/escrow/${b.leaseId}`)
-    return e.status === 'closed' ? e : undefined
-  }, 20_000)
-  assert.is(expired.closeReason, 'expired')
-  assert.ok(BigInt(expired.paidToProvider) > 0n, 'time served is paid')
-  assert.is(await leaseContainers(b.leaseId), 0, 'expired container removed')
-
-  const metrics = await getText(`${net.provider.ready.api}/metrics`)
-  for (const reason of ['wrong-holder', 'port-not-granted', 'bad-token', 'lease-not-running', 'expired']) {
-    assert.ok(metricValue(metrics, 'kaisar_tunnels_refused_total', { reason }) >= 1, `${reason} counted`)
-  }
-  assert.match(net.provider.stderr(), /tunnel refused/)
-  for (const n of [net.provider, net.gateway]) await n.stop()
+  // The network stays up for the expiry test at the end of the file.
+  expiring = { net, alice, provider, lease: b }
 })
 
 test('no escrow or a short one → no container; a missing image and a GPU request → failed with the reason', async () => {
@@ -311,6 +305,28 @@ test('logs through the provider; a restarted provider re-attaches a running cont
   assert.is(escrow.closeReason, 'failed')
   assert.is((await runCli(['cancel', keep.leaseId, '--gateway', gw, '--data-dir', userDir])).code, 0)
   for (const n of [provider, gateway]) await n.stop()
+})
+
+test('tunnels: a lease that ran out is refused as expired, its container removed and its minute paid; every refusal counted', async () => {
+  if (expiring == null) throw new Error('the tunnels test failed before it placed the one-minute lease')
+  const { net, alice, provider, lease: b } = expiring
+  // Expired: the one-minute lease ended by itself, its container removed and its escrow paid for the minute.
+  await new Promise(resolve => setTimeout(resolve, Math.max(0, b.expiresAt - Date.now() + 1000)))
+  await refused(alice, provider, b.token, 80, 'expired')
+  const expired = await waitFor('expired lease settled', async () => {
+    const e = await getJson<{ status: string, closeReason?: string, paidToProvider: string, amount: string }>(`${net.gateway.ready.api}/api/v1/ledger/escrow/${b.leaseId}`)
+    return e.status === 'closed' ? e : undefined
+  }, 20_000)
+  assert.is(expired.closeReason, 'expired')
+  assert.ok(BigInt(expired.paidToProvider) > 0n, 'time served is paid')
+  assert.is(await leaseContainers(b.leaseId), 0, 'expired container removed')
+
+  const metrics = await getText(`${net.provider.ready.api}/metrics`)
+  for (const reason of ['wrong-holder', 'port-not-granted', 'bad-token', 'lease-not-running', 'expired']) {
+    assert.ok(metricValue(metrics, 'kaisar_tunnels_refused_total', { reason }) >= 1, `${reason} counted`)
+  }
+  assert.match(net.provider.stderr(), /tunnel refused/)
+  for (const n of [net.provider, net.gateway]) await n.stop()
 })
 
 async function requestOverStream (stream: Stream, text: string): Promise<string> {

@@ -18,6 +18,9 @@ function bootstrapOf (node: CliNode): string[] {
 test('two nodes connect through bootstrap and ping; a third finds the first one\'s DHT record', async () => {
   const provider = await startNode(loopbackArgs('provider', await tempDir(), ['--heartbeat-interval', '1000']))
   const gateway = await startNode(loopbackArgs('gateway', await tempDir(), bootstrapOf(provider)))
+  // The checker knows only the gateway (checked below); it starts while the first two connect.
+  const starting = startNode(loopbackArgs('checker', await tempDir(), bootstrapOf(gateway)))
+  starting.catch(() => {}) // awaited below; this only keeps a failure before then from going unhandled
   const status = await waitFor('gateway connected to provider', async () => {
     const s = await getJson<NodeStatus>(`${gateway.ready.api}/api/v1/status`)
     return s.peers.some(p => p.peerId === provider.ready.peerId && p.role === 'provider') ? s : undefined
@@ -28,7 +31,7 @@ test('two nodes connect through bootstrap and ping; a third finds the first one\
   assert.ok(ping.rttMs >= 0 && ping.rttMs < 5_000)
 
   // The checker knows only the gateway; the provider's record reaches it through the DHT.
-  const checker = await startNode(loopbackArgs('checker', await tempDir(), bootstrapOf(gateway)))
+  const checker = await starting
   const found = await waitFor('checker finds the provider record', async () =>
     await getJson<{ peerId: string, version: string, record: { wallet: string } }>(`${checker.ready.api}/api/v1/providers/${provider.ready.peerId}/record`), 30_000, 500)
   assert.is(found.peerId, provider.ready.peerId)

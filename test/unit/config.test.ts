@@ -32,6 +32,7 @@ test('defaults depend on the role', async () => {
   assert.is(gw.network.relayServer, true)
   assert.is(gw.chain, 'local')
   assert.is(gw.heartbeat.intervalMs, 15_000)
+  assert.is(gw.peaq.connectTimeoutMs, 10_000, 'a node on peaq waits 10 s for its chain RPC by default')
   const pv = await loadConfig({ flags: { role: 'provider' } })
   assert.is(pv.api, '127.0.0.1:7001')
   assert.is(pv.network.relayServer, false)
@@ -68,6 +69,7 @@ test('a bad value names the key, the value and where it came from', async () => 
   await rejects(loadConfig({ flags: { role: 'gateway', api: 'localhost' } }), /^config: api: must be HOST:PORT/)
   await rejects(loadConfig({ flags: { role: 'gateway' }, env: { KAISAR_NETWORK_MAX_CONNECTIONS: 'lots' } }), /network\.maxConnections: .*from env KAISAR_NETWORK_MAX_CONNECTIONS/)
   await rejects(loadConfig({ flags: { role: 'gateway', chain: 'http://x' } }), /^config: chain: must be "local" or a ws/)
+  await rejects(loadConfig({ flags: { role: 'checker', chain: 'ws://127.0.0.1:1' } }), /^config: peaq\.escrow: a node on peaq needs the deployment's escrow account/)
   await rejects(loadConfig({ flags: {} }), /^config: role: is required/)
 })
 

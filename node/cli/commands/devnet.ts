@@ -3,7 +3,7 @@ import { Command } from 'commander'
 import os from 'node:os'
 import path from 'node:path'
 import { ConfigError } from '../../errors.js'
-import { LOG_LEVELS, type LogLevel } from '../../config/schema.js'
+import { LOG_LEVELS, type LogLevel } from '../../config/names.js'
 
 /** Devnets beyond this belong in the simulator. */
 const MAX_DEVNET_NODES = 50

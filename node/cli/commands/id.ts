@@ -3,9 +3,8 @@
 import { Command } from 'commander'
 import path from 'node:path'
 import os from 'node:os'
-import { ROLES } from '../../config/schema.js'
+import { ROLES } from '../../config/names.js'
 import { ConfigError } from '../../errors.js'
-import { prepareDataDir } from '../../store/data-dir.js'
 
 export function idCommand (): Command {
   return new Command('id')
@@ -16,6 +15,8 @@ export function idCommand (): Command {
     .action(async (opts: { dataDir?: string, role?: string, json?: boolean }) => {
       const dataDir = opts.dataDir ?? process.env.KAISAR_DATA_DIR ?? (opts.role != null ? defaultDir(opts.role) : undefined)
       if (dataDir == null) throw new ConfigError('dataDir', 'give --data-dir (or --role to use ~/.kaisar/<role>)')
+      // Loaded here, not at the top: the other commands should not pay for LevelDB and the keystore.
+      const { prepareDataDir } = await import('../../store/data-dir.js')
       const layout = await prepareDataDir(dataDir)
       const { loadOrCreateIdentity } = await import('../../identity/keystore.js')
       const identity = await loadOrCreateIdentity(layout.root, process.env.KAISAR_PASSPHRASE)

@@ -3,26 +3,10 @@
 // the ledger. The proof is checked here, and what is printed is decoded from the proven leaf
 // itself, not taken from the node's word.
 import { Command } from 'commander'
-import { fromHex, verifyInclusion } from '../../../chain/merkle.js'
-import { Outcome, outcomeJson } from '../../../protocols/popw/outcome.js'
 import { getJson } from '../api-client.js'
 import type { OutcomeWithProof } from '../../api/routes/popw.js'
 
-export interface CheckedOutcome extends OutcomeWithProof {
-  /** The leaf hashes up to the settled root along the proof, and decodes to the outcome shown. */
-  verified: boolean
-}
-
-export function checkOutcomeProof (o: OutcomeWithProof): CheckedOutcome {
-  let verified = false
-  try {
-    const leaf = Buffer.from(o.proof.leaf, 'base64')
-    const decoded = outcomeJson(Outcome.decode(leaf))
-    verified = verifyInclusion(leaf, o.proof.index, o.proof.size, o.proof.path.map(fromHex), fromHex(o.settlement.root)) &&
-      JSON.stringify(decoded) === JSON.stringify({ epoch: o.epoch, provider: o.provider, result: o.result, assigned: o.assigned, verdicts: o.verdicts })
-  } catch {}
-  return { ...o, verified }
-}
+export type { CheckedOutcome } from '../outcome-proof.js'
 
 const short = (id: string): string => id.length > 20 ? `${id.slice(0, 10)}…${id.slice(-6)}` : id
 
@@ -39,7 +23,10 @@ export function outcomesCommand (): Command {
       if (opts.provider != null) q.set('provider', opts.provider)
       if (opts.epoch != null) q.set('epoch', opts.epoch)
       if (opts.epochs != null) q.set('epochs', opts.epochs)
-      const list = (await getJson<OutcomeWithProof[]>(opts.api, `/api/v1/outcomes?${q.toString()}`)).map(checkOutcomeProof)
+      // The proof checker is loaded here, not at the top (the other commands should not pay for
+      // the protobuf codecs), while the request is under way.
+      const [{ checkOutcomeProof }, outcomes] = await Promise.all([import('../outcome-proof.js'), getJson<OutcomeWithProof[]>(opts.api, `/api/v1/outcomes?${q.toString()}`)])
+      const list = outcomes.map(checkOutcomeProof)
       if (list.some(o => !o.verified)) process.exitCode = 1
       if (opts.json === true) { process.stdout.write(JSON.stringify(list) + '\n'); return }
       if (list.length === 0) { process.stdout.write('no settled outcomes\n'); return }

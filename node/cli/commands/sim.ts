@@ -3,11 +3,8 @@
 // events and prints a report (text, or one JSON line with --json; HTML with --report).
 import fs from 'node:fs/promises'
 import { Command } from 'commander'
-import { pino } from 'pino'
-import { simOptions, type SimFlags } from '../../../sim/options.js'
-import { renderHtmlReport } from '../../../sim/report-html.js'
-import { runSim, summary } from '../../../sim/runner.js'
 import { SCENARIOS } from '../../../sim/scenarios/index.js'
+import type { SimFlags } from '../../../sim/options.js'
 
 export function simCommand (): Command {
   const scenarios = Object.values(SCENARIOS).map(s => `  ${s.name.padEnd(13)} ${s.summary} (≥ ${s.minNodes} nodes)`).join('\n')
@@ -25,13 +22,19 @@ export function simCommand (): Command {
     .option('--report <file.html>', 'write an HTML report with plots (self-contained, no network needed to view)')
     .option('--full-json <file>', 'write the whole report (every sample) as JSON')
     .action(async (flags: SimFlags & { json?: boolean, report?: string, fullJson?: string }) => {
+      // Loaded here, not at the top: every other command would otherwise load the whole node
+      // (the runner builds KaisarNodes) just to define this one.
+      const [{ pino }, { simOptions }, { runSim, summary }] = await Promise.all([import('pino'), import('../../../sim/options.js'), import('../../../sim/runner.js')])
       const options = simOptions(flags)
       const log = (line: string): void => { process.stderr.write(`[sim] ${line}\n`) }
       // KAISAR_SIM_LOG=file: every node's log lines (info and up) there, to see why a run went wrong.
       const logFile = process.env.KAISAR_SIM_LOG
       const logger = logFile != null && logFile !== '' ? pino({ level: 'info' }, pino.destination({ dest: logFile, sync: false })) : undefined
       const report = await runSim({ ...options, onProgress: log, logger })
-      if (flags.report != null) await fs.writeFile(flags.report, await renderHtmlReport(report))
+      if (flags.report != null) {
+        const { renderHtmlReport } = await import('../../../sim/report-html.js')
+        await fs.writeFile(flags.report, await renderHtmlReport(report))
+      }
       if (flags.fullJson != null) await fs.writeFile(flags.fullJson, JSON.stringify(report) + '\n')
       const line = summary(report)
       if (flags.json === true) { process.stdout.write(JSON.stringify(line) + '\n'); return }

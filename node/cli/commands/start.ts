@@ -1,8 +1,6 @@
 // `kaisar-node start`: run a node until SIGINT/SIGTERM (or, under a devnet, until the
 // devnet process goes away), then stop every service and close the stores.
 import { Command } from 'commander'
-import { loadConfig } from '../../config/load.js'
-import { createLogger } from '../../log.js'
 import { addNetworkOptions, addNodeOptions, givenFlags } from '../options.js'
 
 /**
@@ -32,13 +30,21 @@ export function startCommand (processStart: number): Command {
   addNodeOptions(cmd)
   addNetworkOptions(cmd)
   cmd.action(async (opts: Record<string, unknown>) => {
+    // Loaded here, not at the top: `--help` and the other commands should not pay for the
+    // config schema (zod, multiaddr) and the logger.
+    const [{ loadConfig }, { createLogger }] = await Promise.all([import('../../config/load.js'), import('../../log.js')])
     const config = await loadConfig({ file: opts.config as string | undefined, env: process.env, flags: givenFlags(opts) })
     const logger = createLogger(config.logLevel, { role: config.role })
     const stopRequested = shutdownSignal(() => {
       logger.warn('signal repeated: exiting without a clean stop')
       process.exit(130)
     })
-    // Loaded here, not at the top: `--help` and config errors should not pay for libp2p.
+    // The data dir is checked before the node's modules load (a few ms), so an unwritable one
+    // fails at once rather than after libp2p has loaded; create checks it again, harmlessly (the
+    // check only writes and removes a probe file).
+    const { prepareDataDir } = await import('../../store/data-dir.js')
+    await prepareDataDir(config.dataDir)
+    // Loaded only now: config errors should not pay for libp2p and the node's own modules.
     const { KaisarNode } = await import('../../node.js')
     const node = await KaisarNode.create(config, { logger, processStart })
     await node.start()
@@ -54,6 +60,7 @@ export function startCommand (processStart: number): Command {
     const why = await stopRequested
     logger.info({ why }, 'shutting down')
     await node.stop()
+    // The process exits as soon as this returns (bin/kaisar-node.js says why).
   })
   return cmd
 }

@@ -19,8 +19,8 @@ export interface HardwareProfileInit {
   /** Given hardware (the simulator's): wins over the file and the probe. */
   inventory?: HardwareInventory
   benchmark: BenchmarkMode
-  /** Where to measure network throughput (a gateway), when one is reachable. */
-  networkProbe?: () => Promise<ThroughputProbe | undefined>
+  /** Where to measure network throughput (a gateway), when one is reachable; gives up when `signal` aborts (stop). */
+  networkProbe?: (signal: AbortSignal) => Promise<ThroughputProbe | undefined>
   onChange?: () => void
 }
 
@@ -89,7 +89,8 @@ export class HardwareProfile implements Startable {
     const log = this.log
     try {
       log.info({ mode: this.init.benchmark }, 'benchmark job starting')
-      const network = await this.init.networkProbe?.()
+      const network = await this.init.networkProbe?.(this.abort.signal)
+      if (this.abort.signal.aborted) return
       const result = await runBenchmark({
         quick: this.init.benchmark === 'quick',
         gpus: this.inventory.gpus,

@@ -66,8 +66,10 @@ export function createProviderRole (c: ProviderRoleComponents): ProviderRole {
     inventoryFile: c.config.provider.inventoryFile,
     inventory: c.inventory,
     benchmark: c.config.provider.benchmark,
-    networkProbe: async () => {
-      const gateway = await c.peerRoles.waitFor('gateway', 10_000)
+    networkProbe: async signal => {
+      // Stop aborts the wait: a provider stopped before it met a gateway (its devnet gone, say)
+      // would otherwise sit out the 10 s here before its process could exit.
+      const gateway = await c.peerRoles.waitFor('gateway', 10_000, signal)
       return gateway != null ? libp2pBandwidthProbe(c.libp2p, gateway) : undefined
     },
     // The benchmark finished after the record was first signed: sign and put it again.
