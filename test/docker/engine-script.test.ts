@@ -137,6 +137,10 @@ test('after a SIGKILLed dockerd, stop and start clean up its containers, shims a
 
   const pid = Number(await fs.readFile(path.join(dir, 'dockerd.pid'), 'utf8'))
   process.kill(pid, 'SIGKILL')
+  // The signal is delivered asynchronously: until the kernel has taken dockerd down, `status`
+  // rightly sees a dockerd that does not answer (exit 1), not a dead one.
+  for (const end = Date.now() + 10_000; alive(pid) && Date.now() < end;) await new Promise(resolve => setTimeout(resolve, 50))
+  assert.not.ok(alive(pid), 'dockerd died of SIGKILL')
   const status = await runScript(['status'], env)
   assert.is(status.code, 3)
   assert.match(status.stderr, /stale state/)
