@@ -227,8 +227,11 @@ export class Prober {
       try {
         root = await frames.read(rootReplySchema, { signal: AbortSignal.any([signal, AbortSignal.timeout(deadlineMs)]) })
       } catch {
-        // The epoch's probe window closing is this checker's limit, not the provider's deadline.
-        return { ms: performance.now() - t0, reason: signal.aborted ? 'probe-window' : 'challenge-deadline' }
+        // The epoch's probe window closing is this checker's limit, not the provider's deadline,
+        // unless the deadline had already run out in full by then (under a lagging event loop
+        // both timers can fire in the same turn, and the window's abort may win the race).
+        const ms = performance.now() - t0
+        return { ms, reason: signal.aborted && ms < deadlineMs ? 'probe-window' : 'challenge-deadline' }
       }
       const ms = performance.now() - t0
       // ABANDONED: the provider itself saw it could not make the deadline (no second try for that).
