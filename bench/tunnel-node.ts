@@ -1,15 +1,21 @@
 // One libp2p node of the tunnel benchmark, run as its own process (each side of a real tunnel
 // is another machine; two nodes in one process would share one event loop):
 //   provider --target HOST:PORT [--relay MULTIADDR]   serves /kaisar/tunnel/1.0.0 → TCP target
-//   user --provider MULTIADDR                         local TCP port → tunnel stream → provider
-//   gateway                                           circuit relay v2 server, limits lifted
+//                                                     (relayed: also takes the relay's splice offers)
+//   user --provider MULTIADDR [--splice]              local TCP port → tunnel stream → provider
+//                                                     (--splice: over a spliced connection via the relay)
+//   gateway                                           circuit relay v2 server, limits lifted, and
+//                                                     the splice relay (every holder allowed)
 // Every role takes --tuning SPEC (see parseTuning) and --sodium-path PATH.
 // Prints one JSON line on stdout when ready ({"port"} / {"multiaddr","peerId"}); exits when
 // stdin closes.
 import net from 'node:net'
 import { multiaddr } from '@multiformats/multiaddr'
 import '../node/runtime/polyfill.js'
+import { pino } from 'pino'
 import { STREAM_LIMITS } from '../node/network/libp2p.js'
+import { NodeMetrics } from '../node/metrics/registry.js'
+import { SpliceRelay } from '../node/roles/gateway/splice-relay.js'
 import { DEFAULT_TUNING, loadSodiumCrypto, STOCK_TUNING, type StreamTuning } from '../node/network/stream-tuning.js'
 import { DEFAULT_COALESCE_BYTES, pipeSocketStream, TUNNEL_SOCKET_OPTIONS, type PipeOptions } from '../node/network/tunnel-pipe.js'
 import { PROTOCOLS } from '../protocols/ids.js'
@@ -67,12 +73,19 @@ async function provider (node: KaisarLibp2p, target: { host: string, port: numbe
   }, STREAM_LIMITS)
 }
 
-async function user (node: KaisarLibp2p, providerAddr: string, pipe: PipeOptions): Promise<net.Server> {
+async function user (node: KaisarLibp2p, providerAddr: string, pipe: PipeOptions, viaSplice: boolean): Promise<net.Server> {
   const ma = multiaddr(providerAddr)
-  let conn: Connection = await node.dial(ma)
+  const connect = async (): Promise<Connection> => {
+    const relayed = await node.dial(ma)
+    if (!viaSplice) return relayed
+    const spliced = await node.services.splice?.connect(relayed.remotePeer)
+    if (spliced == null) throw new Error('the gateway did not splice')
+    return spliced
+  }
+  let conn = await connect()
   const server = net.createServer(TUNNEL_SOCKET_OPTIONS, socket => {
     void (async () => {
-      if (conn.status !== 'open') conn = await node.dial(ma)
+      if (conn.status !== 'open') conn = await connect()
       const stream = await conn.newStream(PROTOCOLS.tunnel, { maxOutboundStreams: STREAM_LIMITS.maxOutboundStreams })
       await pipeSocketStream(socket, stream, pipe)
     })().catch(() => { socket.destroy() })
@@ -100,6 +113,7 @@ if (process.argv[1]?.endsWith('tunnel-node.js') === true) {
   const node = await benchNode({ listen, tuning, relayServer: role === 'gateway', relayUnlimited: role === 'gateway' })
   let ready: Record<string, unknown>
   if (role === 'provider') {
+    if (relay != null) await node.services.splice?.acceptOffers(peer => relay.endsWith(`/p2p/${peer.toString()}`), pino({ level: 'silent' }))
     const [host, port] = (opt(args, '--target') ?? '').split(':')
     if (host == null || port == null || port === '') throw new Error('provider needs --target HOST:PORT')
     await provider(node, { host, port: Number(port) }, pipe)
@@ -108,9 +122,11 @@ if (process.argv[1]?.endsWith('tunnel-node.js') === true) {
   } else if (role === 'user') {
     const providerAddr = opt(args, '--provider')
     if (providerAddr == null) throw new Error('user needs --provider MULTIADDR')
-    const server = await user(node, providerAddr, pipe)
+    const server = await user(node, providerAddr, pipe, args.includes('--splice'))
     ready = { port: (server.address() as net.AddressInfo).port }
   } else if (role === 'gateway') {
+    const everyone = { isAllowed: () => true, onRevoke: () => {} }
+    await new SpliceRelay({ libp2p: node, policy: everyone, logger: pino({ level: 'silent' }), metrics: new NodeMetrics() }, { host: '127.0.0.1', port: 0 }).start()
     ready = { multiaddr: node.getMultiaddrs()[0]?.toString(), peerId: node.peerId.toString() }
   } else {
     throw new Error('usage: tunnel-node.js provider|user|gateway [options]')

@@ -26,6 +26,7 @@ import { SignedRecordStore } from './network/records/store.js'
 import { RecordVersionIndex, recordValidators } from './network/records/validators.js'
 import { ingressRoutes } from './roles/gateway/ingress.js'
 import { RelayPolicy } from './roles/gateway/relay-policy.js'
+import { SpliceRelay } from './roles/gateway/splice-relay.js'
 import { createProviderRole, type ProviderRole } from './roles/provider/index.js'
 import { createCheckerRole, type CheckerHooks, type CheckerRole } from './roles/checker/index.js'
 import { ChallengeService, type ChallengeResponder } from './roles/provider/challenge-service.js'
@@ -210,7 +211,12 @@ export class KaisarNode {
         this.services.push(...this.checker.services)
       }
     }
-    if (config.network.relayServer) this.services.push(['relay-policy', new RelayPolicy(libp2p, log.child({ subsystem: 'relay-policy' }))])
+    if (config.network.relayServer) {
+      const policy = new RelayPolicy(libp2p, log.child({ subsystem: 'relay-policy' }))
+      this.services.push(['relay-policy', policy])
+      const splice = env.transport === 'tcp' ? parseHostPort(config.network.spliceListen) : undefined
+      if (splice != null) this.services.push(['splice-relay', new SpliceRelay({ libp2p, policy, logger: log.child({ subsystem: 'splice-relay' }), metrics }, splice)])
+    }
     this.discovery = new Discovery({ libp2p, records: this.records, logger: log.child({ subsystem: 'discovery' }), providerTable: this.providerTable })
 
     nodeRoutes(this.router, this)

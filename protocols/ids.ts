@@ -21,6 +21,10 @@ export const PROTOCOLS = {
    * through the relay without circuit relay v2's default limits (2 minutes, 128 KiB).
    */
   relayGrant: '/kaisar/relay/1.0.0',
+  /** A lease holder asks a provider's gateway for a spliced connection to it (protocols/splice/messages.ts). */
+  splice: '/kaisar/splice/1.0.0',
+  /** The gateway asks the provider to connect to its splice port with a ticket. */
+  spliceOffer: '/kaisar/splice-offer/1.0.0',
   /** An epoch's outcomes, from a node that holds them (the settlement's submitter, any checker or gateway). */
   outcomes: '/kaisar/outcomes/1.0.0'
 } as const

@@ -74,6 +74,12 @@ export const configSchema = z.object({
      */
     connectionMonitorMs: z.number().int().min(0).max(3_600_000).default(60_000),
     relayServer: z.boolean().default(false),
+    /**
+     * Relay servers (gateways): HOST:PORT of the splice port, where a lease holder's node and a
+     * relayed provider meet for a spliced connection (node/roles/gateway/splice-relay.ts); port 0
+     * picks a free one, '' turns splicing off (tunnels then use circuit relay only).
+     */
+    spliceListen: z.union([z.literal(''), hostPortString]).default('0.0.0.0:0'),
     autonat: z.boolean().default(true),
     dcutr: z.boolean().default(true),
     websockets: z.boolean().default(true)

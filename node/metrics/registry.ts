@@ -25,6 +25,9 @@ export class NodeMetrics {
   readonly tunnelsRefused: Counter<'reason'>
   readonly tunnelsOpened: Counter
   readonly tunnelsActive: Gauge
+  readonly splicesOpened: Counter
+  readonly splicesRefused: Counter<'reason'>
+  readonly splicesActive: Gauge
   readonly outboxPending: Gauge
   readonly apiRequestSeconds: Histogram<'route'>
 
@@ -52,6 +55,9 @@ export class NodeMetrics {
     this.tunnelsRefused = new Counter({ name: 'kaisar_tunnels_refused_total', help: 'Tunnel streams refused at open, by reason', labelNames: ['reason'], registers: r })
     this.tunnelsOpened = new Counter({ name: 'kaisar_tunnels_opened_total', help: 'Tunnel streams opened to a lease container', registers: r })
     this.tunnelsActive = new Gauge({ name: 'kaisar_tunnels_active', help: 'Tunnel streams open now', registers: r })
+    this.splicesOpened = new Counter({ name: 'kaisar_splices_opened_total', help: 'Spliced relay connections paired by this gateway', registers: r })
+    this.splicesRefused = new Counter({ name: 'kaisar_splices_refused_total', help: 'Splice requests and splice-port connections refused, by reason', labelNames: ['reason'], registers: r })
+    this.splicesActive = new Gauge({ name: 'kaisar_splices_active', help: 'Spliced relay connections open now', registers: r })
     this.outboxPending = new Gauge({ name: 'kaisar_outbox_pending', help: 'Ledger calls waiting in the outbox', registers: r })
     this.startupSeconds = new Gauge({ name: 'kaisar_node_startup_seconds', help: 'Seconds from process start to the node being ready', registers: r })
   }

@@ -17,6 +17,7 @@ import { createHash } from 'node:crypto'
 import { DHT_PROTOCOL } from '../../protocols/ids.js'
 import { scoreParams, SCORE_THRESHOLDS } from './gossip/scoring.js'
 import { dedupePeerStoreMerges } from './peer-store-dedupe.js'
+import { spliceService, type SpliceService } from './splice/service.js'
 import { DEFAULT_TUNING, tunedNoise, tunedYamux, type StreamTuning } from './stream-tuning.js'
 import type { ComponentLogger, ConnectionGater, PrivateKey, ServiceMap, Transport } from '@libp2p/interface'
 import type { Datastore } from 'interface-datastore'
@@ -27,6 +28,8 @@ export interface KaisarServices extends ServiceMap {
   ping: Ping
   dht: KadDHT
   pubsub: GossipSub
+  /** Spliced relaying (splice/service.ts); TCP networks only. */
+  splice?: SpliceService
 }
 export type KaisarLibp2p = Libp2p<KaisarServices>
 
@@ -139,6 +142,7 @@ export async function createNetwork (init: NetworkInit): Promise<KaisarLibp2p> {
       maxOutboundHopStreams: 1024
     })
   }
+  if (init.transport === 'tcp') services.splice = spliceService({ socketOptions: socketOpts })
   if (init.autonat) services.autonat = autoNAT({ startupDelay: 5_000 })
   if (init.dcutr) services.dcutr = dcutr()
 

@@ -6,7 +6,7 @@ import { lpStream } from '@libp2p/utils'
 import { KaisarError } from '../errors.js'
 import { encodeJson } from './json-frames.js'
 import type { Logger } from '../log.js'
-import type { AbortOptions, Libp2p, PeerId } from '@libp2p/interface'
+import type { AbortOptions, PeerId, Stream, StreamHandler, StreamHandlerOptions } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import type { z } from 'zod'
 
@@ -26,6 +26,16 @@ export class RequestFailedError extends KaisarError<{ code: 'REQUEST_FAILED', pr
   }
 }
 
+/** What serving a protocol needs: a libp2p node, or a service's registrar. */
+export interface ProtocolHandlers {
+  handle: (protocol: string, handler: StreamHandler, options?: StreamHandlerOptions) => Promise<void>
+}
+
+/** What asking needs: a libp2p node, or a service's connection manager behind this shape. */
+export interface StreamDialer {
+  dialProtocol: (peer: PeerId | Multiaddr, protocol: string, options?: AbortOptions) => Promise<Stream>
+}
+
 type Wire = { ok: true, result: unknown } | { ok: false, error: { code: string, message: string } }
 
 export interface ReqRespHandlerInit<S extends z.ZodType> {
@@ -42,7 +52,7 @@ export interface ReqRespHandlerInit<S extends z.ZodType> {
   runOnLimitedConnection?: boolean
 }
 
-export async function registerReqResp<S extends z.ZodType> (libp2p: Libp2p, init: ReqRespHandlerInit<S>): Promise<void> {
+export async function registerReqResp<S extends z.ZodType> (libp2p: ProtocolHandlers, init: ReqRespHandlerInit<S>): Promise<void> {
   await libp2p.handle(init.protocol, async (stream, connection) => {
     const lp = lpStream(stream, { maxDataLength: MAX_MESSAGE_BYTES })
     const signal = AbortSignal.timeout(init.timeoutMs ?? 60_000)
@@ -80,7 +90,7 @@ export async function registerReqResp<S extends z.ZodType> (libp2p: Libp2p, init
 }
 
 /** Sends one request and returns the result; RemoteError for an error reply, RequestFailedError otherwise. */
-export async function request (libp2p: Libp2p, peer: PeerId | Multiaddr, protocol: string, body: unknown, options: AbortOptions & { timeoutMs?: number, runOnLimitedConnection?: boolean } = {}): Promise<unknown> {
+export async function request (libp2p: StreamDialer, peer: PeerId | Multiaddr, protocol: string, body: unknown, options: AbortOptions & { timeoutMs?: number, runOnLimitedConnection?: boolean } = {}): Promise<unknown> {
   const signal = options.signal != null
     ? AbortSignal.any([options.signal, AbortSignal.timeout(options.timeoutMs ?? 30_000)])
     : AbortSignal.timeout(options.timeoutMs ?? 30_000)

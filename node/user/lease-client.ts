@@ -76,6 +76,9 @@ export async function * leaseEvents (libp2p: KaisarLibp2p, provider: PeerId, req
 
 /** Opens one tunnel stream to `port` of the lease the token is for; the stream then carries raw bytes. */
 export async function openTunnel (libp2p: KaisarLibp2p, provider: PeerId, token: string, port: number, options: AbortOptions = {}): Promise<Stream> {
+  // A provider reached through a gateway's circuit relay: ask that gateway for a spliced
+  // connection first (one Noise layer instead of three); libp2p then opens the stream on it.
+  await libp2p.services.splice?.connect(provider, options)
   const stream = await libp2p.dialProtocol(provider, PROTOCOLS.tunnel, { ...DIAL, signal: options.signal } as AbortOptions)
   const frames = new JsonFrames(stream, 8192)
   await frames.write({ token, port }, options)

@@ -55,6 +55,8 @@ export interface ScenarioSummary {
   providerConnections: TcpConnection[]
   /** Bytes went user ↔ gateway ↔ provider only: no TCP connection between the user and the NAT's public side. */
   viaRelay: boolean
+  /** The tunnel ran over a spliced connection through the gateway's splice port. */
+  spliced: boolean
   /** A direct connection between the user and the provider (through the NAT) existed: DCUtR upgraded. */
   dcutrUpgraded: boolean
   totalS: number
@@ -159,6 +161,8 @@ export class NetnsScenario {
     const dcutrUpgraded = userConnections.some(c => c.remote.startsWith(`${routerWan}:`))
     const viaRelay = !dcutrUpgraded && userConnections.some(c => c.remote === `${gwHost.address}:${GATEWAY_P2P_PORT}`) &&
       providerConnections.every(c => c.remote.startsWith(`${gwHost.address}:`) || c.remote.startsWith('127.0.0.1:'))
+    // The tunnel's own bytes: a spliced connection to the gateway's splice port (not its libp2p port).
+    const spliced = !dcutrUpgraded && userConnections.some(c => c.remote.startsWith(`${gwHost.address}:`) && c.remote !== `${gwHost.address}:${GATEWAY_P2P_PORT}`)
     connect.proc.kill('SIGTERM')
 
     return {
@@ -177,6 +181,7 @@ export class NetnsScenario {
       userConnections,
       providerConnections,
       viaRelay,
+      spliced,
       dcutrUpgraded,
       totalS: seconds(started)
     }

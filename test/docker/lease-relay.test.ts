@@ -1,7 +1,9 @@
 // Issue 5, done-when 2: the provider has no address the user can dial (it listens only
-// through the gateway's relay). The order, the GET and a 100 MiB transfer all go user →
-// gateway (circuit relay v2, limits lifted for the lease holder) → provider → container, and
-// the Noise session is end to end between user and provider: the gateway forwards ciphertext.
+// through the gateway's relay). The order goes user → gateway (circuit relay v2) → provider;
+// the GET and a 100 MiB transfer go through the gateway's splice port (the gateway pairs the
+// user's and the provider's sockets and copies bytes, limits lifted for the lease holder
+// only), and the Noise session is end to end between user and provider: the gateway forwards
+// ciphertext (test/unit/splice.test.ts taps the gateway's sockets to show it).
 import { createHash, randomBytes } from 'node:crypto'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
@@ -81,17 +83,28 @@ test('a relayed provider serves a lease: order, GET and 100 MiB through the gate
   for await (const chunk of web) page += Buffer.from(chunk.subarray()).toString()
   assert.match(page, /kaisar test-http:1 ok/)
 
-  // The session runs through the relay, and is authenticated and encrypted end to end with the provider.
+  // Two connections to the provider, both through the gateway, both authenticated and encrypted
+  // end to end with the provider: the relayed one (the order) and the spliced one (the tunnels).
   const conns = user.libp2p.getConnections(peer)
-  assert.ok(conns.length > 0)
+  const gwPort = Number(/\/tcp\/(\d+)/.exec(gw)?.[1])
+  const spliced = conns.find(c => c.direct)
+  if (spliced == null) {
+    const splices = (await (await fetch(`${gateway.ready.api}/metrics`)).text()).split('\n').filter(l => l.startsWith('kaisar_splices'))
+    assert.unreachable(`no spliced connection: ${conns.map(c => c.remoteAddr.toString()).join(', ')}; gateway: ${splices.join('; ')}\n${gateway.stderr().split('\n').filter(l => l.includes('splice')).slice(-5).join('\n')}`)
+    return
+  }
+  assert.match(spliced.remoteAddr.toString(), /^\/ip4\/127\.0\.0\.1\/tcp\/\d+\/p2p\//, 'to the gateway\'s host')
+  assert.is.not(Number(/\/tcp\/(\d+)/.exec(spliced.remoteAddr.toString())?.[1]), gwPort, 'on its splice port, not its libp2p port')
   for (const conn of conns) {
-    assert.match(conn.remoteAddr.toString(), /\/p2p-circuit/, 'relayed')
+    if (conn !== spliced) assert.match(conn.remoteAddr.toString(), /\/p2p-circuit/, 'the other one is relayed')
     assert.is(conn.remotePeer.toString(), provider.ready.peerId, 'Noise authenticated the provider, not the gateway')
     assert.is(conn.encryption, '/noise')
-    assert.is(conn.limits, undefined, 'the relay lifted its limits for the lease holder')
+    assert.is(conn.limits, undefined, 'the gateway lifted its limits for the lease holder')
   }
+  const metric = async (name: string): Promise<number> => Number((await (await fetch(`${gateway.ready.api}/metrics`)).text()).split('\n').find(l => l.startsWith(`${name} `))?.split(' ')[1])
+  assert.is(await metric('kaisar_splices_opened_total'), 1, 'the gateway paired one splice')
 
-  // 100 MiB through the relay: far past circuit relay v2's default 128 KiB limit.
+  // 100 MiB through the gateway: far past circuit relay v2's default 128 KiB limit.
   const echo = await openTunnel(user.libp2p, peer, placed.token, 7, { signal: AbortSignal.timeout(15_000) })
   try {
     await echoThrough(echo, 100 * MiB)

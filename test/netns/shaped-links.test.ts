@@ -18,7 +18,7 @@ test('50 ms / 1 % links: order → deployed → bytes through the tunnel', async
   } catch (err) {
     throw new Error(`${(err as Error).message}\n--- provider ---\n${scenario.logsOf('provider').slice(-2000)}\n--- gateway ---\n${scenario.logsOf('gateway').slice(-2000)}`)
   }
-  console.log(`netns (b): ${JSON.stringify({ setupS: summary.setupS, tcpConnectMs: summary.tcpConnectMs, nodesReadyS: summary.nodesReadyS, orderToDeployedS: summary.orderToDeployedS, tunnelFirstResponseS: summary.tunnelFirstResponseS, viaRelay: summary.viaRelay, dcutrUpgraded: summary.dcutrUpgraded })}`)
+  console.log(`netns (b): ${JSON.stringify({ setupS: summary.setupS, tcpConnectMs: summary.tcpConnectMs, nodesReadyS: summary.nodesReadyS, orderToDeployedS: summary.orderToDeployedS, tunnelFirstResponseS: summary.tunnelFirstResponseS, viaRelay: summary.viaRelay, spliced: summary.spliced, dcutrUpgraded: summary.dcutrUpgraded })}`)
   assert.ok(summary.tcpConnectMs >= 2 * LATENCY_MS * 0.9, `the links are delayed: TCP connect took ${summary.tcpConnectMs} ms`)
   assert.ok(summary.tcpConnectMs < 2 * LATENCY_MS + 400, `and not by much more: ${summary.tcpConnectMs} ms`)
   assert.ok(summary.provider.allRelayed)

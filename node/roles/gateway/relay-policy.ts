@@ -38,12 +38,18 @@ export class RelayPolicy implements Startable {
   /** destination (provider) → source (lease holder) → until (ms). */
   private readonly grants = new Map<string, Map<string, number>>()
   private wrapped = false
+  private readonly revokeListeners: Array<(holder: string, provider: string) => void> = []
 
   constructor (private readonly libp2p: KaisarLibp2p, private readonly log: Logger, private readonly now: () => number = Date.now) {}
 
   isAllowed (source: string, destination: string): boolean {
     const until = this.grants.get(destination)?.get(source)
     return until != null && until > this.now()
+  }
+
+  /** Called when a provider takes a holder's access back (its lease ended): open splices close. */
+  onRevoke (listener: (holder: string, provider: string) => void): void {
+    this.revokeListeners.push(listener)
   }
 
   async start (): Promise<void> {
@@ -81,6 +87,7 @@ export class RelayPolicy implements Startable {
           map.set(req.peer, req.until)
         } else {
           map.delete(req.peer)
+          for (const listener of this.revokeListeners) listener(req.peer, dst)
         }
         this.grants.set(dst, map)
         this.log.debug({ provider: dst, holder: req.peer, op: req.op }, 'relay grant')

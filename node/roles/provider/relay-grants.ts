@@ -5,6 +5,7 @@
 import { peerIdFromString } from '@libp2p/peer-id'
 import { PROTOCOLS } from '../../../protocols/ids.js'
 import { request } from '../../network/reqresp.js'
+import { relayPeerOf } from '../../network/splice/service.js'
 import type { LeaseRecord } from './lease-store.js'
 import type { Logger } from '../../log.js'
 import type { KaisarLibp2p } from '../../network/libp2p.js'
@@ -16,6 +17,8 @@ export class RelayGrants implements Startable {
   constructor (private readonly libp2p: KaisarLibp2p, private readonly running: () => LeaseRecord[], private readonly log: Logger) {}
 
   async start (): Promise<void> {
+    // The gateways relaying this provider may also splice to it (protocols/splice/messages.ts).
+    await this.libp2p.services.splice?.acceptOffers(peer => this.relays().includes(peer.toString()), this.log)
     this.timer = setInterval(() => { for (const l of this.running()) this.grant(l) }, 60_000)
     this.timer.unref()
   }
@@ -26,10 +29,8 @@ export class RelayGrants implements Startable {
   relays (): string[] {
     const out = new Set<string>()
     for (const ma of this.libp2p.getMultiaddrs()) {
-      const parts = ma.getComponents()
-      const circuit = parts.findIndex(c => c.name === 'p2p-circuit')
-      const relay = circuit > 0 ? parts[circuit - 1] : undefined
-      if (relay?.name === 'p2p' && relay.value != null) out.add(relay.value)
+      const relay = relayPeerOf(ma)
+      if (relay != null) out.add(relay)
     }
     return [...out]
   }

@@ -1,0 +1,190 @@
+// The node's side of spliced relaying (protocols/splice/messages.ts): a libp2p service, because
+// it hands sockets to libp2p's upgrader, which only services are given.
+//  - A lease holder's node asks the gateway that relays a provider for a splice, connects to
+//    the gateway's splice port with its ticket and runs the outbound upgrade (Noise XX with
+//    the provider's peer id expected, then Yamux) over the socket: `connect()`.
+//  - A provider behind that gateway takes the gateway's offer, connects to the same port with
+//    its own ticket and runs the inbound upgrade: `acceptOffers()`.
+// The result is an ordinary, unlimited libp2p connection to the provider, which libp2p prefers
+// to the relayed one for every new stream (it is not a /p2p-circuit address).
+import net from 'node:net'
+import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
+import { PROTOCOLS } from '../../../protocols/ids.js'
+import { spliceGrantSchema, spliceOfferSchema, TICKET_BYTES } from '../../../protocols/splice/messages.js'
+import { registerReqResp, RemoteError, request, type ProtocolHandlers } from '../reqresp.js'
+import { SocketMultiaddrConnection } from './socket-connection.js'
+import type { Logger as NodeLogger } from '../../log.js'
+import type { AbortOptions, ComponentLogger, Connection, Logger, PeerId, Startable, Stream, Upgrader } from '@libp2p/interface'
+
+export interface SpliceComponents {
+  upgrader: Upgrader
+  connectionManager: {
+    getConnections: (peer?: PeerId) => Connection[]
+    openStream: (peer: PeerId | Multiaddr, protocol: string, options?: AbortOptions & { runOnLimitedConnection?: boolean, maxOutboundStreams?: number }) => Promise<Stream>
+  }
+  registrar: ProtocolHandlers & { unhandle: (protocol: string) => Promise<void> }
+  peerStore: { get: (peer: PeerId) => Promise<{ addresses: Array<{ multiaddr: Multiaddr }> }> }
+  logger: ComponentLogger
+}
+
+export interface SpliceInit {
+  /** Options of the sockets to gateways (the node's TCP tuning: noDelay, high-water mark). */
+  socketOptions?: net.SocketConstructorOpts & { noDelay?: boolean, highWaterMark?: number }
+}
+
+/** A gateway that failed a splice is asked again only after this long (its circuit relay still works). */
+const RETRY_AFTER_MS = 60_000
+/** ... and one that refused it, after this long. */
+const REFUSED_RETRY_MS = 5_000
+/** Offers a provider is connecting back for at once (a gateway cannot make it open sockets without bound). */
+const MAX_PENDING_OFFERS = 32
+const CONNECT_TIMEOUT_MS = 10_000
+
+/** The relay's peer id in a relayed address (`…/p2p/RELAY/p2p-circuit/…`), if it is one. */
+export function relayPeerOf (ma: Multiaddr): string | undefined {
+  const parts = ma.getComponents()
+  const circuit = parts.findIndex(c => c.name === 'p2p-circuit')
+  const relay = circuit > 0 ? parts[circuit - 1] : undefined
+  return relay?.name === 'p2p' ? relay.value : undefined
+}
+
+/** The IP a direct connection's remote address names, if any. */
+function hostOf (conn: Connection): { host: string, family: 'ip4' | 'ip6' } | undefined {
+  const ip = conn.remoteAddr.getComponents().find(c => c.name === 'ip4' || c.name === 'ip6')
+  return ip?.value != null ? { host: ip.value, family: ip.name as 'ip4' | 'ip6' } : undefined
+}
+
+export class SpliceService implements Startable {
+  private readonly log: Logger
+  private readonly inFlight = new Map<string, Promise<Connection>>()
+  private readonly refusedUntil = new Map<string, number>()
+  private readonly shutdown = new AbortController()
+  private offersFrom?: (peer: PeerId) => boolean
+  private pendingOffers = 0
+
+  constructor (private readonly components: SpliceComponents, private readonly init: SpliceInit = {}) {
+    this.log = components.logger.forComponent('kaisar:splice')
+  }
+
+  readonly [Symbol.toStringTag] = 'kaisar/splice'
+
+  start (): void {}
+
+  async stop (): Promise<void> {
+    this.shutdown.abort(new Error('splice service stopped'))
+    if (this.offersFrom != null) await this.components.registrar.unhandle(PROTOCOLS.spliceOffer)
+  }
+
+  /**
+   * A direct (unlimited, non-circuit) connection to `provider`: one already open, or a new
+   * spliced one through the gateway that relays the open relayed connection to it. Undefined
+   * when there is neither (no relayed connection, or its gateway does not splice for us).
+   */
+  async connect (provider: PeerId, options: AbortOptions = {}): Promise<Connection | undefined> {
+    const open = this.components.connectionManager.getConnections(provider).filter(c => c.status === 'open')
+    const direct = open.find(c => c.direct && c.limits == null)
+    if (direct != null) return direct
+    const gateway = open.map(c => relayPeerOf(c.remoteAddr)).find(g => g != null) ?? await this.onlyRelay(provider)
+    if (gateway == null || (this.refusedUntil.get(`${gateway}/${provider.toString()}`) ?? 0) > Date.now()) return undefined
+    const key = provider.toString()
+    let attempt = this.inFlight.get(key)
+    if (attempt == null) {
+      attempt = this.splice(gateway, provider, options).finally(() => this.inFlight.delete(key))
+      this.inFlight.set(key, attempt)
+    }
+    try {
+      return await attempt
+    } catch (err) {
+      // A refusal (no grant yet: the provider sends it as the lease starts) is asked again soon;
+      // a gateway that does not splice at all, only after a while.
+      this.refusedUntil.set(`${gateway}/${key}`, Date.now() + (err instanceof RemoteError ? REFUSED_RETRY_MS : RETRY_AFTER_MS))
+      this.log('splice to %p via %s failed, using the circuit relay: %s', provider, gateway, (err as Error).message)
+      return undefined
+    }
+  }
+
+  /** Provider: answer splice offers from the gateways `from` accepts (those relaying this node). */
+  async acceptOffers (from: (peer: PeerId) => boolean, logger: NodeLogger): Promise<void> {
+    this.offersFrom = from
+    await registerReqResp(this.components.registrar, {
+      protocol: PROTOCOLS.spliceOffer,
+      schema: spliceOfferSchema,
+      logger,
+      timeoutMs: CONNECT_TIMEOUT_MS,
+      handle: async (offer, gateway) => {
+        if (!from(gateway)) throw new RemoteError(PROTOCOLS.spliceOffer, 'NOT_MY_RELAY', 'offers are taken from this provider\'s relays only')
+        if (this.pendingOffers >= MAX_PENDING_OFFERS) throw new RemoteError(PROTOCOLS.spliceOffer, 'BUSY', `at most ${MAX_PENDING_OFFERS} splices pending`)
+        // Connect back to the address this gateway's connection comes from, never to one the
+        // offer names: an offer cannot point the provider at another host.
+        const at = this.components.connectionManager.getConnections(gateway).filter(c => c.status === 'open' && c.direct).map(hostOf).find(h => h != null)
+        if (at == null) throw new RemoteError(PROTOCOLS.spliceOffer, 'NO_DIRECT_CONNECTION', 'no direct connection to this gateway')
+        this.pendingOffers++
+        try {
+          const socket = await this.dialGateway(at.host, offer.port, offer.ticket, AbortSignal.any([this.shutdown.signal, AbortSignal.timeout(CONNECT_TIMEOUT_MS)]))
+          const maConn = new SocketMultiaddrConnection({ socket, direction: 'inbound', remoteAddr: multiaddr(`/${at.family}/${at.host}/tcp/${offer.port}`), log: this.log.newScope('inbound') })
+          const signal = this.components.upgrader.createInboundAbortSignal(this.shutdown.signal)
+          // Not awaited: the gateway pairs our socket with the user's only after this answer.
+          void this.components.upgrader.upgradeInbound(maConn, { signal })
+            .catch(err => { this.log('inbound spliced upgrade failed: %s', (err as Error).message); maConn.abort(err as Error) })
+            .finally(() => { signal.clear(); this.pendingOffers-- })
+          return { ok: true }
+        } catch (err) {
+          this.pendingOffers--
+          throw err
+        }
+      }
+    })
+  }
+
+  /** The gateway relaying `provider` when every address known for it goes through that one relay. */
+  private async onlyRelay (provider: PeerId): Promise<string | undefined> {
+    const addresses = await this.components.peerStore.get(provider).then(p => p.addresses.map(a => a.multiaddr), () => [])
+    const relays = new Set(addresses.map(relayPeerOf))
+    const [relay] = relays
+    return relays.size === 1 ? relay : undefined
+  }
+
+  private async splice (gateway: string, provider: PeerId, options: AbortOptions): Promise<Connection> {
+    const signal = AbortSignal.any([this.shutdown.signal, AbortSignal.timeout(CONNECT_TIMEOUT_MS), ...(options.signal != null ? [options.signal] : [])])
+    const gatewayConn = this.components.connectionManager.getConnections().find(c => c.remotePeer.toString() === gateway && c.status === 'open' && c.direct)
+    const at = gatewayConn != null ? hostOf(gatewayConn) : undefined
+    if (gatewayConn == null || at == null) throw new Error(`no direct connection to gateway ${gateway}`)
+    const dialer = { dialProtocol: async (peer: PeerId | Multiaddr, protocol: string, opts?: AbortOptions) => await this.components.connectionManager.openStream(peer, protocol, opts) }
+    const grant = spliceGrantSchema.parse(await request(dialer, gatewayConn.remotePeer, PROTOCOLS.splice, { provider: provider.toString() }, { signal, timeoutMs: CONNECT_TIMEOUT_MS }))
+    const socket = await this.dialGateway(at.host, grant.port, grant.ticket, signal)
+    const maConn = new SocketMultiaddrConnection({ socket, direction: 'outbound', remoteAddr: multiaddr(`/${at.family}/${at.host}/tcp/${grant.port}/p2p/${provider.toString()}`), log: this.log.newScope('outbound') })
+    try {
+      const conn = await this.components.upgrader.upgradeOutbound(maConn, { signal })
+      this.log('spliced connection to %p via %s', provider, gateway)
+      return conn
+    } catch (err) {
+      maConn.abort(err as Error)
+      throw err
+    }
+  }
+
+  /** A socket to the gateway's splice port with `ticket` written first. */
+  private async dialGateway (host: string, port: number, ticket: string, signal: AbortSignal): Promise<net.Socket> {
+    const socket = net.connect({ ...this.init.socketOptions, host, port })
+    try {
+      await new Promise<void>((resolve, reject) => {
+        const onAbort = (): void => { reject(signal.reason as Error) }
+        signal.addEventListener('abort', onAbort, { once: true })
+        socket.once('connect', () => { signal.removeEventListener('abort', onAbort); resolve() })
+        socket.once('error', err => { signal.removeEventListener('abort', onAbort); reject(err) })
+      })
+    } catch (err) {
+      socket.destroy()
+      throw err
+    }
+    const bytes = Buffer.from(ticket, 'hex')
+    if (bytes.byteLength !== TICKET_BYTES) { socket.destroy(); throw new Error('bad ticket') }
+    socket.write(bytes)
+    return socket
+  }
+}
+
+/** The service factory for createLibp2p's `services`. */
+export function spliceService (init: SpliceInit = {}): (components: SpliceComponents) => SpliceService {
+  return (components) => new SpliceService(components, init)
+}

@@ -1,0 +1,136 @@
+// Spliced relaying (protocols/splice/messages.ts), three real libp2p nodes on loopback in one
+// process: a gateway (circuit relay server + splice relay, RelayPolicy as in production), a
+// provider that listens only through the gateway's relay, and a user.
+//  - A peer the provider granted nothing gets no splice (and keeps the circuit relay).
+//  - A lease holder gets a direct connection to the provider whose bytes the gateway copies
+//    without reading them: Noise authenticated the provider across the splice, and a tap on the
+//    gateway's splice sockets never sees the plaintext that went through.
+//  - Revoking the grant closes the splice; a socket with an unknown ticket is dropped.
+import net from 'node:net'
+import { randomBytes } from 'node:crypto'
+import { pino } from 'pino'
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import { multiaddr } from '@multiformats/multiaddr'
+import { PROTOCOLS } from '../../protocols/ids.js'
+import { NodeMetrics } from '../../node/metrics/registry.js'
+import { request, RemoteError } from '../../node/network/reqresp.js'
+import { sendWithBackpressure } from '../../node/network/streams.js'
+import { RelayPolicy } from '../../node/roles/gateway/relay-policy.js'
+import { SpliceRelay } from '../../node/roles/gateway/splice-relay.js'
+import { RelayGrants } from '../../node/roles/provider/relay-grants.js'
+import { benchNode } from '../../bench/lib.js'
+import type { KaisarLibp2p } from '../../node/network/libp2p.js'
+import type { LeaseRecord } from '../../node/roles/provider/lease-store.js'
+import type { Connection } from '@libp2p/interface'
+
+const silent = pino({ level: 'silent' })
+const ECHO = '/test/echo/1.0.0'
+let gateway: KaisarLibp2p, provider: KaisarLibp2p, user: KaisarLibp2p, stranger: KaisarLibp2p
+let relay: SpliceRelay, grants: RelayGrants, policy: RelayPolicy
+const metrics = new NodeMetrics()
+
+/** Bytes the gateway's splice sockets wrote (a tap on net.Socket#write, filtered by local port). */
+const tapped: Buffer[] = []
+const write = net.Socket.prototype.write
+net.Socket.prototype.write = function (this: net.Socket, chunk: unknown, ...rest: unknown[]) {
+  if (relay != null && this.localPort === relay.port && Buffer.isBuffer(chunk)) tapped.push(Buffer.from(chunk))
+  return (write as (...a: unknown[]) => boolean).call(this, chunk, ...rest)
+} as typeof write
+
+const lease = (userPeer: string): LeaseRecord => ({ userPeer, expiresAt: Date.now() + 3_600_000 }) as unknown as LeaseRecord
+const counter = async (name: string, labels = ''): Promise<number> => {
+  const text = await metrics.registry.metrics()
+  const line = text.split('\n').find(l => l.startsWith(`${name}${labels} `) || (labels === '' && l.startsWith(`${name} `)))
+  return line == null ? 0 : Number(line.split(' ').pop())
+}
+async function until<T> (what: string, probe: () => T | undefined | Promise<T | undefined>, ms = 10_000): Promise<T> {
+  const end = Date.now() + ms
+  for (;;) {
+    const v = await probe()
+    if (v != null && v !== false) return v
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
+    await new Promise(resolve => setTimeout(resolve, 20))
+  }
+}
+
+test.before(async () => {
+  gateway = await benchNode({ relayServer: true, metrics: false })
+  policy = new RelayPolicy(gateway, silent)
+  await policy.start()
+  relay = new SpliceRelay({ libp2p: gateway, policy, logger: silent, metrics }, { host: '127.0.0.1', port: 0, ticketTimeoutMs: 1_000 })
+  await relay.start()
+  const gw = gateway.getMultiaddrs()[0]?.toString() as string
+  provider = await benchNode({ listen: [`${gw}/p2p-circuit`], metrics: false })
+  grants = new RelayGrants(provider, () => [], silent)
+  await grants.start()
+  await provider.handle(ECHO, async stream => { for await (const chunk of stream) await sendWithBackpressure(stream, chunk.subarray()); await stream.close() })
+  const circuit = await until('relay reservation', () => provider.getMultiaddrs().find(a => a.toString().includes('/p2p-circuit')))
+  user = await benchNode({ metrics: false })
+  stranger = await benchNode({ metrics: false })
+  for (const n of [user, stranger]) await n.dial(multiaddr(circuit.toString()))
+})
+
+test.after(async () => {
+  net.Socket.prototype.write = write
+  await grants?.stop()
+  await relay?.stop()
+  for (const n of [stranger, user, provider, gateway]) await n?.stop()
+})
+
+test('a peer the provider granted nothing gets no splice, and keeps the circuit relay', async () => {
+  const conn = await stranger.services.splice?.connect(provider.peerId)
+  assert.is(conn, undefined)
+  assert.is(await counter('kaisar_splices_refused_total', '{reason="not-lease-holder"}'), 1)
+  assert.ok(stranger.getConnections(provider.peerId).every(c => c.remoteAddr.toString().includes('/p2p-circuit')))
+})
+
+test('a lease holder gets a direct connection the gateway only copies bytes for', async () => {
+  grants.grant(lease(user.peerId.toString()))
+  await until('the grant at the gateway', () => policy.isAllowed(user.peerId.toString(), provider.peerId.toString()))
+  const conn = await until('splice', async () => await user.services.splice?.connect(provider.peerId))
+  assert.ok(conn.direct, 'not a /p2p-circuit connection')
+  assert.is(conn.remotePeer.toString(), provider.peerId.toString(), 'Noise authenticated the provider, across the gateway')
+  assert.is(conn.encryption, '/noise')
+  assert.is(conn.limits, undefined)
+  assert.match(conn.remoteAddr.toString(), new RegExp(`/tcp/${relay.port}/p2p/${provider.peerId.toString()}$`), 'bytes go to the gateway\'s splice port')
+  assert.is(await counter('kaisar_splices_opened_total'), 1)
+  assert.equal(relay.active(), [{ holder: user.peerId.toString(), provider: provider.peerId.toString() }])
+
+  // libp2p opens the next streams on it, not on the relayed connection.
+  const stream = await user.dialProtocol(provider.peerId, ECHO)
+  const marker = Buffer.from(`plaintext-marker-${randomBytes(8).toString('hex')}`)
+  const block = Buffer.concat(Array.from({ length: 4096 }, () => marker))
+  let echoed = 0
+  const reading = (async () => { for await (const chunk of stream) { echoed += chunk.byteLength; if (echoed >= 8 * block.byteLength) break } })()
+  for (let i = 0; i < 8; i++) await sendWithBackpressure(stream, block)
+  await reading
+  await stream.close()
+  assert.is(echoed, 8 * block.byteLength)
+  const seen = Buffer.concat(tapped)
+  assert.ok(seen.byteLength >= 2 * 8 * block.byteLength, `the splice carried the echo both ways (${seen.byteLength} bytes)`)
+  assert.is(seen.indexOf(marker), -1, 'the gateway never wrote the plaintext')
+})
+
+test('revoking the grant closes the splice', async () => {
+  const conn = user.getConnections(provider.peerId).find(c => c.direct) as Connection
+  grants.revoke(lease(user.peerId.toString()))
+  await until('splice closed', () => conn.status === 'closed' && relay.active().length === 0)
+  assert.is(await counter('kaisar_splices_active'), 0)
+})
+
+test('the splice port drops a socket with an unknown ticket; the protocol refuses garbage', async () => {
+  const socket = net.connect({ host: '127.0.0.1', port: relay.port })
+  socket.write(randomBytes(32))
+  await new Promise(resolve => socket.once('close', resolve))
+  assert.is(await counter('kaisar_splices_refused_total', '{reason="bad-ticket"}'), 1)
+  try {
+    await request(stranger, gateway.peerId, PROTOCOLS.splice, { provider: 42 })
+    assert.unreachable('a malformed request must be refused')
+  } catch (err) {
+    assert.instance(err, RemoteError)
+    assert.is((err as RemoteError).code, 'INVALID')
+  }
+})
+
+test.run()
