@@ -268,13 +268,15 @@ export async function run (args: string[]): Promise<Record<string, unknown>> {
     const results = new Map<string, PathResult>([...paths.keys()].map(k => [k, { MiBps: [], cpuMsPerMiB: [] }]))
     for (let r = 0; r < runs; r++) {
       for (const [name, p] of paths) {
-        const c0 = p.pids.reduce((s, pid) => s + cpuMs(pid), 0)
+        const before = p.pids.map(cpuMs)
         const mibps = await throughput(p.port, sizeMiB * MiB)
-        const c1 = p.pids.reduce((s, pid) => s + cpuMs(pid), 0)
+        // CPU per MiB of each forwarding process (user, [gateway,] provider; ssh, sshd).
+        const each = p.pids.map((pid, i) => (cpuMs(pid) - (before[i] as number)) / sizeMiB)
+        const cpuPerMiB = each.reduce((a, b) => a + b, 0)
         const res = results.get(name) as PathResult
         res.MiBps.push(mibps)
-        if (p.pids.length > 0) res.cpuMsPerMiB.push((c1 - c0) / sizeMiB)
-        log(`run ${r + 1}/${runs} ${name}: ${mibps.toFixed(1)} MiB/s${p.pids.length > 0 ? `, ${((c1 - c0) / sizeMiB).toFixed(2)} CPU ms/MiB in the forwarders` : ''}`)
+        if (p.pids.length > 0) res.cpuMsPerMiB.push(cpuPerMiB)
+        log(`run ${r + 1}/${runs} ${name}: ${mibps.toFixed(1)} MiB/s${p.pids.length > 0 ? `, ${cpuPerMiB.toFixed(2)} CPU ms/MiB in the forwarders (${each.map(x => x.toFixed(2)).join(' + ')})` : ''}`)
       }
     }
     for (const [name, p] of paths) {

@@ -97,6 +97,7 @@ export class SpliceService implements Startable {
     } catch (err) {
       // A refusal (no grant yet: the provider sends it as the lease starts) is asked again soon;
       // a gateway that does not splice at all, only after a while.
+      if (this.refusedUntil.size > 1024) for (const [k, until] of this.refusedUntil) if (until <= Date.now()) this.refusedUntil.delete(k)
       this.refusedUntil.set(`${gateway}/${key}`, Date.now() + (err instanceof RemoteError ? REFUSED_RETRY_MS : RETRY_AFTER_MS))
       this.log('splice to %p via %s failed, using the circuit relay: %s', provider, gateway, (err as Error).message)
       return undefined
