@@ -59,7 +59,7 @@ export class SpliceService implements Startable {
   private readonly inFlight = new Map<string, Promise<Connection>>()
   private readonly refusedUntil = new Map<string, number>()
   private readonly shutdown = new AbortController()
-  private offersFrom?: (peer: PeerId) => boolean
+  private servesOffers = false
   private pendingOffers = 0
 
   constructor (private readonly components: SpliceComponents, private readonly init: SpliceInit = {}) {
@@ -72,7 +72,7 @@ export class SpliceService implements Startable {
 
   async stop (): Promise<void> {
     this.shutdown.abort(new Error('splice service stopped'))
-    if (this.offersFrom != null) await this.components.registrar.unhandle(PROTOCOLS.spliceOffer)
+    if (this.servesOffers) await this.components.registrar.unhandle(PROTOCOLS.spliceOffer)
   }
 
   /**
@@ -106,7 +106,7 @@ export class SpliceService implements Startable {
 
   /** Provider: answer splice offers from the gateways `from` accepts (those relaying this node). */
   async acceptOffers (from: (peer: PeerId) => boolean, logger: NodeLogger): Promise<void> {
-    this.offersFrom = from
+    this.servesOffers = true
     await registerReqResp(this.components.registrar, {
       protocol: PROTOCOLS.spliceOffer,
       schema: spliceOfferSchema,

@@ -15,8 +15,6 @@ export interface SocketConnectionInit {
   direction: MessageStreamDirection
   remoteAddr: Multiaddr
   log: Logger
-  /** Bytes that arrived with the splice's header and belong to the connection. */
-  head?: Uint8Array
 }
 
 export class SocketMultiaddrConnection extends AbstractMultiaddrConnection {
@@ -25,7 +23,6 @@ export class SocketMultiaddrConnection extends AbstractMultiaddrConnection {
   constructor (init: SocketConnectionInit) {
     super({ remoteAddr: init.remoteAddr, direction: init.direction, log: init.log, inactivityTimeout: 0 })
     this.socket = init.socket
-    if (init.head != null && init.head.byteLength > 0) this.onData(init.head)
     this.socket.on('data', buf => { this.onData(buf) })
     this.socket.on('error', err => { this.abort(err) })
     this.socket.once('end', () => { this.onTransportClosed() })
