@@ -57,6 +57,8 @@ export interface ScenarioSummary {
   viaRelay: boolean
   /** The tunnel ran over a spliced connection through the gateway's splice port. */
   spliced: boolean
+  /** The path `kaisar-node connect` reported (direct, spliced, relayed). */
+  connectPath: string
   /** A direct connection between the user and the provider (through the NAT) existed: DCUtR upgraded. */
   dcutrUpgraded: boolean
   totalS: number
@@ -150,7 +152,7 @@ export class NetnsScenario {
 
     const tunnelStarted = Date.now()
     const connect = this.spawnIn('user', [CLI, 'connect', placed.leaseId, '--local', `0:${CONTAINER_PORT}`, '--json', '--gateway', gwAddr, '--data-dir', userDir])
-    const listening = await this.readLine(connect.proc, line => line.includes('"event":"listening"'), connect.stderr) as { local: string }
+    const listening = await this.readLine(connect.proc, line => line.includes('"event":"listening"'), connect.stderr) as { local: string, path?: string }
     const httpBody = await this.waitFor('an HTTP answer through the tunnel', async () => await this.nsFetch('user', `http://${listening.local}/`))
     const tunnelFirstResponseS = seconds(tunnelStarted)
     this.log(`HTTP through the tunnel in ${tunnelFirstResponseS} s: ${JSON.stringify(httpBody.trim())}`)
@@ -182,6 +184,7 @@ export class NetnsScenario {
       providerConnections,
       viaRelay,
       spliced,
+      connectPath: listening.path ?? 'unknown',
       dcutrUpgraded,
       totalS: seconds(started)
     }

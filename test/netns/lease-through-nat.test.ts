@@ -20,7 +20,7 @@ test('a NATed provider serves a lease through the gateway relay; nothing is left
   } catch (err) {
     throw new Error(`${(err as Error).message}\n--- provider ---\n${scenario.logsOf('provider').slice(-2000)}\n--- gateway ---\n${scenario.logsOf('gateway').slice(-2000)}`)
   }
-  console.log(`netns (a): ${JSON.stringify({ setupS: summary.setupS, nodesReadyS: summary.nodesReadyS, orderToDeployedS: summary.orderToDeployedS, tunnelFirstResponseS: summary.tunnelFirstResponseS, viaRelay: summary.viaRelay, spliced: summary.spliced, dcutrUpgraded: summary.dcutrUpgraded })}`)
+  console.log(`netns (a): ${JSON.stringify({ setupS: summary.setupS, nodesReadyS: summary.nodesReadyS, orderToDeployedS: summary.orderToDeployedS, tunnelFirstResponseS: summary.tunnelFirstResponseS, viaRelay: summary.viaRelay, spliced: summary.spliced, connectPath: summary.connectPath, dcutrUpgraded: summary.dcutrUpgraded })}`)
   const gw = summary.gateway.address.split('/')[2] as string
 
   // The provider has no address of its own: only circuit addresses through this gateway.
@@ -36,6 +36,7 @@ test('a NATed provider serves a lease through the gateway relay; nothing is left
   assert.ok(summary.providerConnections.some(c => c.remote.startsWith(`${gw}:`)), `provider: ${JSON.stringify(summary.providerConnections)}`)
   assert.ok(summary.viaRelay, 'through the relay')
   assert.ok(summary.spliced, 'the tunnel through the gateway\'s splice port')
+  assert.is(summary.connectPath, 'spliced', '`connect` says so')
   assert.not.ok(summary.dcutrUpgraded)
 
   // Cleanup: every process inside the namespaces ends and the namespaces go.

@@ -83,6 +83,7 @@ test('a peer the provider granted nothing gets no splice, and keeps the circuit 
   assert.is(conn, undefined)
   assert.is(await counter('kaisar_splices_refused_total', '{reason="not-lease-holder"}'), 1)
   assert.ok(stranger.getConnections(provider.peerId).every(c => c.remoteAddr.toString().includes('/p2p-circuit')))
+  assert.equal(stranger.services.splice?.pathTo(provider.peerId), { path: 'relayed', gateway: gateway.peerId.toString() })
 })
 
 test('a lease holder gets a direct connection the gateway only copies bytes for', async () => {
@@ -95,6 +96,7 @@ test('a lease holder gets a direct connection the gateway only copies bytes for'
   assert.is(conn.limits, undefined)
   assert.match(conn.remoteAddr.toString(), new RegExp(`/tcp/${relay.port}/p2p/${provider.peerId.toString()}$`), 'bytes go to the gateway\'s splice port')
   assert.is(await counter('kaisar_splices_opened_total'), 1)
+  assert.equal(user.services.splice?.pathTo(provider.peerId), { path: 'spliced', gateway: gateway.peerId.toString() }, 'what `connect` tells the user')
   assert.equal(relay.active(), [{ holder: user.peerId.toString(), provider: provider.peerId.toString() }])
 
   // libp2p opens the next streams on it, not on the relayed connection.

@@ -138,13 +138,17 @@ export function connectCommand (): Command {
           if (l == null || c == null || !Number.isInteger(l) || !Number.isInteger(c)) throw new ConfigError('local', `not LOCAL:CONTAINER: ${m}`)
           return { localHost: opts.bind, localPort: l, containerPort: c }
         })
+        // A provider behind a gateway: the splice is made now, not on the first connection.
+        await user.libp2p.services.splice?.connect(peer, { signal: AbortSignal.timeout(15_000) })
+        const route = user.libp2p.services.splice?.pathTo(peer)
+        const via = route == null ? '' : route.gateway != null ? ` (${route.path} through gateway …${route.gateway.slice(-8)})` : ` (${route.path})`
         const servers = []
         for (const m of maps) {
           const server = await forwardPort(user.libp2p, peer, lease.token, m, user.log)
           const port = (server.address() as { port: number }).port
           servers.push(server)
-          const line = { event: 'listening', leaseId, local: `${m.localHost}:${port}`, containerPort: m.containerPort }
-          process.stdout.write(opts.json === true ? JSON.stringify(line) + '\n' : `${m.localHost}:${port} → lease ${leaseId} port ${m.containerPort}\n`)
+          const line = { event: 'listening', leaseId, local: `${m.localHost}:${port}`, containerPort: m.containerPort, ...(route != null ? { path: route.path, ...(route.gateway != null ? { gateway: route.gateway } : {}) } : {}) }
+          process.stdout.write(opts.json === true ? JSON.stringify(line) + '\n' : `${m.localHost}:${port} → lease ${leaseId} port ${m.containerPort}${via}\n`)
         }
         await new Promise<void>(resolve => {
           process.once('SIGINT', () => { resolve() })

@@ -57,6 +57,8 @@ function hostOf (conn: Connection): { host: string, family: 'ip4' | 'ip6' } | un
 export class SpliceService implements Startable {
   private readonly log: Logger
   private readonly inFlight = new Map<string, Promise<Connection>>()
+  /** Spliced connections this node opened (id → gateway), for `via()`. */
+  private readonly splicedVia = new Map<string, string>()
   private readonly refusedUntil = new Map<string, number>()
   private readonly shutdown = new AbortController()
   private servesOffers = false
@@ -102,6 +104,18 @@ export class SpliceService implements Startable {
       this.log('splice to %p via %s failed, using the circuit relay: %s', provider, gateway, (err as Error).message)
       return undefined
     }
+  }
+
+  /** How bytes to `provider` travel now: the best open connection's path (what `connect` tells the user). */
+  pathTo (provider: PeerId): { path: 'direct' | 'spliced' | 'relayed', gateway?: string } | undefined {
+    const open = this.components.connectionManager.getConnections(provider).filter(c => c.status === 'open')
+    const direct = open.find(c => c.direct && c.limits == null)
+    if (direct != null) {
+      const gateway = this.splicedVia.get(direct.id)
+      return gateway != null ? { path: 'spliced', gateway } : { path: 'direct' }
+    }
+    const relayed = open.map(c => relayPeerOf(c.remoteAddr)).find(g => g != null)
+    return relayed != null ? { path: 'relayed', gateway: relayed } : undefined
   }
 
   /** Provider: answer splice offers from the gateways `from` accepts (those relaying this node). */
@@ -156,6 +170,8 @@ export class SpliceService implements Startable {
     const maConn = new SocketMultiaddrConnection({ socket, direction: 'outbound', remoteAddr: multiaddr(`/${at.family}/${at.host}/tcp/${grant.port}/p2p/${provider.toString()}`), log: this.log.newScope('outbound') })
     try {
       const conn = await this.components.upgrader.upgradeOutbound(maConn, { signal })
+      this.splicedVia.set(conn.id, gateway)
+      maConn.addEventListener('close', () => { this.splicedVia.delete(conn.id) }, { once: true })
       this.log('spliced connection to %p via %s', provider, gateway)
       return conn
     } catch (err) {
