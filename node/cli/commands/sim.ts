@@ -27,9 +27,9 @@ export function simCommand (): Command {
       const [{ pino }, { simOptions }, { runSim, summary }] = await Promise.all([import('pino'), import('../../../sim/options.js'), import('../../../sim/runner.js')])
       const options = simOptions(flags)
       const log = (line: string): void => { process.stderr.write(`[sim] ${line}\n`) }
-      // KAISAR_SIM_LOG=file: every node's log lines (info and up) there, to see why a run went wrong.
+      // KAISAR_SIM_LOG=file: every node's log lines (info and up, or KAISAR_SIM_LOG_LEVEL) there, to see why a run went wrong.
       const logFile = process.env.KAISAR_SIM_LOG
-      const logger = logFile != null && logFile !== '' ? pino({ level: 'info' }, pino.destination({ dest: logFile, sync: false })) : undefined
+      const logger = logFile != null && logFile !== '' ? pino({ level: process.env.KAISAR_SIM_LOG_LEVEL ?? 'info' }, pino.destination({ dest: logFile, sync: false })) : undefined
       const report = await runSim({ ...options, onProgress: log, logger })
       if (flags.report != null) {
         const { renderHtmlReport } = await import('../../../sim/report-html.js')
