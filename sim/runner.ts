@@ -34,6 +34,8 @@ export interface SimOptions {
   baseEpochMs?: number
   /** Heartbeat interval before dilation (default 5 s). */
   baseHeartbeatMs?: number
+  /** gossipsub's heartbeat before dilation (default 1 s, gossipsub's own). */
+  baseGossipHeartbeatMs?: number
   /** Per-message latency of the memory transport, ms. */
   latencyMs?: number
   logger?: Logger
@@ -96,6 +98,8 @@ export async function runSim (opts: SimOptions): Promise<SimReport> {
   const resources = new ResourceMonitor()
   const gossip = new GossipProbe()
   const popw = popwConfig(schedule, opts.nodes)
+  // gossipsub's heartbeat dilates with every other interval (libp2p's other timers do not: no knob).
+  const gossipHeartbeatMs = Math.round((opts.baseGossipHeartbeatMs ?? 1000) * schedule.dilation)
   const running = new Map<string, Running>()
   // A scenario that splits the network gives every node (and user) a gater from the start: it lets everything through until the split.
   const cut = schedule.events.find((e): e is Extract<SimEvent, { kind: 'partition' }> => e.kind === 'partition')
@@ -103,14 +107,14 @@ export async function runSim (opts: SimOptions): Promise<SimReport> {
   const split: SplitLog = { connectionsCut: 0, crossConnectionsSeen: 0, orders: [], dhtSameSide: [], dhtAcross: [] }
   let crossSampler: NodeJS.Timeout | undefined
   const specOf = (plan: NodePlan): { spec: ClusterNodeSpec, runtime?: MemoryRuntime } => {
-    const made = nodeSpec(plan, popw, opts.nodes, schedule.epochMs)
+    const made = nodeSpec(plan, popw, opts.nodes, schedule.epochMs, gossipHeartbeatMs)
     if (partition != null) made.spec.connectionGater = partition.gater(plan.id)
     return made
   }
 
   const initial = schedule.nodes.filter(p => p.initial)
   const specs = initial.map(specOf)
-  progress(`${schedule.scenario}: starting ${initial.length} nodes (seed ${schedule.seed}, dilation ×${schedule.dilation}, epochs of ${schedule.epochMs} ms, heartbeats every ${schedule.heartbeatMs} ms)`)
+  progress(`${schedule.scenario}: starting ${initial.length} nodes (seed ${schedule.seed}, dilation ×${schedule.dilation}, epochs of ${schedule.epochMs} ms, heartbeats every ${schedule.heartbeatMs} ms, gossipsub heartbeat ${gossipHeartbeatMs} ms)`)
   const cluster = await Cluster.start({
     nodes: specs.map(s => s.spec),
     heartbeatMs: schedule.heartbeatMs,
@@ -356,8 +360,8 @@ function popwConfig (s: SimSchedule, nodes: number): Record<string, unknown> {
   return { epochMs: s.epochMs, k: 3, backups: 1, challengeMs: 5, challengeAllowanceMs: Math.min(Math.round(s.epochMs / 5), 600 + 4 * nodes), bandwidthBytes: 16 * 1024 }
 }
 
-function nodeSpec (plan: NodePlan, popw: Record<string, unknown>, nodes: number, epochMs: number): { spec: ClusterNodeSpec, runtime?: MemoryRuntime } {
-  const network = { dhtServer: plan.dhtServer, maxConnections: plan.role === 'gateway' ? Math.max(300, nodes * 2 + 100) : 300 }
+function nodeSpec (plan: NodePlan, popw: Record<string, unknown>, nodes: number, epochMs: number, gossipHeartbeatMs: number): { spec: ClusterNodeSpec, runtime?: MemoryRuntime } {
+  const network = { dhtServer: plan.dhtServer, maxConnections: plan.role === 'gateway' ? Math.max(300, nodes * 2 + 100) : 300, gossipHeartbeatMs }
   const config = { popw, network }
   if (plan.role !== 'provider') {
     const checker = plan.behaviour === 'liar-pass' ? alwaysPass : plan.behaviour === 'liar-fail' ? alwaysFail : undefined

@@ -73,6 +73,12 @@ export const configSchema = z.object({
      * already finds dead connections, so the monitor only needs to catch stalled streams.
      */
     connectionMonitorMs: z.number().int().min(0).max(3_600_000).default(60_000),
+    /**
+     * gossipsub's heartbeat (mesh upkeep, IHAVE gossip, score decay), ms; gossipsub's own default
+     * is 1 s. The simulator stretches it with its time dilation: hundreds of nodes in one process
+     * spend much of their CPU on heartbeats, and messages still travel the mesh at once.
+     */
+    gossipHeartbeatMs: z.number().int().min(100).max(60_000).default(1000),
     relayServer: z.boolean().default(false),
     /**
      * Relay servers (gateways): HOST:PORT of the splice port, where a lease holder's node and a

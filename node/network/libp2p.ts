@@ -48,6 +48,8 @@ export interface NetworkInit {
   dhtServer: boolean
   /** Ping every connection this often, closing the ones that do not answer; 0 = off (default 60 s, see the config's network.connectionMonitorMs). */
   connectionMonitorMs?: number
+  /** gossipsub's heartbeat interval (default 1 s, gossipsub's own). */
+  gossipHeartbeatMs?: number
   relayServer: boolean
   autonat: boolean
   dcutr: boolean
@@ -132,7 +134,8 @@ export async function createNetwork (init: NetworkInit): Promise<KaisarLibp2p> {
       emitSelf: false,
       scoreParams: scoreParams(init.trustedIps),
       scoreThresholds: SCORE_THRESHOLDS,
-      maxInboundDataLength: 64 * 1024
+      maxInboundDataLength: 64 * 1024,
+      ...(init.gossipHeartbeatMs != null ? { heartbeatInterval: init.gossipHeartbeatMs } : {})
     })
   }
   if (init.relayServer) {
