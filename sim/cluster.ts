@@ -35,6 +35,12 @@ export interface ClusterSpec {
   logger?: Logger
   /** Start nodes this many at a time (start-up is CPU bound). */
   startConcurrency?: number
+  /**
+   * At most this many nodes started per second (0 or absent: as fast as they start). A real
+   * network does not start hundreds of nodes in the same second; one process that does spends
+   * the next minutes in a storm of registrations, DHT provides and record puts.
+   */
+  startRate?: number
   /** Called after each batch of nodes has started (the simulator samples memory against node count). */
   onProgress?: (started: number) => void
 }
@@ -90,7 +96,12 @@ export class Cluster {
     await host.node.start()
     cluster.nodes.push(host)
     const concurrency = spec.startConcurrency ?? 8
+    const tStart = Date.now()
     for (let i = 1; i < ordered.length; i += concurrency) {
+      if (spec.startRate != null && spec.startRate > 0) {
+        const due = tStart + (i - 1) / spec.startRate * 1000
+        if (due > Date.now()) await new Promise(resolve => setTimeout(resolve, due - Date.now()))
+      }
       const batch = await Promise.all([...Array(Math.min(concurrency, ordered.length - i)).keys()].map(async k => await build(i + k)))
       await Promise.all(batch.map(async n => { await n.node.start() }))
       cluster.nodes.push(...batch)

@@ -7,7 +7,7 @@ export class SimFlagError extends KaisarError<{ code: 'SIM_FLAG', flag: string }
   constructor (flag: string, reason: string) { super({ code: 'SIM_FLAG', flag }, `${flag}: ${reason}`) }
 }
 
-export interface SimFlags { scenario?: string, nodes?: string, duration?: string, seed?: string, dilation?: string, epochMs?: string, heartbeatMs?: string, gossipHeartbeatMs?: string, latencyMs?: string }
+export interface SimFlags { scenario?: string, nodes?: string, duration?: string, seed?: string, dilation?: string, epochMs?: string, heartbeatMs?: string, gossipHeartbeatMs?: string, startRate?: string, latencyMs?: string }
 
 /** "90s", "3m", "1500ms" or a bare number of seconds. */
 export function parseDuration (text: string): number | undefined {
@@ -51,6 +51,7 @@ export function simOptions (flags: SimFlags): SimOptions {
     baseEpochMs,
     baseHeartbeatMs,
     baseGossipHeartbeatMs: integer('--gossip-heartbeat-ms', flags.gossipHeartbeatMs, 1000, 50, 60_000),
+    startRate: integer('--start-rate', flags.startRate, 0, 0, 10_000),
     latencyMs: integer('--latency-ms', flags.latencyMs, 0, 0, 10_000)
   }
 }

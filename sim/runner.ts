@@ -34,6 +34,8 @@ export interface SimOptions {
   baseEpochMs?: number
   /** Heartbeat interval before dilation (default 5 s). */
   baseHeartbeatMs?: number
+  /** Nodes started per second (0: all at once). */
+  startRate?: number
   /** gossipsub's heartbeat before dilation (default 1 s, gossipsub's own). */
   baseGossipHeartbeatMs?: number
   /** Per-message latency of the memory transport, ms. */
@@ -121,6 +123,7 @@ export async function runSim (opts: SimOptions): Promise<SimReport> {
     memoryLatencyMs: opts.latencyMs,
     logger: opts.logger ?? pino({ level: 'silent' }),
     startConcurrency: 16,
+    startRate: opts.startRate,
     onProgress: n => { resources.onStarted(n); if (n % 100 < 16) progress(`  ${n} nodes up`) }
   })
   const users: UserNode[] = []

@@ -17,6 +17,7 @@ export function simCommand (): Command {
     .option('--dilation <f>', 'multiply every protocol interval (epochs, heartbeats, challenge allowance, timeouts) by f ≥ 1 so more nodes fit the CPU', '1')
     .option('--epoch-ms <ms>', 'Proof of Physical Work epoch before dilation', '10000')
     .option('--heartbeat-ms <ms>', 'provider heartbeat interval before dilation', '5000')
+    .option('--start-rate <n>', 'nodes started per second (0: all at once)', '0')
     .option('--gossip-heartbeat-ms <ms>', 'gossipsub heartbeat (mesh upkeep, IHAVE gossip) before dilation', '1000')
     .option('--latency-ms <ms>', 'latency the memory transport adds to every message', '0')
     .option('--json', 'print progress on stderr and one JSON object as the last stdout line')
