@@ -7,6 +7,7 @@
 import { createHash, randomBytes } from 'node:crypto'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
+import { PROTOCOLS } from '../../protocols/ids.js'
 import { sendWithBackpressure } from '../../node/network/streams.js'
 import { knowProvider, openTunnel } from '../../node/user/lease-client.js'
 import { UserNode } from '../../node/user/user-node.js'
@@ -106,6 +107,8 @@ test('a relayed provider serves a lease: order, GET and 100 MiB through the gate
 
   // 100 MiB through the gateway: far past circuit relay v2's default 128 KiB limit.
   const echo = await openTunnel(user.libp2p, peer, placed.token, 7, { signal: AbortSignal.timeout(15_000) })
+  assert.ok(spliced.streams.some(s => s.protocol === PROTOCOLS.tunnel && s.status === 'open'), 'the echo runs on the spliced connection')
+  assert.not.ok(conns.some(c => c !== spliced && c.streams.some(s => s.protocol === PROTOCOLS.tunnel)), 'not on the relayed one')
   try {
     await echoThrough(echo, 100 * MiB)
   } catch (err) {

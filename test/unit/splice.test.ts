@@ -14,7 +14,8 @@ import * as assert from 'uvu/assert'
 import { multiaddr } from '@multiformats/multiaddr'
 import { PROTOCOLS } from '../../protocols/ids.js'
 import { NodeMetrics } from '../../node/metrics/registry.js'
-import { request, RemoteError } from '../../node/network/reqresp.js'
+import { registerReqResp, request, RemoteError } from '../../node/network/reqresp.js'
+import { spliceGrantSchema, spliceOfferSchema } from '../../protocols/splice/messages.js'
 import { sendWithBackpressure } from '../../node/network/streams.js'
 import { RelayPolicy } from '../../node/roles/gateway/relay-policy.js'
 import { SpliceRelay } from '../../node/roles/gateway/splice-relay.js'
@@ -23,6 +24,7 @@ import { benchNode } from '../../bench/lib.js'
 import type { KaisarLibp2p } from '../../node/network/libp2p.js'
 import type { LeaseRecord } from '../../node/roles/provider/lease-store.js'
 import type { Connection } from '@libp2p/interface'
+import type { Multiaddr } from '@multiformats/multiaddr'
 
 const silent = pino({ level: 'silent' })
 const ECHO = '/test/echo/1.0.0'
@@ -132,6 +134,83 @@ test('the splice port drops a socket with an unknown ticket; the protocol refuse
   } catch (err) {
     assert.instance(err, RemoteError)
     assert.is((err as RemoteError).code, 'INVALID')
+  }
+})
+
+// The splice port itself, with a stand-in provider that takes offers but connects nothing: the
+// test holds both tickets and plays both ends.
+async function standIn (): Promise<{ relay: SpliceRelay, gateway: KaisarLibp2p, provider: KaisarLibp2p, offers: string[], revoke: () => void, stop: () => Promise<void> }> {
+  const gw = await benchNode({ metrics: false })
+  const prov = await benchNode({ metrics: false })
+  const offers: string[] = []
+  await registerReqResp(prov, { protocol: PROTOCOLS.spliceOffer, schema: spliceOfferSchema, logger: silent, handle: async offer => { offers.push(offer.ticket); return { ok: true } } })
+  await prov.dial(gw.getMultiaddrs()[0] as Multiaddr)
+  let onRevoke: ((h: string, p: string) => void) | undefined
+  const granted = { isAllowed: () => true, onRevoke: (l: (h: string, p: string) => void) => { onRevoke = l } }
+  const relay2 = new SpliceRelay({ libp2p: gw, policy: granted, logger: silent, metrics: new NodeMetrics() }, { host: '127.0.0.1', port: 0, ticketTimeoutMs: 2_000 })
+  await relay2.start()
+  return {
+    relay: relay2,
+    gateway: gw,
+    provider: prov,
+    offers,
+    revoke: () => { granted.isAllowed = () => false; onRevoke?.(user.peerId.toString(), prov.peerId.toString()) },
+    stop: async () => { await relay2.stop(); await prov.stop(); await gw.stop() }
+  }
+}
+
+async function grantVia (offers: string[], gwPeer: KaisarLibp2p['peerId'], provider: string): Promise<{ holder: string, provider: string }> {
+  const grant = spliceGrantSchema.parse(await request(user, gwPeer, PROTOCOLS.splice, { provider }))
+  return { holder: grant.ticket, provider: offers[offers.length - 1] as string }
+}
+
+/** A socket to the splice port that has sent `ticket`; half-open ones keep writing after the other side's FIN. */
+async function socketWith (port: number, ticket: string, allowHalfOpen = false): Promise<net.Socket> {
+  const socket = net.connect({ host: '127.0.0.1', port, allowHalfOpen })
+  await new Promise(resolve => socket.once('connect', resolve))
+  socket.write(Buffer.from(ticket, 'hex'))
+  return socket
+}
+const closed = async (socket: net.Socket): Promise<void> => { if (!socket.destroyed) await new Promise(resolve => socket.once('close', resolve)) }
+const readAll = async (socket: net.Socket): Promise<string> => await new Promise(resolve => { let got = ''; socket.on('data', d => { got += String(d) }); socket.once('end', () => { resolve(got) }) })
+
+test('splice port: a half-close passes through while the other direction keeps flowing', async () => {
+  const s = await standIn()
+  try {
+    const gwPeer = s.gateway.peerId
+    const provPeer = s.provider.peerId.toString()
+    await user.dial(s.gateway.getMultiaddrs()[0] as Multiaddr)
+    const t = await grantVia(s.offers, gwPeer, provPeer)
+    const a = await socketWith(s.relay.port, t.holder, true)
+    const b = await socketWith(s.relay.port, t.provider, true)
+    const bGot = readAll(b)
+    a.end('request')
+    assert.is(await bGot, 'request', 'the holder\'s bytes and its FIN reached the provider')
+    const aGot = readAll(a)
+    b.end('a long answer after the request was complete')
+    assert.is(await aGot, 'a long answer after the request was complete', 'the other direction still ran after the first FIN')
+    await Promise.all([closed(a), closed(b)])
+    await until('splice finished', () => s.relay.active().length === 0)
+
+    // A side that leaves before its partner arrives ends the session: the partner's ticket is void.
+    const t2 = await grantVia(s.offers, gwPeer, provPeer)
+    const early = await socketWith(s.relay.port, t2.holder)
+    await new Promise(resolve => setTimeout(resolve, 100))
+    early.destroy()
+    await new Promise(resolve => setTimeout(resolve, 100))
+    const late = await socketWith(s.relay.port, t2.provider)
+    await closed(late)
+    assert.is(s.relay.active().length, 0)
+
+    // Revoked while pending: neither ticket opens anything.
+    const t3 = await grantVia(s.offers, gwPeer, provPeer)
+    s.revoke()
+    const x = await socketWith(s.relay.port, t3.holder)
+    const y = await socketWith(s.relay.port, t3.provider)
+    await Promise.all([closed(x), closed(y)])
+    assert.is(s.relay.active().length, 0)
+  } finally {
+    await s.stop()
   }
 })
 

@@ -12,6 +12,7 @@ import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import { PROTOCOLS } from '../../../protocols/ids.js'
 import { spliceGrantSchema, spliceOfferSchema, TICKET_BYTES } from '../../../protocols/splice/messages.js'
 import { registerReqResp, RemoteError, request, type ProtocolHandlers } from '../reqresp.js'
+import { raceSignal } from '../../abort.js'
 import { SocketMultiaddrConnection } from './socket-connection.js'
 import type { Logger as NodeLogger } from '../../log.js'
 import type { AbortOptions, ComponentLogger, Connection, Logger, PeerId, Startable, Stream, Upgrader } from '@libp2p/interface'
@@ -91,16 +92,19 @@ export class SpliceService implements Startable {
     const key = provider.toString()
     let attempt = this.inFlight.get(key)
     if (attempt == null) {
-      attempt = this.splice(gateway, provider, options).finally(() => this.inFlight.delete(key))
+      // Shared by every caller meanwhile: bounded by its own timeout, not by the first caller's signal.
+      attempt = this.splice(gateway, provider).finally(() => this.inFlight.delete(key))
       this.inFlight.set(key, attempt)
     }
     try {
-      return await attempt
+      return await (options.signal != null ? raceSignal(attempt, options.signal) : attempt)
     } catch (err) {
-      // A refusal (no grant yet: the provider sends it as the lease starts) is asked again soon;
-      // a gateway that does not splice at all, only after a while.
+      if (options.signal?.aborted === true) return undefined
+      // No grant yet (the provider sends it as the lease starts) is asked again soon; a gateway
+      // that does not splice, or a splice that failed (a firewalled splice port), only after a while.
       if (this.refusedUntil.size > 1024) for (const [k, until] of this.refusedUntil) if (until <= Date.now()) this.refusedUntil.delete(k)
-      this.refusedUntil.set(`${gateway}/${key}`, Date.now() + (err instanceof RemoteError ? REFUSED_RETRY_MS : RETRY_AFTER_MS))
+      const soon = err instanceof RemoteError && (err.code === 'NOT_ALLOWED' || err.code === 'NOT_CONNECTED' || err.code === 'EXPIRED')
+      this.refusedUntil.set(`${gateway}/${key}`, Date.now() + (soon ? REFUSED_RETRY_MS : RETRY_AFTER_MS))
       this.log('splice to %p via %s failed, using the circuit relay: %s', provider, gateway, (err as Error).message)
       return undefined
     }
@@ -159,8 +163,8 @@ export class SpliceService implements Startable {
     return relays.size === 1 ? relay : undefined
   }
 
-  private async splice (gateway: string, provider: PeerId, options: AbortOptions): Promise<Connection> {
-    const signal = AbortSignal.any([this.shutdown.signal, AbortSignal.timeout(CONNECT_TIMEOUT_MS), ...(options.signal != null ? [options.signal] : [])])
+  private async splice (gateway: string, provider: PeerId): Promise<Connection> {
+    const signal = AbortSignal.any([this.shutdown.signal, AbortSignal.timeout(CONNECT_TIMEOUT_MS)])
     const gatewayConn = this.components.connectionManager.getConnections().find(c => c.remotePeer.toString() === gateway && c.status === 'open' && c.direct)
     const at = gatewayConn != null ? hostOf(gatewayConn) : undefined
     if (gatewayConn == null || at == null) throw new Error(`no direct connection to gateway ${gateway}`)

@@ -18,6 +18,7 @@ import { NONCE_BYTES, checkOpenedRows, claimedCompute, pickRows, planChallenge }
 import { leasesReplySchema, pongSchema, recordReplySchema, rootReplySchema, rowsReplySchema } from '../../../protocols/popw/messages.js'
 import { tunnelReplySchema } from '../../../protocols/lease/messages.js'
 import { decodeBenchmark, decodeInventory, type BenchmarkResult, type HardwareInventory } from '../../hardware/schema.js'
+import { raceSignal } from '../../abort.js'
 import { measureTransfer } from '../../network/bandwidth.js'
 import { JsonFrames } from '../../network/json-frames.js'
 import type { Ledger } from '../../../chain/ledger.js'
@@ -62,18 +63,6 @@ const BANDWIDTH_TOLERANCE = 10
 const MAX_LEASES_PROBED = 8
 /** Roots a provider gave this checker lately, to call a repeated answer what it is. */
 const ROOTS_REMEMBERED = 64
-
-/** `p`, or the signal's abort, whichever comes first (for calls that take no signal). */
-async function raceSignal<T> (p: Promise<T>, signal: AbortSignal): Promise<T> {
-  p.catch(() => {}) // a late failure after the abort won is nobody's business
-  if (signal.aborted) throw signal.reason as Error
-  let onAbort: (() => void) | undefined
-  try {
-    return await Promise.race([p, new Promise<never>((_resolve, reject) => { onAbort = () => { reject(signal.reason as Error) }; signal.addEventListener('abort', onAbort, { once: true }) })])
-  } finally {
-    if (onAbort != null) signal.removeEventListener('abort', onAbort)
-  }
-}
 
 interface Claims { inventory: HardwareInventory, benchmark?: BenchmarkResult, wallet: string }
 

@@ -37,16 +37,34 @@ export interface SplicePolicy {
   onRevoke: (listener: (holder: string, provider: string) => void) => void
 }
 
-interface Side { socket?: net.Socket, head?: Buffer }
-interface Session { holder: string, provider: string, sides: [Side, Side], timer: NodeJS.Timeout }
+interface Side { socket: net.Socket, early: Buffer[], earlyBytes: number, onEarly?: (b: Buffer) => void, onLeave?: () => void }
+interface Session { key: string, holder: string, provider: string, tickets: [string, string], sides: [Side | undefined, Side | undefined], timer?: NodeJS.Timeout, done: boolean }
 interface Splice { holder: string, provider: string, sockets: [net.Socket, net.Socket] }
 
-const SOCKET_OPTIONS = { noDelay: true, highWaterMark: 1024 * 1024 }
+// allowHalfOpen: a FIN from one end is passed on (pipe ends the other socket after what it
+// still buffers) while the other direction keeps flowing; the splice ends when both have closed.
+const SOCKET_OPTIONS = { noDelay: true, highWaterMark: 1024 * 1024, allowHalfOpen: true }
+/** A socket on the splice port must send its ticket this fast (anyone can connect to the port). */
+const FIRST_BYTES_MS = 2_000
+/** Sockets that have not sent a ticket yet, at once; and every socket the port holds. */
+const MAX_UNPAIRED = 256
+const MAX_SOCKETS = 4096
+/** Open splices per lease holder. */
+const MAX_ACTIVE_PER_HOLDER = 16
+/** What one side may send before its partner arrives (a Noise handshake message is < 1 KiB). */
+const MAX_EARLY_BYTES = 64 * 1024
+/** After one end closed, how long the other direction may still run. */
+const HALF_CLOSED_GRACE_MS = 30_000
+/** How often open splices are checked against the grants (an expired grant, a lost revoke). */
+const SWEEP_MS = 30_000
 
 export class SpliceRelay implements Startable {
   private server?: net.Server
+  private sweeper?: NodeJS.Timeout
   /** ticket (hex) → its session and side (0 = holder, 1 = provider). Single use. */
   private readonly tickets = new Map<string, { session: Session, side: 0 | 1 }>()
+  /** One pending session per (holder, provider): asking again replaces it. */
+  private readonly pending = new Map<string, Session>()
   private readonly spliced = new Set<Splice>()
   /** Sockets accepted that have not sent their ticket yet. */
   private readonly unpaired = new Set<net.Socket>()
@@ -56,6 +74,7 @@ export class SpliceRelay implements Startable {
   constructor (private readonly c: { libp2p: KaisarLibp2p, policy: SplicePolicy, logger: Logger, metrics: NodeMetrics }, private readonly init: SpliceRelayInit) {
     this.ticketTimeoutMs = init.ticketTimeoutMs ?? 10_000
     this.maxPending = init.maxPending ?? 256
+    c.policy.onRevoke((holder, provider) => { this.close(s => s.holder === holder && s.provider === provider) })
   }
 
   get port (): number {
@@ -70,12 +89,16 @@ export class SpliceRelay implements Startable {
 
   async start (): Promise<void> {
     const server = net.createServer(SOCKET_OPTIONS, socket => { this.accept(socket) })
+    server.maxConnections = MAX_SOCKETS
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject)
       server.listen(this.init.port, this.init.host, () => { server.off('error', reject); resolve() })
     })
+    // An accept that fails later (out of file descriptors) must not crash the node.
+    server.on('error', err => { this.c.logger.warn({ err: err.message }, 'splice port error') })
     this.server = server
-    this.c.policy.onRevoke((holder, provider) => { this.close(s => s.holder === holder && s.provider === provider) })
+    this.sweeper = setInterval(() => { this.close(s => !this.c.policy.isAllowed(s.holder, s.provider)) }, SWEEP_MS)
+    this.sweeper.unref()
     await registerReqResp(this.c.libp2p, {
       protocol: PROTOCOLS.splice,
       schema: spliceRequestSchema,
@@ -88,11 +111,11 @@ export class SpliceRelay implements Startable {
   }
 
   async stop (): Promise<void> {
+    clearInterval(this.sweeper)
     await this.c.libp2p.unhandle(PROTOCOLS.splice)
     this.close(() => true)
     for (const socket of this.unpaired) socket.destroy()
-    for (const { session } of this.tickets.values()) clearTimeout(session.timer)
-    this.tickets.clear()
+    for (const session of [...this.pending.values()]) this.expire(session)
     await new Promise<void>(resolve => { if (this.server == null) resolve(); else this.server.close(() => { resolve() }) })
   }
 
@@ -101,24 +124,27 @@ export class SpliceRelay implements Startable {
     let providerPeer
     try { providerPeer = peerIdFromString(provider) } catch { return this.refuse('invalid', 'INVALID', 'provider is not a peer id') }
     if (!this.c.libp2p.getConnections(providerPeer).some(c => c.status === 'open' && c.direct)) return this.refuse('provider-not-connected', 'NOT_CONNECTED', 'the provider is not connected to this gateway')
-    if (this.tickets.size / 2 >= this.maxPending) return this.refuse('busy', 'BUSY', `at most ${this.maxPending} splices pending`)
-    const holderTicket = randomBytes(TICKET_BYTES).toString('hex')
-    const providerTicket = randomBytes(TICKET_BYTES).toString('hex')
-    const session: Session = {
-      holder,
-      provider,
-      sides: [{}, {}],
-      timer: setTimeout(() => { this.expire(session, [holderTicket, providerTicket]) }, this.ticketTimeoutMs)
-    }
-    this.tickets.set(holderTicket, { session, side: 0 })
-    this.tickets.set(providerTicket, { session, side: 1 })
+    const key = `${holder}/${provider}`
+    const previous = this.pending.get(key)
+    if (previous != null) this.expire(previous)
+    if (this.pending.size >= this.maxPending) return this.refuse('busy', 'BUSY', `at most ${this.maxPending} splices pending`)
+    if ([...this.spliced].filter(s => s.holder === holder).length >= MAX_ACTIVE_PER_HOLDER) return this.refuse('holder-limit', 'TOO_MANY', `at most ${MAX_ACTIVE_PER_HOLDER} open splices per lease holder`)
+    const tickets: [string, string] = [randomBytes(TICKET_BYTES).toString('hex'), randomBytes(TICKET_BYTES).toString('hex')]
+    const session: Session = { key, holder, provider, tickets, sides: [undefined, undefined], done: false }
+    this.pending.set(key, session)
+    this.tickets.set(tickets[0], { session, side: 0 })
+    this.tickets.set(tickets[1], { session, side: 1 })
     try {
-      await request(this.c.libp2p, providerPeer, PROTOCOLS.spliceOffer, { port: this.port, ticket: providerTicket }, { timeoutMs: this.ticketTimeoutMs })
+      await request(this.c.libp2p, providerPeer, PROTOCOLS.spliceOffer, { port: this.port, ticket: tickets[1] }, { timeoutMs: this.ticketTimeoutMs })
     } catch (err) {
-      this.expire(session, [holderTicket, providerTicket])
+      this.expire(session)
       return this.refuse('provider-refused', 'PROVIDER_REFUSED', `the provider did not take the splice: ${(err as Error).message}`)
     }
-    return { port: this.port, ticket: holderTicket }
+    // Withdrawn while the provider answered (a revoke, a newer request of the same holder).
+    if (session.done) return this.refuse('expired', 'EXPIRED', 'the splice was withdrawn while the provider answered')
+    // The holder's time to connect counts from now, not from before the provider's answer.
+    session.timer = setTimeout(() => { this.expire(session) }, this.ticketTimeoutMs)
+    return { port: this.port, ticket: tickets[0] }
   }
 
   private refuse (reason: string, code: string, message: string): never {
@@ -129,66 +155,103 @@ export class SpliceRelay implements Startable {
 
   /** A socket on the splice port: its first TICKET_BYTES bytes name its splice and side. */
   private accept (socket: net.Socket): void {
-    this.unpaired.add(socket)
-    let head: Buffer = Buffer.alloc(0)
     const drop = (reason: string): void => {
       this.c.metrics.splicesRefused.inc({ reason })
       this.unpaired.delete(socket)
       socket.destroy()
     }
-    const timer = setTimeout(() => { drop('ticket-timeout') }, this.ticketTimeoutMs)
-    const onData = (chunk: Buffer): void => {
+    socket.on('error', () => { socket.destroy() })
+    if (this.unpaired.size >= MAX_UNPAIRED) { drop('busy'); return }
+    this.unpaired.add(socket)
+    let head: Buffer = Buffer.alloc(0)
+    const timer = setTimeout(() => { drop('ticket-timeout') }, FIRST_BYTES_MS)
+    const onTicket = (chunk: Buffer): void => {
       head = head.byteLength === 0 ? chunk : Buffer.concat([head, chunk])
       if (head.byteLength < TICKET_BYTES) return
-      socket.off('data', onData)
-      socket.pause()
+      socket.off('data', onTicket)
       clearTimeout(timer)
       const ticket = head.subarray(0, TICKET_BYTES).toString('hex')
       const entry = this.tickets.get(ticket)
-      if (entry == null) { drop('bad-ticket'); return }
+      if (entry == null || entry.session.done) { drop('bad-ticket'); return }
       this.tickets.delete(ticket)
       this.unpaired.delete(socket)
-      entry.session.sides[entry.side] = { socket, head: head.subarray(TICKET_BYTES) }
+      const side: Side = { socket, early: [head.subarray(TICKET_BYTES)], earlyBytes: head.byteLength - TICKET_BYTES }
+      entry.session.sides[entry.side] = side
+      // Until the partner arrives the socket keeps being read (not paused), so that a side that
+      // leaves (its FIN, even on this half-open socket) is seen and ends the session at once
+      // instead of leaving the partner waiting; what it sends meanwhile is held, within bounds.
+      side.onEarly = (more: Buffer) => {
+        side.early.push(more)
+        side.earlyBytes += more.byteLength
+        if (side.earlyBytes > MAX_EARLY_BYTES) this.expire(entry.session)
+      }
+      side.onLeave = () => { if (!entry.session.done) this.expire(entry.session) }
+      socket.on('data', side.onEarly)
+      socket.once('end', side.onLeave)
+      socket.once('close', side.onLeave)
       this.pairIfReady(entry.session)
     }
-    socket.on('data', onData)
-    socket.on('error', () => { clearTimeout(timer); this.unpaired.delete(socket) })
+    socket.on('data', onTicket)
     socket.once('close', () => { clearTimeout(timer); this.unpaired.delete(socket) })
   }
 
   private pairIfReady (session: Session): void {
     const [a, b] = session.sides
-    if (a.socket == null || b.socket == null) return
-    clearTimeout(session.timer)
+    if (a == null || b == null) return
+    if (a.socket.destroyed || b.socket.destroyed) { this.expire(session); return }
+    // The grant may have been taken back while the sockets were on their way.
+    if (!this.c.policy.isAllowed(session.holder, session.provider)) {
+      this.c.metrics.splicesRefused.inc({ reason: 'not-lease-holder' })
+      this.expire(session)
+      return
+    }
+    this.settle(session)
     const splice: Splice = { holder: session.holder, provider: session.provider, sockets: [a.socket, b.socket] }
     this.spliced.add(splice)
     this.c.metrics.splicesOpened.inc()
     this.c.metrics.splicesActive.inc()
-    let closed = false
-    const teardown = (): void => {
-      if (closed) return
-      closed = true
+    let finished = false
+    let closed = 0
+    let grace: NodeJS.Timeout | undefined
+    const finish = (): void => {
+      if (finished) return
+      finished = true
+      clearTimeout(grace)
       this.spliced.delete(splice)
       this.c.metrics.splicesActive.dec()
-      a.socket?.destroy()
-      b.socket?.destroy()
+      for (const socket of splice.sockets) socket.destroy()
     }
-    for (const [from, to, head] of [[a.socket, b.socket, a.head], [b.socket, a.socket, b.head]] as const) {
-      if (head != null && head.byteLength > 0) to.write(head)
-      from.on('error', teardown)
-      from.once('close', teardown)
+    for (const [side, to] of [[a, b.socket], [b, a.socket]] as const) {
+      const from = side.socket
+      if (side.onEarly != null) from.off('data', side.onEarly)
+      if (side.onLeave != null) { from.off('end', side.onLeave); from.off('close', side.onLeave) }
+      for (const early of side.early) if (early.byteLength > 0) to.write(early)
+      from.on('error', finish)
+      from.once('close', () => {
+        if (++closed === 2) finish()
+        else grace = setTimeout(finish, HALF_CLOSED_GRACE_MS)
+      })
       from.pipe(to)
     }
     this.c.logger.debug({ holder: session.holder, provider: session.provider }, 'splice paired')
   }
 
-  private expire (session: Session, tickets: string[]): void {
+  /** The session leaves the pending books (paired or expired). */
+  private settle (session: Session): void {
+    session.done = true
     clearTimeout(session.timer)
-    for (const t of tickets) this.tickets.delete(t)
-    for (const side of session.sides) side.socket?.destroy()
+    for (const t of session.tickets) this.tickets.delete(t)
+    if (this.pending.get(session.key) === session) this.pending.delete(session.key)
   }
 
-  private close (match: (s: Splice) => boolean): void {
+  private expire (session: Session): void {
+    this.settle(session)
+    for (const side of session.sides) side?.socket.destroy()
+  }
+
+  /** Ends the open splices `match` picks, and the pending sessions of the same pairs. */
+  private close (match: (pair: { holder: string, provider: string }) => boolean): void {
     for (const s of [...this.spliced]) if (match(s)) for (const socket of s.sockets) socket.destroy()
+    for (const session of [...this.pending.values()]) if (match(session)) this.expire(session)
   }
 }

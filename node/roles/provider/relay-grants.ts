@@ -40,6 +40,8 @@ export class RelayGrants implements Startable {
   }
 
   revoke (lease: LeaseRecord): void {
+    // Grants are per holder: another lease of the same user still running keeps its access.
+    if (this.running().some(l => l.userPeer === lease.userPeer && l.leaseId !== lease.leaseId)) return
     this.send({ op: 'revoke', peer: lease.userPeer })
   }
 
