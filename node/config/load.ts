@@ -184,11 +184,6 @@ export async function loadConfig (sources: ConfigSources): Promise<NodeConfig> {
     else if (from != null) reason += ` (from ${from})`
     throw new ConfigError(indexed === '' ? 'config' : indexed, reason)
   }
-  // Checked here too (node-ledger checks it for nodes built without a config file, as the
-  // simulator's are), so the operator hears of it before the node's modules load.
-  if (result.data.chain !== 'local' && result.data.peaq.escrow == null) {
-    throw new ConfigError('peaq.escrow', 'a node on peaq needs the deployment\'s escrow account (--peaq-escrow or KAISAR_PEAQ_ESCROW)')
-  }
   return result.data
 }
 

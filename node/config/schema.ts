@@ -37,6 +37,8 @@ const tokenAmount = z.string().regex(TOKEN_AMOUNT, 'must be a token amount such 
 /** `local` (the embedded ledger) or a peaq node's WebSocket endpoint. */
 const chainString = z.string().refine(v => v === 'local' || /^wss?:\/\/\S+$/.test(v), { message: 'must be "local" or a ws:// / wss:// URL' })
 
+export const PEAQ_ESCROW_MISSING = 'a node on peaq needs the deployment\'s escrow account (--peaq-escrow or KAISAR_PEAQ_ESCROW)'
+
 export const configSchema = z.object({
   role: z.enum(ROLES, { message: `must be one of ${ROLES.join(', ')}` }),
   dataDir: z.string().min(1, 'must not be empty'),
@@ -141,7 +143,10 @@ export const configSchema = z.object({
     /** A provider is offline after this many missed heartbeats. */
     missedBeforeOffline: z.number().int().min(1).max(100).default(3)
   }).strict().prefault({})
-}).strict()
+}).strict().superRefine((c, ctx) => {
+  // Here, not where the ledger opens, so the operator hears of it before the node's modules load.
+  if (c.chain !== 'local' && c.peaq.escrow == null) ctx.addIssue({ code: 'custom', path: ['peaq', 'escrow'], message: PEAQ_ESCROW_MISSING })
+})
 
 export type NodeConfig = z.infer<typeof configSchema>
 

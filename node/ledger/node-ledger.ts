@@ -9,7 +9,7 @@ import { Outbox } from '../../chain/outbox.js'
 import { ConfigError } from '../errors.js'
 import { ledgerTopic } from '../network/gossip/topics.js'
 import type { Ledger } from '../../chain/ledger.js'
-import type { NodeConfig } from '../config/schema.js'
+import { PEAQ_ESCROW_MISSING, type NodeConfig } from '../config/schema.js'
 import type { NodeIdentity } from '../identity/keystore.js'
 import type { Logger } from '../log.js'
 import type { NodeMetrics } from '../metrics/registry.js'
@@ -85,7 +85,8 @@ export async function openNodeLedger (c: NodeLedgerComponents): Promise<NodeLedg
 
   if (c.config.chain !== 'local') {
     // peaq: loaded only when asked for (it pulls in @polkadot/api).
-    if (c.config.peaq.escrow == null) throw new ConfigError('peaq.escrow', 'a node on peaq needs the deployment\'s escrow account (--peaq-escrow or KAISAR_PEAQ_ESCROW)')
+    // The config schema refuses this already; the check narrows the type for what follows.
+    if (c.config.peaq.escrow == null) throw new ConfigError('peaq.escrow', PEAQ_ESCROW_MISSING)
     const { createPeaqLedger } = await import('../../chain/peaq/index.js')
     ledger = await createPeaqLedger(c.config.chain, { escrow: c.config.peaq.escrow, namespace: c.config.peaq.namespace, connectTimeoutMs: c.config.peaq.connectTimeoutMs, logger: log })
   } else if (c.config.ledgerHost || (c.config.ledgerPeer == null && c.config.bootstrap.length === 0)) {

@@ -52,11 +52,10 @@ export class SignedRecordStore {
   }
 
   /**
-   * Puts a signed record into the DHT (again, if it was put before). Throws unless at least
-   * one other peer accepted it: a put that reached nobody (an empty routing table right after
-   * start) must be retried, not counted as published.
+   * Puts a signed record into the DHT (again, if it was put before) and returns the peers that
+   * stored it. Throws unless at least one other peer accepted it: a put that reached nobody (an
+   * empty routing table right after start) must be retried, not counted as published.
    */
-  /** Puts a sealed record into the DHT; returns the peers that stored it (throws when none did). */
   async put (sealed: SealedRecord, signal?: AbortSignal): Promise<string[]> {
     const stored: string[] = []
     for await (const event of this.libp2p.services.dht.put(recordKey(sealed.namespace, this.libp2p.peerId), sealed.value, { signal })) {
