@@ -15,6 +15,7 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import { PROTOCOLS } from '../../../protocols/ids.js'
 import { spliceRequestSchema, TICKET_BYTES, type SpliceGrant } from '../../../protocols/splice/messages.js'
 import { registerReqResp, RemoteError, request } from '../../network/reqresp.js'
+import { spliceCopy } from './splice-copy.js'
 import type { Logger } from '../../log.js'
 import type { NodeMetrics } from '../../metrics/registry.js'
 import type { KaisarLibp2p } from '../../network/libp2p.js'
@@ -41,7 +42,7 @@ interface Side { socket: net.Socket, early: Buffer[], earlyBytes: number, onEarl
 interface Session { key: string, holder: string, provider: string, tickets: [string, string], sides: [Side | undefined, Side | undefined], timer?: NodeJS.Timeout, done: boolean }
 interface Splice { holder: string, provider: string, sockets: [net.Socket, net.Socket] }
 
-// allowHalfOpen: a FIN from one end is passed on (pipe ends the other socket after what it
+// allowHalfOpen: a FIN from one end is passed on (the copy ends the other socket after what it
 // still buffers) while the other direction keeps flowing; the splice ends when both have closed.
 const SOCKET_OPTIONS = { noDelay: true, highWaterMark: 1024 * 1024, allowHalfOpen: true }
 /** A socket on the splice port must send its ticket this fast (anyone can connect to the port). */
@@ -231,7 +232,7 @@ export class SpliceRelay implements Startable {
         if (++closed === 2) finish()
         else grace = setTimeout(finish, HALF_CLOSED_GRACE_MS)
       })
-      from.pipe(to)
+      spliceCopy(from, to)
     }
     this.c.logger.debug({ holder: session.holder, provider: session.provider }, 'splice paired')
   }
