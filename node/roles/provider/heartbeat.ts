@@ -29,7 +29,10 @@ export class HeartbeatPublisher implements Startable {
   }
 
   async start (): Promise<void> {
-    this.gossip.register(heartbeatTopic)
+    // Publish only, never subscribe: no provider reads another's heartbeats, and a subscribed
+    // provider would join the topic's mesh and forward every provider's beats (O(N) work per
+    // beat on each of N providers). gossipsub floods a publish to the connected subscribers
+    // (gateways, which the bootstrap dialer keeps connected, and checkers), whose mesh does the rest.
     // First beat soon after start (once the mesh can form), then every interval.
     this.schedule(Math.min(1_000, this.init.intervalMs))
   }
