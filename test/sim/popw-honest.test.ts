@@ -8,7 +8,9 @@ import { Cluster } from '../../sim/cluster.js'
 import { simulatedInventory } from '../../sim/hardware.js'
 import { VerdictResult } from '../../protocols/popw/popw.js'
 import { checkOutcome } from '../../protocols/popw/outcome.js'
+import { TOPICS } from '../../protocols/ids.js'
 import { hostChain, nextEpoch, testLogger, settlementTxs, simPopw, waitRegistered, waitSettled } from '../helpers/popw.js'
+import { waitFor } from '../helpers/wait.js'
 import type { KaisarNode } from '../../node/node.js'
 
 let cluster: Cluster | undefined
@@ -30,6 +32,12 @@ test('honest network: every provider passes every epoch, one settlement each, ch
   })
   await waitRegistered(cluster)
   const gateway = (cluster.nodes[0] as { node: KaisarNode }).node
+  // Providers publish heartbeats without subscribing (node/roles/provider/heartbeat.ts): they stay
+  // out of the topic's mesh (no O(N) forwarding per beat), and every beat still reaches the gateway.
+  const providers = cluster.byRole('provider').map(p => p.node)
+  for (const p of providers) assert.not.ok(p.libp2p.services.pubsub.getTopics().includes(TOPICS.heartbeat), 'a provider subscribed to heartbeats')
+  assert.ok(gateway.libp2p.services.pubsub.getTopics().includes(TOPICS.heartbeat))
+  await waitFor('every provider online in the gateway\'s table', () => providers.every(p => gateway.providerTable?.list().some(e => e.peerId === p.peerId && e.online) === true))
   const chain = hostChain(cluster)
   const checkers = cluster.byRole('checker').map(c => c.node)
   // Skip one epoch: the nodes warm up (connections, first DHT queries) in the first one.
