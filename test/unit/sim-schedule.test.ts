@@ -56,7 +56,9 @@ test('bad flags are errors that name the flag', () => {
     [{ scenario: 'steady', duration: 'soon' }, '--duration'],
     [{ scenario: 'steady', duration: '5s' }, '--duration'],
     [{ scenario: 'steady', dilation: '0.5' }, '--dilation'],
-    [{ scenario: 'steady', seed: '-1' }, '--seed']
+    [{ scenario: 'steady', seed: '-1' }, '--seed'],
+    [{ scenario: 'steady', startRate: '-1' }, '--start-rate'],
+    [{ scenario: 'steady', gossipHeartbeatMs: '10' }, '--gossip-heartbeat-ms']
   ]
   for (const [flags, flag] of bad) {
     try {

@@ -40,7 +40,9 @@ net.Socket.prototype.write = function (this: net.Socket, chunk: unknown, ...rest
   return (write as (...a: unknown[]) => boolean).call(this, chunk, ...rest)
 } as typeof write
 
-const lease = (userPeer: string): LeaseRecord => ({ userPeer, expiresAt: Date.now() + 3_600_000 }) as unknown as LeaseRecord
+const lease = (userPeer: string, leaseId = 'lease-1'): LeaseRecord => ({ userPeer, leaseId, expiresAt: Date.now() + 3_600_000 }) as unknown as LeaseRecord
+/** The provider's running leases, as RelayGrants sees them. */
+const running: LeaseRecord[] = []
 const counter = async (name: string, labels = ''): Promise<number> => {
   const text = await metrics.registry.metrics()
   const line = text.split('\n').find(l => l.startsWith(`${name}${labels} `) || (labels === '' && l.startsWith(`${name} `)))
@@ -64,7 +66,7 @@ test.before(async () => {
   await relay.start()
   const gw = gateway.getMultiaddrs()[0]?.toString() as string
   provider = await benchNode({ listen: [`${gw}/p2p-circuit`], metrics: false })
-  grants = new RelayGrants(provider, () => [], silent)
+  grants = new RelayGrants(provider, () => running, silent)
   await grants.start()
   await provider.handle(ECHO, async stream => { for await (const chunk of stream) await sendWithBackpressure(stream, chunk.subarray()); await stream.close() })
   const circuit = await until('relay reservation', () => provider.getMultiaddrs().find(a => a.toString().includes('/p2p-circuit')))
@@ -116,9 +118,17 @@ test('a lease holder gets a direct connection the gateway only copies bytes for'
   assert.is(seen.indexOf(marker), -1, 'the gateway never wrote the plaintext')
 })
 
-test('revoking the grant closes the splice', async () => {
+test('revoking the grant closes the splice, but not while another lease of the same holder runs', async () => {
   const conn = user.getConnections(provider.peerId).find(c => c.direct) as Connection
-  grants.revoke(lease(user.peerId.toString()))
+  const holder = user.peerId.toString()
+  // Grants are per holder: the end of one lease leaves the access of another running one.
+  running.push(lease(holder, 'lease-2'))
+  grants.revoke(lease(holder, 'lease-1'))
+  await new Promise(resolve => setTimeout(resolve, 500))
+  assert.ok(policy.isAllowed(holder, provider.peerId.toString()), 'the other lease keeps the grant')
+  assert.is(conn.status, 'open')
+  running.length = 0
+  grants.revoke(lease(holder, 'lease-2'))
   await until('splice closed', () => conn.status === 'closed' && relay.active().length === 0)
   assert.is(await counter('kaisar_splices_active'), 0)
 })
