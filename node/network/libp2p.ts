@@ -18,6 +18,7 @@ import { DHT_PROTOCOL } from '../../protocols/ids.js'
 import { scoreParams, SCORE_THRESHOLDS } from './gossip/scoring.js'
 import { dedupePeerStoreMerges } from './peer-store-dedupe.js'
 import { spliceService, type SpliceService } from './splice/service.js'
+import { fixStreamReadEnd } from './stream-read-end.js'
 import { DEFAULT_TUNING, tunedNoise, tunedYamux, type StreamTuning } from './stream-tuning.js'
 import type { ComponentLogger, ConnectionGater, PrivateKey, ServiceMap, Transport } from '@libp2p/interface'
 import type { Datastore } from 'interface-datastore'
@@ -97,6 +98,7 @@ function messageId (msg: { data: Uint8Array }): Uint8Array {
 }
 
 export async function createNetwork (init: NetworkInit): Promise<KaisarLibp2p> {
+  fixStreamReadEnd()
   const tuning = init.tuning ?? DEFAULT_TUNING
   // noDelay: small requests (a 64-byte RPC, a keystroke in a tunnel) must not wait for Nagle.
   // highWaterMark: see StreamTuning.tcpHighWaterMark (one 64 KiB Noise frame per write would
