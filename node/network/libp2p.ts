@@ -17,6 +17,7 @@ import { createHash } from 'node:crypto'
 import { DHT_PROTOCOL } from '../../protocols/ids.js'
 import { scoreParams, SCORE_THRESHOLDS } from './gossip/scoring.js'
 import { dedupePeerStoreMerges } from './peer-store-dedupe.js'
+import { cachePeerStoreReads } from './peer-store-read-cache.js'
 import { spliceService, type SpliceService } from './splice/service.js'
 import { fixStreamReadEnd } from './stream-read-end.js'
 import { DEFAULT_TUNING, tunedNoise, tunedYamux, type StreamTuning } from './stream-tuning.js'
@@ -80,6 +81,8 @@ export interface NetworkInit {
    * to cut a running network in two (sim/partition.ts); real nodes accept everyone libp2p does.
    */
   connectionGater?: ConnectionGater
+  /** The peer-store read cache (peer-store-read-cache.ts); default on. Off only to measure what it buys (`npm run bench -- dht`). */
+  peerStoreReadCache?: boolean
 }
 
 /** Yamux stream window 16 MiB for bulk tunnels; the read buffer must be at least as large or a paused stream is reset (DESIGN §4). */
@@ -172,6 +175,8 @@ export async function createNetwork (init: NetworkInit): Promise<KaisarLibp2p> {
     services: services as unknown as { [K in keyof KaisarServices]: (components: any) => KaisarServices[K] },
     start: false
   })
+  // Reads first, merges on top: a merge the dedupe skips is not a write, so it keeps what the read cache holds.
+  if (init.peerStoreReadCache !== false) cachePeerStoreReads(node.peerStore)
   dedupePeerStoreMerges(node.peerStore)
   return node
 }
