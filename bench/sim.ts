@@ -1,4 +1,5 @@
-// `npm run bench -- sim [--runs 300:1,1000:4] [--scenario steady] [--seed 1] [--duration D]`:
+// `npm run bench -- sim [--runs 300:1,1000:4] [--scenario steady] [--seed 1] [--duration D]
+// [--epoch-ms MS] [--heartbeat-ms MS] [--start-rate N]`:
 // the simulator at scale. Each run is `kaisar-node sim` in its own process (its own heap, its
 // own RSS and CPU figures), given as NODES:DILATION. Writes each run's HTML report next to the
 // JSON results, and fails (exit 1) when a run's correctness falls short: gossip delivery below
@@ -9,7 +10,7 @@ import fs from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { renderHtmlReport, type ScalePoint } from '../sim/report-html.js'
+import { renderHtmlReport, scalePointOf } from '../sim/report-html.js'
 import { log } from './lib.js'
 import type { SimReport } from '../sim/runner.js'
 
@@ -52,13 +53,16 @@ export async function run (args: string[]): Promise<Record<string, unknown>> {
   const scenario = arg(args, '--scenario') ?? 'steady'
   const seed = arg(args, '--seed') ?? '1'
   const duration = arg(args, '--duration')
+  // Passed on to every run as given: the product's own intervals (--epoch-ms 60000
+  // --heartbeat-ms 15000) and a paced start, where the simulator's defaults are the devnet's.
+  const passed = ['--epoch-ms', '--heartbeat-ms', '--start-rate'].flatMap(f => { const v = arg(args, f); return v != null ? [f, v] : [] })
   const outDir = path.join(root, 'bench', 'results')
   await fs.mkdir(outDir, { recursive: true })
   const results: RunResult[] = []
   const reports: SimReport[] = []
   for (const r of runs) {
     const full = path.join(os.tmpdir(), `kaisar-sim-${process.pid}-${r.nodes}.json`)
-    const argv = ['--scenario', scenario, '--nodes', String(r.nodes), '--dilation', String(r.dilation), '--seed', seed, '--json', '--full-json', full, ...(duration != null ? ['--duration', duration] : [])]
+    const argv = ['--scenario', scenario, '--nodes', String(r.nodes), '--dilation', String(r.dilation), '--seed', seed, '--json', '--full-json', full, ...(duration != null ? ['--duration', duration] : []), ...passed]
     log(`sim ${argv.join(' ')}`)
     const t0 = performance.now()
     const out = await simProcess(argv, 45 * 60_000)
@@ -73,7 +77,7 @@ export async function run (args: string[]): Promise<Record<string, unknown>> {
     if (summary != null) log(last)
     log(`${r.nodes} nodes ×${r.dilation}: ${why.length === 0 ? 'correct' : why.join('; ')} (${wallS} s)`)
   }
-  const scale: ScalePoint[] = reports.map(r => ({ nodes: r.nodes, rssPerNodeMiB: r.resources.rssPerNodeMiB, rssMaxMiB: r.resources.rssMaxMiB, dilation: r.dilation }))
+  const scale = reports.map(scalePointOf)
   for (const r of reports) await fs.writeFile(path.join(outDir, `sim-${r.scenario}-${r.nodes}.html`), await renderHtmlReport(r, scale))
-  return { ok: results.every(r => r.ok), scenario, seed: Number(seed), runs: results }
+  return { ok: results.every(r => r.ok), scenario, seed: Number(seed), flags: passed.join(' '), runs: results, per_node: scale.map(p => ({ nodes: p.nodes, dilation: p.dilation, rss_mib: p.rssPerNodeMiB, cpu_pct: p.cpuPerNodePct })) }
 }

@@ -97,16 +97,29 @@ export class Cluster {
     cluster.nodes.push(host)
     const concurrency = spec.startConcurrency ?? 8
     const tStart = Date.now()
-    for (let i = 1; i < ordered.length; i += concurrency) {
+    // Node by node: each starts at its own due time (with a rate) and at most `concurrency` start
+    // at once. Batches of `concurrency` would start in bursts, e.g. 16 nodes every 16 s at 1/s.
+    const started: Array<ClusterNode | undefined> = []
+    const starting = new Set<Promise<void>>()
+    let failure: unknown
+    let up = 1
+    for (let i = 1; i < ordered.length && failure == null; i++) {
       if (spec.startRate != null && spec.startRate > 0) {
         const due = tStart + (i - 1) / spec.startRate * 1000
         if (due > Date.now()) await new Promise(resolve => setTimeout(resolve, due - Date.now()))
       }
-      const batch = await Promise.all([...Array(Math.min(concurrency, ordered.length - i)).keys()].map(async k => await build(i + k)))
-      await Promise.all(batch.map(async n => { await n.node.start() }))
-      cluster.nodes.push(...batch)
-      spec.onProgress?.(cluster.nodes.length)
+      while (starting.size >= concurrency) await Promise.race(starting)
+      const one: Promise<void> = (async () => {
+        const n = await build(i)
+        await n.node.start()
+        started[i] = n
+        spec.onProgress?.(++up)
+      })().catch(err => { failure ??= err }).finally(() => { starting.delete(one) })
+      starting.add(one)
     }
+    await Promise.all(starting)
+    if (failure != null) throw failure
+    cluster.nodes.push(...started.filter((n): n is ClusterNode => n != null))
     cluster.bootstrap = bootstrap
     cluster.spec = spec
     return cluster

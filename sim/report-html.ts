@@ -7,7 +7,7 @@ import { createRequire } from 'node:module'
 import { summary, type SimReport } from './runner.js'
 
 /** Other runs to plot memory against node count across sizes (the bench passes its runs). */
-export interface ScalePoint { nodes: number, rssPerNodeMiB: number, rssMaxMiB: number, dilation: number }
+export interface ScalePoint { nodes: number, rssPerNodeMiB: number, rssMaxMiB: number, cpuPerNodePct: number, dilation: number }
 
 async function uplotAssets (): Promise<{ js: string, css: string }> {
   const dist = path.dirname(createRequire(import.meta.url).resolve('uplot'))
@@ -30,6 +30,11 @@ const esc = (s: string): string => s.replace(/[&<>"]/g, c => ({ '&': '&amp;', '<
 /** JSON inside a <script>: no "</script>" can close it early. */
 const data = (x: unknown): string => JSON.stringify(x).replace(/</g, '\\u003c')
 
+/** One run's point on the scale plots: its own RSS and CPU per node. */
+export function scalePointOf (r: SimReport): ScalePoint {
+  return { nodes: r.nodes, rssPerNodeMiB: r.resources.rssPerNodeMiB, rssMaxMiB: r.resources.rssMaxMiB, cpuPerNodePct: r.resources.cpuPerNodePct, dilation: r.dilation }
+}
+
 export async function renderHtmlReport (r: SimReport, scale: ScalePoint[] = []): Promise<string> {
   const { js, css } = await uplotAssets()
   const head = summary(r)
@@ -37,7 +42,8 @@ export async function renderHtmlReport (r: SimReport, scale: ScalePoint[] = []):
   const degraded = r.degraded.length === 0 ? '<p class="ok">nothing degraded</p>' : `<ul>${r.degraded.map(d => `<li>${esc(d)}</li>`).join('')}</ul>`
   const providers = r.outcomes.providers.filter(p => p.behaviour !== 'honest' || p.judged !== 'clean')
   const providerRows = providers.map(p => `<tr><td>${esc(p.id)}</td><td>${esc(p.behaviour)}</td><td>${p.passes}</td><td>${p.fails}</td><td>${esc(p.judged)}</td></tr>`).join('')
-  const scalePoints = [...scale, ...(scale.some(s => s.nodes === r.nodes) ? [] : [{ nodes: r.nodes, rssPerNodeMiB: r.resources.rssPerNodeMiB, rssMaxMiB: r.resources.rssMaxMiB, dilation: r.dilation }])].sort((a, b) => a.nodes - b.nodes)
+  const scalePoints = [...scale, ...(scale.some(s => s.nodes === r.nodes) ? [] : [scalePointOf(r)])].sort((a, b) => a.nodes - b.nodes)
+  const scaleRows = scalePoints.map(s => `<tr><td>${s.nodes}</td><td>×${s.dilation}</td><td>${s.rssPerNodeMiB}</td><td>${s.rssMaxMiB}</td><td>${s.cpuPerNodePct}</td></tr>`).join('')
   const plots = {
     gossip: cdf(r.gossip.latenciesMs),
     dht: cdf(r.dht.results.filter(d => d.ok).map(d => d.ms)),
@@ -45,6 +51,7 @@ export async function renderHtmlReport (r: SimReport, scale: ScalePoint[] = []):
     epochs: [r.outcomes.epochs.map(e => e.epoch), r.outcomes.epochs.map(e => e.pass), r.outcomes.epochs.map(e => e.fail), r.outcomes.epochs.map(e => e.penalties)],
     startup: [r.resources.startup.map(s => s.nodes), r.resources.startup.map(s => s.rssMiB)],
     scale: [scalePoints.map(s => s.nodes), scalePoints.map(s => s.rssMaxMiB)],
+    perNode: [scalePoints.map(s => s.nodes), scalePoints.map(s => s.rssPerNodeMiB), scalePoints.map(s => s.cpuPerNodePct)],
     orders: [r.orders.results.map(o => o.at / 1000), r.orders.results.map(o => o.ok ? o.ms : null)]
   }
   return `<!doctype html>
@@ -58,6 +65,8 @@ body{font:14px system-ui,sans-serif;margin:2em;max-width:1100px}table{border-col
 (epochs ${r.epochMs} ms, heartbeats ${r.heartbeatMs} ms), measured window ${(r.durationMs / 1000).toFixed(0)} s, ${r.users} user node(s).</p>
 <h2>What degraded</h2>${degraded}
 <h2>Figures</h2><table>${rows}</table>
+<h2>Per node against node count (runs)</h2>
+<table><tr><th>nodes</th><th>dilation</th><th>RSS per node MiB</th><th>max RSS MiB</th><th>CPU per node % of a core</th></tr>${scaleRows}</table>
 <h2>Plots</h2><div class="plots" id="plots"></div>
 <h2>Providers not simply honest-and-passing</h2>
 <table><tr><th>provider</th><th>behaviour</th><th>passes</th><th>fails</th><th>judged</th></tr>${providerRows}</table>
@@ -77,6 +86,7 @@ plot('order → deployed, CDF', 'ms', 'fraction ≤ x', D.deploy, [line('deploye
 plot('outcomes per epoch', 'epoch', 'outcomes', D.epochs, [dots('pass', '#383'), dots('fail', '#c33'), dots('penalties', '#a60')]);
 plot('memory against node count (start-up)', 'nodes started', 'RSS MiB', D.startup, [line('RSS', '#639')]);
 plot('memory against node count (runs)', 'nodes', 'max RSS MiB', D.scale, [dots('max RSS', '#639')]);
+plot('per node against node count (runs)', 'nodes', 'MiB / % of a core', D.perNode, [dots('RSS per node MiB', '#639'), dots('CPU per node %', '#c60')]);
 plot('orders over the run', 's into the window', 'ms to deployed', D.orders, [dots('deployed', '#383')]);
 </script></body></html>
 `

@@ -4,6 +4,7 @@
 // caught and no honest provider failed.
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
+import { renderHtmlReport } from '../../sim/report-html.js'
 import { runSim } from '../../sim/runner.js'
 import { testLogger } from '../helpers/popw.js'
 
@@ -16,6 +17,11 @@ test('cheaters: ≥ 99 % of cheating providers caught, no honest provider failed
   assert.is(r.outcomes.honestFailed, 0, `honest failed: ${why}`)
   assert.ok(r.outcomes.epochs.filter(e => e.settled).length >= 3, `epochs settled: ${JSON.stringify(r.outcomes.epochs)}`)
   assert.ok(r.outcomes.epochs.reduce((n, e) => n + e.penalties, 0) >= r.outcomes.cheatersTotal, 'every caught cheater was penalised in a settlement')
+  // The HTML report's per-node table (done-when 5): this run's RSS and CPU per node beside another run's.
+  const html = await renderHtmlReport(r, [{ nodes: 500, dilation: 4, rssPerNodeMiB: 9.5, rssMaxMiB: 4750, cpuPerNodePct: 0.3 }])
+  assert.ok(r.resources.cpuPerNodePct > 0 && r.resources.rssPerNodeMiB > 0, `resources measured: ${JSON.stringify(r.resources)}`)
+  assert.ok(html.includes(`<tr><td>${r.nodes}</td><td>×1</td><td>${r.resources.rssPerNodeMiB}</td><td>${r.resources.rssMaxMiB}</td><td>${r.resources.cpuPerNodePct}</td></tr>`), 'this run\'s row')
+  assert.ok(html.includes('<tr><td>500</td><td>×4</td><td>9.5</td><td>4750</td><td>0.3</td></tr>'), 'the other run\'s row')
 })
 
 test.run()
