@@ -23,7 +23,10 @@ type Chunk = Uint8Array | Uint8ArrayList
 
 async function * readUntilRemoteEnd (this: AbstractMessageStream): AsyncGenerator<Chunk> {
   if (this.readStatus !== 'readable' && this.readStatus !== 'paused') return
-  const queue: Chunk[] = []
+  // A FIFO with a moving head: Array#shift is O(n), and a bulk stream read by a slower consumer
+  // can queue thousands of chunks.
+  let queue: Chunk[] = []
+  let head = 0
   let ended = false
   let error: Error | undefined
   let wake: (() => void) | undefined
@@ -49,8 +52,12 @@ async function * readUntilRemoteEnd (this: AbstractMessageStream): AsyncGenerato
   if (remoteDone()) ended = true
   try {
     while (true) {
-      const next = queue.shift()
-      if (next != null) { yield next; continue }
+      if (head < queue.length) {
+        const next = queue[head++] as Chunk
+        if (head === queue.length) { queue = []; head = 0 } else if (head >= 1024 && head * 2 >= queue.length) { queue = queue.slice(head); head = 0 }
+        yield next
+        continue
+      }
       if (error != null) throw error
       if (ended) return
       await new Promise<void>(resolve => { wake = resolve })

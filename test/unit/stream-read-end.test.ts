@@ -70,6 +70,19 @@ test('a reader that starts first gets each message as it comes and ends at close
   assert.equal(await read, [1, 2])
 })
 
+test('thousands of chunks queued ahead of a slow reader come out whole and in order', async () => {
+  fixStreamReadEnd()
+  const stream = new LoopStream()
+  const iterator = stream[Symbol.asyncIterator]()
+  const first = iterator.next()
+  await Promise.resolve()
+  for (let i = 0; i < 5000; i++) stream.onData(bytes(i % 251)) // all queued before the reader resumes
+  stream.onRemoteCloseWrite()
+  const got = await collect(iterator, first)
+  assert.is(got.length, 5000)
+  assert.ok(got.every((v, i) => v === i % 251), 'order kept')
+})
+
 test('close-write with nothing sent ends the reader at once', async () => {
   fixStreamReadEnd()
   const stream = new LoopStream()
