@@ -22,7 +22,9 @@
 // --variants a,b (stock,tuned; see tunnel-node.ts parseTuning) --sodium-path DIR (adds
 // tuned+sodium) --relay-variant V (tuned) --no-ssh --no-relay --no-circuit (no circuit relay path)
 // --splice-flags 'SET;SET;...' (one spliced trio, user + gateway + provider, per set of V8/Node
-// flags, all measured in the same run; see parseFlagSets) --rtt-samples N
+// flags, all measured in the same run; see parseFlagSets; default: DATA_PATH_NODE_FLAGS, the flags
+// bin/kaisar-node.js runs `start` and `connect` with, so the headline is what the product runs;
+// '-' is no flags). The first set also applies to the direct and circuit relay paths' nodes.
 // Rounds alternate the order of the paths (reversed every other round), so no path always runs
 // right after the same neighbour.
 // Last stdout line: {"tunnel_MiBps","ssh_MiBps","tcp_MiBps","tunnel_rtt_p50_ms",...}.
@@ -34,6 +36,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { log, median, percentile, round, sinkThroughput } from './lib.js'
+import { DATA_PATH_NODE_FLAGS } from '../node/runtime/gc-flags.js'
 
 const TARGET = fileURLToPath(new URL('./tunnel-target.js', import.meta.url))
 const NODE = fileURLToPath(new URL('./tunnel-node.js', import.meta.url))
@@ -263,7 +266,8 @@ export async function run (args: string[]): Promise<Record<string, unknown>> {
   const withSsh = !args.includes('--no-ssh')
   const withRelay = !args.includes('--no-relay')
   const withCircuit = !args.includes('--no-circuit')
-  const flagSets = parseFlagSets(opt(args, '--splice-flags') ?? '')
+  const flagSets = parseFlagSets(opt(args, '--splice-flags') ?? DATA_PATH_NODE_FLAGS.join(' '))
+  const first = flagSets[0] as FlagSet
   const sodiumArgs = sodiumPath != null ? ['--sodium-path', sodiumPath] : []
 
   const paths = new Map<string, BenchPath>()
@@ -290,8 +294,8 @@ export async function run (args: string[]): Promise<Record<string, unknown>> {
     }
 
     for (const variant of variants) {
-      const prov = await spawnJson<{ multiaddr: string }>(NODE, ['provider', '--target', `127.0.0.1:${targetPort}`, '--tuning', variant, ...sodiumArgs])
-      const usr = await spawnJson<{ port: number }>(NODE, ['user', '--provider', prov.info.multiaddr, '--tuning', variant, ...sodiumArgs])
+      const prov = await spawnJson<{ multiaddr: string }>(NODE, ['provider', '--target', `127.0.0.1:${targetPort}`, '--tuning', variant, ...sodiumArgs], first.flags.provider)
+      const usr = await spawnJson<{ port: number }>(NODE, ['user', '--provider', prov.info.multiaddr, '--tuning', variant, ...sodiumArgs], first.flags.user)
       paths.set(`tunnel:${variant}`, { port: usr.info.port, pids: [usr.child.pid as number, prov.child.pid as number], roles: ['user', 'provider'] })
       log(`tunnel ${variant}: user port ${usr.info.port} → ${prov.info.multiaddr}`)
     }
@@ -390,6 +394,7 @@ export async function run (args: string[]): Promise<Record<string, unknown>> {
       ...(flagSets.length > 1 ? { splice_flag_sets: flagSets.map((f, i) => ({ path: i === 0 ? 'spliced' : `spliced[${f.label}]`, flags: f.flags })) } : {}),
       tuned_vs_stock: ratio(direct?.MiBps, stock?.MiBps),
       tunnel_variant: main,
+      node_flags: first.flags,
       ssh_cipher: ssh?.cipher ?? null,
       // Per path: the medians, plus its same-round ratio against ssh, round by round (the machine's
       // load moves between rounds; a flag set that helps should win in every round).
