@@ -20,7 +20,13 @@
 // Options: --size MiB (1024) --runs N (3) --rtt-samples N (2000) --target-port P (use a running
 // target speaking bench/tunnel-target.ts's protocol instead of starting one)
 // --variants a,b (stock,tuned; see tunnel-node.ts parseTuning) --sodium-path DIR (adds
-// tuned+sodium) --relay-variant V (tuned) --no-ssh --no-relay
+// tuned+sodium) --relay-variant V (tuned) --no-ssh --no-relay --no-circuit (no circuit relay path)
+// --splice-flags 'SET;SET;...' (one spliced trio, user + gateway + provider, per set of V8/Node
+// flags, all measured in the same run; see parseFlagSets; default: DATA_PATH_NODE_FLAGS, the flags
+// bin/kaisar-node.js runs `start` and `connect` with, so the headline is what the product runs;
+// '-' is no flags). The first set also applies to the direct and circuit relay paths' nodes.
+// Rounds alternate the order of the paths (reversed every other round), so no path always runs
+// right after the same neighbour.
 // Last stdout line: {"tunnel_MiBps","ssh_MiBps","tcp_MiBps","tunnel_rtt_p50_ms",...}.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
 import fs from 'node:fs/promises'
@@ -30,6 +36,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { log, median, percentile, round, sinkThroughput } from './lib.js'
+import { DATA_PATH_NODE_FLAGS } from '../node/runtime/gc-flags.js'
 
 const TARGET = fileURLToPath(new URL('./tunnel-target.js', import.meta.url))
 const NODE = fileURLToPath(new URL('./tunnel-node.js', import.meta.url))
@@ -49,9 +56,9 @@ interface Proc<T> { child: ChildProcess, info: T }
 const children: ChildProcess[] = []
 
 /** Spawns a bench script and waits for its one-line JSON ready message. */
-async function spawnJson<T> (script: string, args: string[]): Promise<Proc<T>> {
+async function spawnJson<T> (script: string, args: string[], nodeFlags: string[] = []): Promise<Proc<T>> {
   // BENCH_NODE_FLAGS: extra Node flags for the node processes, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
-  const flags = script === NODE ? (process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(f => f !== '') : []
+  const flags = script === NODE ? [...(process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(f => f !== ''), ...nodeFlags] : []
   const child = spawn(process.execPath, [...flags, script, ...args], { stdio: ['pipe', 'pipe', 'inherit'] })
   children.push(child)
   const info = await new Promise<T>((resolve, reject) => {
@@ -94,6 +101,37 @@ function cpuMs (pid: number): number {
   }
   visit(pid)
   return total
+}
+
+/** CPU time (user + system) of a process's main thread (its event loop), in ms. */
+function mainThreadCpuMs (pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/task/${pid}/stat`, 'utf8')
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    return (Number(fields[11]) + Number(fields[12])) * 1000 / clkTck
+  } catch { return NaN }
+}
+
+type Role = 'user' | 'gateway' | 'provider'
+/** Node flags per role of a spliced trio. */
+export interface FlagSet { label: string, flags: Record<Role, string[]> }
+
+/**
+ * `--splice-flags` value: sets separated by ';', each a space-separated list of Node/V8 flags for
+ * the three processes of one spliced trio. A flag prefixed with `gateway:`, `ends:` (user and
+ * provider), `user:` or `provider:` goes to those processes only; `-` or an empty set is no flags.
+ * E.g. "-;--single-threaded-gc;gateway:--single-threaded-gc;ends:--single-threaded-gc".
+ */
+export function parseFlagSets (spec: string): FlagSet[] {
+  return spec.split(';').map(s => s.trim()).map(set => {
+    const flags: Record<Role, string[]> = { user: [], gateway: [], provider: [] }
+    for (const token of set.split(/\s+/).filter(t => t !== '' && t !== '-')) {
+      const m = /^(gateway|ends|user|provider):(.+)$/.exec(token)
+      const roles: Role[] = m == null ? ['user', 'gateway', 'provider'] : m[1] === 'ends' ? ['user', 'provider'] : [m[1] as Role]
+      for (const r of roles) flags[r].push(m == null ? token : m[2] as string)
+    }
+    return { label: set === '' ? '-' : set, flags }
+  })
 }
 
 // ---- load ---------------------------------------------------------------------------------
@@ -207,7 +245,15 @@ async function startSsh (targetPort: number): Promise<SshTunnel> {
 
 // ---- run ----------------------------------------------------------------------------------
 
-interface PathResult { MiBps: number[], cpuMsPerMiB: number[], rtt?: number[] }
+interface PathResult {
+  MiBps: number[]
+  cpuMsPerMiB: number[]
+  /** Per round, per forwarding process: all threads, and the main thread alone. */
+  perProcess: number[][]
+  perProcessMain: number[][]
+  rtt?: number[]
+}
+interface BenchPath { port: number, pids: number[], roles: string[] }
 
 export async function run (args: string[]): Promise<Record<string, unknown>> {
   const sizeMiB = num(args, '--size', 1024)
@@ -219,9 +265,12 @@ export async function run (args: string[]): Promise<Record<string, unknown>> {
   const relayVariant = opt(args, '--relay-variant') ?? 'tuned'
   const withSsh = !args.includes('--no-ssh')
   const withRelay = !args.includes('--no-relay')
+  const withCircuit = !args.includes('--no-circuit')
+  const flagSets = parseFlagSets(opt(args, '--splice-flags') ?? DATA_PATH_NODE_FLAGS.join(' '))
+  const first = flagSets[0] as FlagSet
   const sodiumArgs = sodiumPath != null ? ['--sodium-path', sodiumPath] : []
 
-  const paths = new Map<string, { port: number, pids: number[] }>()
+  const paths = new Map<string, BenchPath>()
   const notes: string[] = []
   let ssh: SshTunnel | undefined
   try {
@@ -231,12 +280,12 @@ export async function run (args: string[]): Promise<Record<string, unknown>> {
       targetPort = target.info.port
       log(`target (sink/echo) on 127.0.0.1:${targetPort}`)
     }
-    paths.set('tcp', { port: targetPort, pids: [] })
+    paths.set('tcp', { port: targetPort, pids: [], roles: [] })
 
     if (withSsh) {
       try {
         ssh = await startSsh(targetPort)
-        paths.set('ssh', { port: ssh.port, pids: ssh.pids })
+        paths.set('ssh', { port: ssh.port, pids: ssh.pids, roles: ['ssh', 'sshd'] })
         log(`ssh -L on 127.0.0.1:${ssh.port}, cipher ${ssh.cipher}`)
       } catch (err) {
         notes.push(`ssh baseline skipped: ${(err as Error).message}`)
@@ -245,38 +294,46 @@ export async function run (args: string[]): Promise<Record<string, unknown>> {
     }
 
     for (const variant of variants) {
-      const prov = await spawnJson<{ multiaddr: string }>(NODE, ['provider', '--target', `127.0.0.1:${targetPort}`, '--tuning', variant, ...sodiumArgs])
-      const usr = await spawnJson<{ port: number }>(NODE, ['user', '--provider', prov.info.multiaddr, '--tuning', variant, ...sodiumArgs])
-      paths.set(`tunnel:${variant}`, { port: usr.info.port, pids: [usr.child.pid as number, prov.child.pid as number] })
+      const prov = await spawnJson<{ multiaddr: string }>(NODE, ['provider', '--target', `127.0.0.1:${targetPort}`, '--tuning', variant, ...sodiumArgs], first.flags.provider)
+      const usr = await spawnJson<{ port: number }>(NODE, ['user', '--provider', prov.info.multiaddr, '--tuning', variant, ...sodiumArgs], first.flags.user)
+      paths.set(`tunnel:${variant}`, { port: usr.info.port, pids: [usr.child.pid as number, prov.child.pid as number], roles: ['user', 'provider'] })
       log(`tunnel ${variant}: user port ${usr.info.port} → ${prov.info.multiaddr}`)
     }
-    if (withRelay) {
-      const gw = await spawnJson<{ multiaddr: string, peerId: string }>(NODE, ['gateway', '--tuning', relayVariant, ...sodiumArgs])
+    // One trio (gateway, provider behind it, spliced user) per flag set; the first set's trio also
+    // carries the circuit relay path (its own user node).
+    for (const [i, set] of (withRelay ? flagSets : []).entries()) {
+      const gw = await spawnJson<{ multiaddr: string, peerId: string }>(NODE, ['gateway', '--tuning', relayVariant, ...sodiumArgs], set.flags.gateway)
       const gwAddr = `${gw.info.multiaddr.replace(/\/p2p\/[^/]+$/, '')}/p2p/${gw.info.peerId}`
-      const prov = await spawnJson<{ multiaddr: string }>(NODE, ['provider', '--target', `127.0.0.1:${targetPort}`, '--relay', gwAddr, '--tuning', relayVariant, ...sodiumArgs])
-      const usr = await spawnJson<{ port: number }>(NODE, ['user', '--provider', prov.info.multiaddr, '--tuning', relayVariant, ...sodiumArgs])
-      paths.set('relayed', { port: usr.info.port, pids: [usr.child.pid as number, gw.child.pid as number, prov.child.pid as number] })
-      log(`relayed (${relayVariant}): user port ${usr.info.port} → ${prov.info.multiaddr}`)
-      const spl = await spawnJson<{ port: number }>(NODE, ['user', '--provider', prov.info.multiaddr, '--splice', '--tuning', relayVariant, ...sodiumArgs])
-      paths.set('spliced', { port: spl.info.port, pids: [spl.child.pid as number, gw.child.pid as number, prov.child.pid as number] })
-      log(`spliced (${relayVariant}): user port ${spl.info.port} → gateway splice port → ${prov.info.multiaddr}`)
+      const prov = await spawnJson<{ multiaddr: string }>(NODE, ['provider', '--target', `127.0.0.1:${targetPort}`, '--relay', gwAddr, '--tuning', relayVariant, ...sodiumArgs], set.flags.provider)
+      if (i === 0 && withCircuit) {
+        const usr = await spawnJson<{ port: number }>(NODE, ['user', '--provider', prov.info.multiaddr, '--tuning', relayVariant, ...sodiumArgs], set.flags.user)
+        paths.set('relayed', { port: usr.info.port, pids: [usr.child.pid as number, gw.child.pid as number, prov.child.pid as number], roles: ['user', 'gateway', 'provider'] })
+        log(`relayed (${relayVariant}): user port ${usr.info.port} → ${prov.info.multiaddr}`)
+      }
+      const spl = await spawnJson<{ port: number }>(NODE, ['user', '--provider', prov.info.multiaddr, '--splice', '--tuning', relayVariant, ...sodiumArgs], set.flags.user)
+      const name = i === 0 ? 'spliced' : `spliced[${set.label}]`
+      paths.set(name, { port: spl.info.port, pids: [spl.child.pid as number, gw.child.pid as number, prov.child.pid as number], roles: ['user', 'gateway', 'provider'] })
+      log(`${name} (${relayVariant}, node flags ${set.label}): user port ${spl.info.port} → gateway splice port → ${prov.info.multiaddr}`)
     }
 
     // Warm-up: one small transfer and a few round trips per path (JIT, windows, connections).
     for (const [, p] of paths) { await throughput(p.port, 64 * MiB); await rtts(p.port, 200) }
 
-    const results = new Map<string, PathResult>([...paths.keys()].map(k => [k, { MiBps: [], cpuMsPerMiB: [] }]))
+    const results = new Map<string, PathResult>([...paths.keys()].map(k => [k, { MiBps: [], cpuMsPerMiB: [], perProcess: [], perProcessMain: [] }]))
+    const order = [...paths.entries()]
     for (let r = 0; r < runs; r++) {
-      for (const [name, p] of paths) {
+      for (const [name, p] of r % 2 === 0 ? order : [...order].reverse()) {
         const before = p.pids.map(cpuMs)
+        const beforeMain = p.pids.map(mainThreadCpuMs)
         const mibps = await throughput(p.port, sizeMiB * MiB)
         // CPU per MiB of each forwarding process (user, [gateway,] provider; ssh, sshd).
         const each = p.pids.map((pid, i) => (cpuMs(pid) - (before[i] as number)) / sizeMiB)
+        const eachMain = p.pids.map((pid, i) => (mainThreadCpuMs(pid) - (beforeMain[i] as number)) / sizeMiB)
         const cpuPerMiB = each.reduce((a, b) => a + b, 0)
         const res = results.get(name) as PathResult
         res.MiBps.push(mibps)
-        if (p.pids.length > 0) res.cpuMsPerMiB.push(cpuPerMiB)
-        log(`run ${r + 1}/${runs} ${name}: ${mibps.toFixed(1)} MiB/s${p.pids.length > 0 ? `, ${cpuPerMiB.toFixed(2)} CPU ms/MiB in the forwarders (${each.map(x => x.toFixed(2)).join(' + ')})` : ''}`)
+        if (p.pids.length > 0) { res.cpuMsPerMiB.push(cpuPerMiB); res.perProcess.push(each); res.perProcessMain.push(eachMain) }
+        log(`run ${r + 1}/${runs} ${name}: ${mibps.toFixed(1)} MiB/s${p.pids.length > 0 ? `, ${cpuPerMiB.toFixed(2)} CPU ms/MiB in the forwarders (${each.map((x, i) => `${p.roles[i] ?? '?'} ${x.toFixed(2)} [main ${(eachMain[i] as number).toFixed(2)}]`).join(' + ')})` : ''}`)
       }
     }
     for (const [name, p] of paths) {
@@ -294,6 +351,11 @@ export async function run (args: string[]): Promise<Record<string, unknown>> {
         MiBps_min: round(Math.min(...res.MiBps), 1),
         MiBps_max: round(Math.max(...res.MiBps), 1),
         ...(res.cpuMsPerMiB.length > 0 ? { cpu_ms_per_MiB: round(median(res.cpuMsPerMiB), 2) } : {}),
+        // Per process (medians over rounds): all threads, and the main thread alone.
+        ...Object.fromEntries((paths.get(name)?.roles ?? []).flatMap((role, i) => [
+          [`${role}_cpu_ms_per_MiB`, round(median(res.perProcess.map(e => e[i] as number)), 2)],
+          [`${role}_main_ms_per_MiB`, round(median(res.perProcessMain.map(e => e[i] as number)), 2)]
+        ])),
         rtt_p50_ms: round(percentile(rtt, 50)),
         rtt_p99_ms: round(percentile(rtt, 99))
       }
@@ -329,10 +391,18 @@ export async function run (args: string[]): Promise<Record<string, unknown>> {
       tunnel_vs_tcp: ratio(t?.MiBps, c.MiBps),
       direct_vs_ssh: ratio(direct?.MiBps, s?.MiBps),
       spliced_vs_relayed: ratio(summary('spliced')?.MiBps, relayed?.MiBps),
+      ...(flagSets.length > 1 ? { splice_flag_sets: flagSets.map((f, i) => ({ path: i === 0 ? 'spliced' : `spliced[${f.label}]`, flags: f.flags })) } : {}),
       tuned_vs_stock: ratio(direct?.MiBps, stock?.MiBps),
       tunnel_variant: main,
+      node_flags: first.flags,
       ssh_cipher: ssh?.cipher ?? null,
-      paths: Object.fromEntries([...paths.keys()].map(k => [k, summary(k)])),
+      // Per path: the medians, plus its same-round ratio against ssh, round by round (the machine's
+      // load moves between rounds; a flag set that helps should win in every round).
+      paths: Object.fromEntries([...paths.keys()].map(k => {
+        const sshRuns = results.get('ssh')?.MiBps
+        const own = (results.get(k) as PathResult).MiBps
+        return [k, { ...summary(k), ...(sshRuns != null && k !== 'ssh' ? { vs_ssh_by_round: own.map((x, i) => round(x / (sshRuns[i] as number))) } : {}) }]
+      })),
       size_mib: sizeMiB,
       runs,
       rtt_samples: rttSamples,

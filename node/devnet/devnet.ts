@@ -8,6 +8,7 @@ import fsp from 'node:fs/promises'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { KaisarError } from '../errors.js'
+import { DATA_PATH_NODE_FLAGS } from '../runtime/gc-flags.js'
 import { loadOrCreateIdentity } from '../identity/keystore.js'
 import { prepareDataDir } from '../store/data-dir.js'
 import type { LogLevel, Role } from '../config/schema.js'
@@ -115,8 +116,10 @@ export class Devnet {
   }
 
   private spawnNode (node: DevnetNode, bootstrap: string[], onExit?: (node: DevnetNode, code: number | null, signal: NodeJS.Signals | null) => void): void {
+    // The node's IPC channel (the lifeline below) would not survive bin/kaisar-node.js's re-exec
+    // (close-on-exec), so the flags it would add are given here; the bin then does not re-exec.
     const args = [
-      CLI_ENTRY, 'start', '--role', node.role, '--data-dir', node.dataDir,
+      ...DATA_PATH_NODE_FLAGS, CLI_ENTRY, 'start', '--role', node.role, '--data-dir', node.dataDir,
       '--listen', `/ip4/127.0.0.1/tcp/${node.p2pPort}`, '--listen', `/ip4/127.0.0.1/tcp/${node.wsPort}/ws`,
       '--api', `127.0.0.1:${node.apiPort}`, '--log-level', this.opts.logLevel, '--json',
       ...bootstrap.filter(b => !b.endsWith(`/p2p/${node.peerId ?? '-'}`)).flatMap(b => ['--bootstrap', b]),
