@@ -118,7 +118,11 @@ export class Cluster {
       starting.add(one)
     }
     await Promise.all(starting)
-    if (failure != null) throw failure
+    if (failure != null) {
+      // Leave nothing running behind a failed start (the ledger host included).
+      await Promise.allSettled([...started, host].flatMap(n => n != null ? [n.node.stop()] : []))
+      throw failure
+    }
     cluster.nodes.push(...started.filter((n): n is ClusterNode => n != null))
     cluster.bootstrap = bootstrap
     cluster.spec = spec
