@@ -3,13 +3,9 @@
 // with the peer-store read cache (node/network/peer-store-read-cache.ts) against the same stack
 // without it, alternated round by round. Each server answers a query with the 20 closest peers
 // it knows, so a query among 20 servers is ≈ 19 RPCs and ≈ 380 peer-store reads.
-import { generateKeyPair } from '@libp2p/crypto/keys'
-import { MemoryLevel } from 'memory-level'
 import { randomBytes } from 'node:crypto'
-import { NodeMetrics } from '../node/metrics/registry.js'
-import { createNetwork, type KaisarLibp2p } from '../node/network/libp2p.js'
-import { RecordVersionIndex, recordValidators } from '../node/network/records/validators.js'
-import { log, median, round } from './lib.js'
+import { benchNode, log, median, round } from './lib.js'
+import type { KaisarLibp2p } from '../node/network/libp2p.js'
 
 interface Round { cpuMsPerQuery: number, cpuMsPerRpc: number, rpcsPerQuery: number }
 
@@ -20,14 +16,7 @@ async function measure (servers: number, queries: number, cache: boolean): Promi
   const nodes: KaisarLibp2p[] = []
   try {
     for (let i = 0; i < servers; i++) {
-      const db = new MemoryLevel<string, Uint8Array>({ valueEncoding: 'view' })
-      const node = await createNetwork({
-        privateKey: await generateKeyPair('Ed25519'), listen: [`/memory/${net}-${i}`], transport: 'memory', agentVersion: 'kaisar-bench',
-        maxConnections: 4 * servers, inboundConnectionThreshold: 4 * servers, dhtServer: true, relayServer: false, autonat: false, dcutr: false,
-        records: recordValidators(new RecordVersionIndex(db), new NodeMetrics()), peerStoreReadCache: cache
-      })
-      await node.start()
-      nodes.push(node)
+      nodes.push(await benchNode({ listen: [`/memory/${net}-${i}`], transport: 'memory', dhtServer: true, maxConnections: 4 * servers, metrics: false, peerStoreReadCache: cache }))
     }
     const first = nodes[0]?.getMultiaddrs()[0]
     if (first == null) throw new Error('the first server has no address')

@@ -18,16 +18,25 @@ export interface BenchNodeOptions {
   relayUnlimited?: boolean
   /** Attach libp2p's Prometheus metrics, as a real node does (default true). */
   metrics?: boolean
+  /** Default 'tcp'; 'memory' for many nodes in one process, as the simulator runs them. */
+  transport?: 'tcp' | 'memory'
+  /** Default false (a DHT client). */
+  dhtServer?: boolean
+  /** Connection limit, inbound threshold alike (default 100). */
+  maxConnections?: number
+  /** Default createNetwork's (on). */
+  peerStoreReadCache?: boolean
 }
 
-/** The production libp2p stack (TCP, Noise, Yamux, ...) without persistence, for benchmarks. */
+/** The production libp2p stack (TCP or memory, Noise, Yamux, ...) without persistence, for benchmarks. */
 export async function benchNode (listenOrOptions: string[] | BenchNodeOptions = {}): Promise<KaisarLibp2p> {
   const opts: BenchNodeOptions = Array.isArray(listenOrOptions) ? { listen: listenOrOptions } : listenOrOptions
   const db: StateDb = new MemoryLevel<string, Uint8Array>({ valueEncoding: 'view' })
   const node = await createNetwork({
-    privateKey: await generateKeyPair('Ed25519'), listen: opts.listen ?? ['/ip4/127.0.0.1/tcp/0'], transport: 'tcp', websockets: false, agentVersion: 'kaisar-bench',
-    maxConnections: 100, inboundConnectionThreshold: 100, dhtServer: false, relayServer: opts.relayServer ?? false, autonat: false, dcutr: false,
+    privateKey: await generateKeyPair('Ed25519'), listen: opts.listen ?? ['/ip4/127.0.0.1/tcp/0'], transport: opts.transport ?? 'tcp', websockets: false, agentVersion: 'kaisar-bench',
+    maxConnections: opts.maxConnections ?? 100, inboundConnectionThreshold: opts.maxConnections ?? 100, dhtServer: opts.dhtServer ?? false, relayServer: opts.relayServer ?? false, autonat: false, dcutr: false,
     records: recordValidators(new RecordVersionIndex(db), new NodeMetrics()),
+    ...(opts.peerStoreReadCache != null ? { peerStoreReadCache: opts.peerStoreReadCache } : {}),
     ...(opts.metrics !== false ? { metricsRegistry: new Registry() } : {}),
     ...(opts.tuning != null ? { tuning: opts.tuning } : {}),
     ...(opts.relayUnlimited != null ? { relayUnlimited: opts.relayUnlimited } : {})
