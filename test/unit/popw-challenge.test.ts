@@ -99,4 +99,38 @@ test('solving gives up when its signal aborts', async () => {
   }
 })
 
+// The give-up projects the rows left at the solver's own computing pace. One long turn of a busy
+// event loop (another node in the same process, another challenge) is time passed, charged once,
+// not a pace: charging it per row made honest providers give up (CI, popw-cheaters, stop 13).
+test('one stall of a shared event loop does not make a feasible challenge give up', async () => {
+  const n = 400
+  const t0 = performance.now()
+  await solveChallenge(nonce(), provider, n)
+  const computeMs = performance.now() - t0
+  const stallMs = 300
+  const budgetMs = Math.ceil(stallMs + 3 * computeMs + 50)
+  // Queued before the solver starts, so it runs in the solver's first yield.
+  setImmediate(() => { const until = performance.now() + stallMs; while (performance.now() < until); })
+  const started = performance.now()
+  const solved = await solveChallenge(nonce(), provider, n, undefined, budgetMs)
+  assert.is(solved.rows.length, n)
+  assert.ok(performance.now() - started < budgetMs, `solved in ${Math.round(performance.now() - started)} ms, budget ${budgetMs} ms (compute alone ${Math.round(computeMs)} ms)`)
+})
+
+test('a challenge that cannot fit its budget is given up early, not at the deadline', async () => {
+  const n = 400
+  const t0 = performance.now()
+  await solveChallenge(nonce(), provider, n)
+  const computeMs = performance.now() - t0
+  const budgetMs = Math.max(10, Math.floor(computeMs / 4))
+  const started = performance.now()
+  try {
+    await solveChallenge(nonce(), provider, n, undefined, budgetMs)
+    assert.unreachable('should give up')
+  } catch (err) {
+    assert.is((err as { code?: string }).code, 'ABORTED')
+    assert.ok(performance.now() - started < computeMs, `gave up after ${Math.round(performance.now() - started)} ms of ${Math.round(computeMs)} ms`)
+  }
+})
+
 test.run()
