@@ -58,8 +58,11 @@ const children: ChildProcess[] = []
 /** Spawns a bench script and waits for its one-line JSON ready message. */
 async function spawnJson<T> (script: string, args: string[], nodeFlags: string[] = []): Promise<Proc<T>> {
   // BENCH_NODE_FLAGS: extra Node flags for the node processes, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
-  const flags = script === NODE ? [...(process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(f => f !== ''), ...nodeFlags] : []
-  const child = spawn(process.execPath, [...flags, script, ...args], { stdio: ['pipe', 'pipe', 'inherit'] })
+  const all = script === NODE ? [...(process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(f => f !== ''), ...nodeFlags] : []
+  // NAME=VALUE tokens are the process's environment, the rest its node options.
+  const env = { ...process.env, ...Object.fromEntries(all.filter(isEnvToken).map(t => [t.slice(0, t.indexOf('=')), t.slice(t.indexOf('=') + 1)])) }
+  const flags = all.filter(t => !isEnvToken(t))
+  const child = spawn(process.execPath, [...flags, script, ...args], { stdio: ['pipe', 'pipe', 'inherit'], env })
   children.push(child)
   const info = await new Promise<T>((resolve, reject) => {
     let out = ''
@@ -112,6 +115,8 @@ function mainThreadCpuMs (pid: number): number {
   } catch { return NaN }
 }
 
+const isEnvToken = (token: string): boolean => /^[A-Za-z_][A-Za-z0-9_]*=/.test(token)
+
 type Role = 'user' | 'gateway' | 'provider'
 /** Node flags per role of a spliced trio. */
 export interface FlagSet { label: string, flags: Record<Role, string[]> }
@@ -120,6 +125,7 @@ export interface FlagSet { label: string, flags: Record<Role, string[]> }
  * `--splice-flags` value: sets separated by ';', each a space-separated list of Node/V8 flags for
  * the three processes of one spliced trio. A flag prefixed with `gateway:`, `ends:` (user and
  * provider), `user:` or `provider:` goes to those processes only; `-` or an empty set is no flags.
+ * A `NAME=VALUE` token sets an environment variable instead (e.g. `OPENSSL_ia32cap=:~0x10000`).
  * E.g. "-;--single-threaded-gc;gateway:--single-threaded-gc;ends:--single-threaded-gc".
  */
 export function parseFlagSets (spec: string): FlagSet[] {
