@@ -10,6 +10,7 @@ export class PopwMetrics {
   readonly verdicts: Counter<'result'>
   readonly probeSeconds: Histogram<'probe'>
   readonly challengesServed: Counter<'result'>
+  readonly laggedProbes: Counter
 
   constructor (registry: Registry) {
     const r = [registry]
@@ -19,6 +20,7 @@ export class PopwMetrics {
     this.settleLatency = new Histogram({ name: 'kaisar_popw_settle_latency_seconds', help: 'From an epoch\'s end to this node seeing its settlement', buckets: [0.25, 0.5, 1, 2, 5, 10, 30, 120], registers: r })
     this.verdicts = new Counter({ name: 'kaisar_popw_verdicts_total', help: 'Verdicts this checker signed, by result', labelNames: ['result'], registers: r })
     this.probeSeconds = new Histogram({ name: 'kaisar_popw_probe_seconds', help: 'Duration of this checker\'s probes, by probe', labelNames: ['probe'], buckets: [0.005, 0.02, 0.1, 0.5, 2, 10], registers: r })
+    this.laggedProbes = new Counter({ name: 'kaisar_popw_probes_lagged_total', help: 'Probes this checker abstained on because its own event loop stalled during them and every failure was timed', registers: r })
     this.challengesServed = new Counter({ name: 'kaisar_popw_challenges_served_total', help: 'Seeded challenges this provider answered, by result', labelNames: ['result'], registers: r })
   }
 }

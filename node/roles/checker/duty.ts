@@ -134,7 +134,11 @@ export class CheckerDuty implements Startable {
     for (const p of w.ctx.dutiesOf(this.key)) {
       // No finished probe, or one the window cut short: abstain (no commitment, a backup counts).
       const report = reports.get(p.peerId)
-      if (report == null || report.abstain === true) { this.c.metrics.verdicts.inc({ result: 'abstained' }); continue }
+      if (report == null || report.abstain === true) {
+        if (report?.checkerLagMs != null) this.c.logger.info({ epoch, provider: p.peerId, lagMs: report.checkerLagMs, reasons: report.reasons }, 'abstained: this checker\'s event loop stalled during the failed steps')
+        this.c.metrics.verdicts.inc({ result: 'abstained' })
+        continue
+      }
       const result = this.init.hooks?.verdict?.(p.peerId, report.result) ?? report.result
       const verdict = await signVerdict(this.c.privateKey, {
         epoch: BigInt(epoch),

@@ -21,6 +21,7 @@ import { decodeBenchmark, decodeInventory, type BenchmarkResult, type HardwareIn
 import { raceSignal } from '../../abort.js'
 import { measureTransfer } from '../../network/bandwidth.js'
 import { JsonFrames } from '../../network/json-frames.js'
+import { processLoopLag, type LoopLag } from '../../runtime/loop-lag.js'
 import type { Ledger } from '../../../chain/ledger.js'
 import type { Member } from '../../../protocols/popw/assignment.js'
 import type { Result } from '../../../protocols/popw/verdict.js'
@@ -38,6 +39,8 @@ export interface ProbeReport {
    * than accuse the provider of its own lack of time.
    */
   abstain?: boolean
+  /** Set when this checker's own event loop stalled during the probe (ms): see `lagVerdict`. */
+  checkerLagMs?: number
   reasons: string[]
   rttMs: number
   bandwidthMbps: number
@@ -69,26 +72,80 @@ interface Claims { inventory: HardwareInventory, benchmark?: BenchmarkResult, wa
 /** Epochs a provider's fetched record is used before it is fetched again. */
 const RECORD_REFRESH_EPOCHS = 5
 
+/**
+ * Failures that are measurements against this checker's clock (a timeout, a deadline, a rate).
+ * A checker whose event loop stalls can record any of them for a provider that answered in time.
+ * The others (a replayed answer, a wrong row, a wallet that does not match, a refusal) are facts
+ * about what the provider sent, whatever the checker's clock did.
+ */
+export const TIMED_REASONS: ReadonlySet<string> = new Set([
+  'unreachable', 'no-record', 'challenge-unreachable', 'challenge-deadline', 'challenge-too-slow',
+  'challenge-failed', 'bandwidth-failed', 'bandwidth-below-claim', 'leases-unanswered', 'lease-unreachable'
+])
+
+/**
+ * A stall this long of the checker's own event loop during a step makes the step's timed failure
+ * the checker's, not the provider's. A healthy node's loop stalls for tens of ms; the tightest
+ * bound a probe keeps is a challenge's allowance (600 ms by default).
+ */
+export const LAG_ABSTAIN_MS = 250
+
+/**
+ * The report a checker signs, given the failures its own stalls excuse (`excused`: timed reasons
+ * whose step saw the checker's loop stall ≥ LAG_ABSTAIN_MS). A failing report whose every reason
+ * is excused becomes an abstention (no commitment; a backup counts instead), as when the probe
+ * window closes. One reason that is not excused keeps it a failure.
+ */
+export function lagVerdict (report: ProbeReport, excused: ReadonlyMap<string, number>): ProbeReport {
+  if (report.abstain === true || report.reasons.length === 0 || !report.reasons.every(r => excused.has(r))) return report
+  return { ...report, abstain: true, checkerLagMs: Math.round(Math.max(...excused.values())) }
+}
+
 export class Prober {
   private readonly roots = new Map<string, string[]>()
   private readonly claimCache = new Map<string, { epoch: number, claims: Claims }>()
 
-  constructor (private readonly c: { libp2p: KaisarLibp2p, ledger: Ledger, records: SignedRecordStore, metrics: PopwMetrics }, private readonly init: ProberInit) {}
+  private readonly lag: LoopLag
+
+  constructor (private readonly c: { libp2p: KaisarLibp2p, ledger: Ledger, records: SignedRecordStore, metrics: PopwMetrics, loopLag?: LoopLag }, private readonly init: ProberInit) {
+    this.lag = c.loopLag ?? processLoopLag()
+  }
 
   async probe (provider: Member, ctx: EpochContext, signal: AbortSignal): Promise<ProbeReport> {
+    const excused = new Map<string, number>()
+    const report = lagVerdict(await this.run(provider, ctx, signal, excused), excused)
+    if (report.checkerLagMs != null) this.c.metrics.laggedProbes.inc()
+    return report
+  }
+
+  private async run (provider: Member, ctx: EpochContext, signal: AbortSignal, excused: Map<string, number>): Promise<ProbeReport> {
     const report: ProbeReport = { result: 'fail', reasons: [], rttMs: 0, bandwidthMbps: 0, challengeN: 0, challengeMs: 0, deadlineMs: 0, claimedClass: '', leasesChecked: 0, leasesOk: 0 }
     const peer = peerIdFromString(provider.peerId)
+    // Each step is timed, and the loop's stalls are read over the step whose failure stands: a
+    // stall in an earlier step that passed excuses nothing.
+    let stepStart = performance.now()
+    const step = async <T>(name: string, fn: () => Promise<T>): Promise<T> => {
+      stepStart = performance.now()
+      return await this.timed(name, fn)
+    }
+    const note = (...reasons: string[]): void => {
+      const lag = this.lag.maxSince(stepStart)
+      for (const r of reasons) {
+        report.reasons.push(r)
+        if (TIMED_REASONS.has(r) && lag >= LAG_ABSTAIN_MS) excused.set(r, Math.max(lag, excused.get(r) ?? 0))
+      }
+    }
     // A step that ended because the window closed is this checker's limit, not the provider's failing.
     const outOfTime = (): boolean => signal.aborted && report.reasons.length === 0
     const fail = (reason: string): ProbeReport => {
       if (outOfTime()) return { ...report, abstain: true }
-      report.reasons.push(reason)
+      note(reason)
       return report
     }
 
     // 1. Liveness and RTT.
     try {
-      report.rttMs = Math.round(await this.timed('ping', async () => await this.ping(peer, AbortSignal.any([signal, AbortSignal.timeout(5_000)]))))
+      report.rttMs = Math.round(await step('ping', async () => await this.ping(peer, AbortSignal.any([signal, AbortSignal.timeout(5_000)]))))
     } catch {
       return fail('unreachable')
     }
@@ -96,50 +153,50 @@ export class Prober {
     // 2. What it claims.
     let claims: Claims
     try {
-      claims = await this.timed('record', async () => await this.claims(peer, ctx.epoch, signal))
+      claims = await step('record', async () => await this.claims(peer, ctx.epoch, signal))
     } catch {
       return fail('no-record')
     }
-    if (claims.wallet !== provider.address) report.reasons.push('wallet-mismatch')
+    if (claims.wallet !== provider.address) note('wallet-mismatch')
 
     // 3. The seeded challenge, sized by the claim.
     const claim = claimedCompute(claims.inventory, claims.benchmark)
     const plan = planChallenge(claim, this.init.challengeMs, report.rttMs, this.init.challengeAllowanceMs)
     Object.assign(report, { claimedClass: claim.id, challengeN: plan.n, deadlineMs: plan.deadlineMs })
-    let challenge = await this.timed('challenge', async () => await this.challenge(peer, provider, plan.n, plan.deadlineMs, signal))
+    let challenge = await step('challenge', async () => await this.challenge(peer, provider, plan.n, plan.deadlineMs, signal))
     // A missed deadline gets one more try with a fresh nonce, when the window still has room for
     // it: a moment's congestion should not fail an honest provider (nor give its checker a
     // minority verdict), while a provider that is slow, or claims more than it has, misses both.
     if (challenge.reason === 'challenge-deadline' && !signal.aborted) {
-      const again = await this.timed('challenge', async () => await this.challenge(peer, provider, plan.n, plan.deadlineMs, signal))
+      const again = await step('challenge', async () => await this.challenge(peer, provider, plan.n, plan.deadlineMs, signal))
       if (again.reason !== 'probe-window') challenge = again // a retry cut short by the window leaves the miss standing
     }
     report.challengeMs = Math.round(challenge.ms)
     if (challenge.reason === 'probe-window') return fail('probe-window')
-    if (challenge.reason != null) report.reasons.push(challenge.reason)
+    if (challenge.reason != null) note(challenge.reason)
 
     // 4. Bandwidth against the claimed benchmark.
     if (this.init.bandwidthBytes > 0) {
       try {
-        const sample = await this.timed('bandwidth', async () => await measureTransfer(this.c.libp2p, peer, this.init.bandwidthBytes, AbortSignal.any([signal, AbortSignal.timeout(10_000)])))
+        const sample = await step('bandwidth', async () => await measureTransfer(this.c.libp2p, peer, this.init.bandwidthBytes, AbortSignal.any([signal, AbortSignal.timeout(10_000)])))
         report.bandwidthMbps = Math.round(sample.bytes * 8 / 1e6 / (sample.elapsedMs / 1000))
         const claimed = claims.benchmark?.network
-        if (claimed?.status === 'ok' && report.bandwidthMbps * BANDWIDTH_TOLERANCE < claimed.throughputMBps * 8) report.reasons.push('bandwidth-below-claim')
+        if (claimed?.status === 'ok' && report.bandwidthMbps * BANDWIDTH_TOLERANCE < claimed.throughputMBps * 8) note('bandwidth-below-claim')
       } catch {
         if (outOfTime()) return { ...report, abstain: true }
-        report.reasons.push('bandwidth-failed')
+        note('bandwidth-failed')
       }
     }
 
     // 5. Its running leases, as their user.
     try {
-      const leases = await this.timed('leases', async () => await this.leases(peer, provider, ctx, signal))
+      const leases = await step('leases', async () => await this.leases(peer, provider, ctx, signal))
       report.leasesChecked = leases.checked
       report.leasesOk = leases.ok
-      report.reasons.push(...leases.reasons)
+      note(...leases.reasons)
     } catch {
       if (outOfTime()) return { ...report, abstain: true }
-      report.reasons.push('leases-unanswered')
+      note('leases-unanswered')
     }
 
     report.result = report.reasons.length === 0 ? 'pass' : 'fail'
