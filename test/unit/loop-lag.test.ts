@@ -3,10 +3,21 @@
 // that has not reached a timer tick yet, and only over the span asked; a failing report whose
 // every reason is a timed one that a stall excuses becomes an abstention, and one untimed reason
 // keeps it a failure.
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import { streamPair } from '@libp2p/utils'
+import { Registry } from 'prom-client'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
+import { JsonFrames } from '../../node/network/json-frames.js'
+import { PopwMetrics } from '../../node/popw/metrics.js'
 import { LoopLagMonitor } from '../../node/runtime/loop-lag.js'
-import { LAG_ABSTAIN_MS, TIMED_REASONS, lagVerdict, type ProbeReport } from '../../node/roles/checker/prober.js'
+import { LAG_ABSTAIN_MS, Prober, TIMED_REASONS, lagVerdict, type ProbeReport } from '../../node/roles/checker/prober.js'
+import { challengeRequestSchema } from '../../protocols/popw/messages.js'
+import type { Ledger } from '../../chain/ledger.js'
+import type { KaisarLibp2p } from '../../node/network/libp2p.js'
+import type { SignedRecordStore } from '../../node/network/records/store.js'
+import type { EpochContext } from '../../node/popw/registry.js'
 
 const sleep = async (ms: number): Promise<void> => { await new Promise(resolve => setTimeout(resolve, ms)) }
 const block = (ms: number): void => { const until = performance.now() + ms; while (performance.now() < until); }
@@ -59,6 +70,57 @@ test('timed failures that stalls excuse become an abstention; one untimed reason
   // A passing report and one already abstaining are left as they are.
   const pass: ProbeReport = { ...failing([]), result: 'pass' }
   assert.is(lagVerdict(pass, new Map()), pass)
+})
+
+/**
+ * A Prober whose every dial reaches `serve` over an in-memory stream pair (the provider's side of
+ * /kaisar/challenge/1.0.0), the ledger and DHT unused: the probes below end at the ping.
+ */
+async function probeAgainst (serve: (frames: JsonFrames) => Promise<void>): Promise<{ report: ProbeReport, lagged: number }> {
+  const metrics = new PopwMetrics(new Registry())
+  const loopLag = new LoopLagMonitor()
+  loopLag.start()
+  const libp2p = {
+    dialProtocol: async () => { const [checkerEnd, providerEnd] = await streamPair(); void serve(new JsonFrames(providerEnd)).catch(() => {}); return checkerEnd },
+    getConnections: () => []
+  }
+  const prober = new Prober({ libp2p: libp2p as unknown as KaisarLibp2p, ledger: {} as unknown as Ledger, records: {} as unknown as SignedRecordStore, metrics, loopLag }, { challengeMs: 5, bandwidthBytes: 0, challengeAllowanceMs: 600 })
+  const peerId = peerIdFromPrivateKey(await generateKeyPair('Ed25519'))
+  // AbortSignal.timeout's timers and the monitor's are unref'd; a real node's sockets keep it alive.
+  const keepAlive = setInterval(() => {}, 1000)
+  try {
+    const report = await prober.probe({ peerId: peerId.toString(), key: new Uint8Array(peerId.toMultihash().bytes), address: '5Provider' }, { epoch: 1 } as unknown as EpochContext, new AbortController().signal)
+    return { report, lagged: (await metrics.laggedProbes.get()).values[0]?.value ?? 0 }
+  } finally {
+    clearInterval(keepAlive)
+    loopLag.stop()
+  }
+}
+
+test('a timed failure in a step during which the checker\'s loop stalled is an abstention, counted', async () => {
+  // The process stalls while the ping is in flight (one process holding both ends, or a checker
+  // under load), and the ping then fails: the checker cannot tell the provider's failing from its
+  // own lateness, so it does not sign a failure.
+  const { report, lagged } = await probeAgainst(async frames => {
+    assert.is((await frames.read(challengeRequestSchema)).op, 'ping')
+    block(LAG_ABSTAIN_MS + 150)
+    await frames.stream.close() // no pong
+  })
+  assert.equal(report.reasons, ['unreachable'])
+  assert.is(report.abstain, true, JSON.stringify(report))
+  assert.ok((report.checkerLagMs ?? 0) >= LAG_ABSTAIN_MS, `lag ${report.checkerLagMs}`)
+  assert.is(lagged, 1, 'counted in kaisar_popw_probes_lagged_total')
+})
+
+test('without a stall the same failure stands', async () => {
+  const { report, lagged } = await probeAgainst(async frames => {
+    await frames.read(challengeRequestSchema)
+    await frames.stream.close() // no pong
+  })
+  assert.equal(report.reasons, ['unreachable'])
+  assert.is(report.result, 'fail')
+  assert.is(report.abstain, undefined)
+  assert.is(lagged, 0)
 })
 
 test.run()
