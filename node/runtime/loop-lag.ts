@@ -3,12 +3,12 @@
 // Why: a checker's probes are timed (a 5 s ping, a challenge deadline of a second or less). When
 // the checker's own event loop stalls, its timers fire late and its reads are dispatched late, so
 // a provider that answered in time looks slow or gone. A stalled checker that then signs "fail"
-// accuses the provider of the checker's own overload. The prober asks this monitor whether the
-// loop stalled during a probe (node/roles/checker/prober.ts, `lagVerdict`).
+// accuses the provider of the checker's own overload. The prober asks this monitor how long the
+// loop was stalled during a failed step (node/roles/checker/prober.ts, `lagVerdict`).
 //
 // How: one timer per process, every SAMPLE_MS; each tick records how much later than due it ran.
-// `perf_hooks.monitorEventLoopDelay` gives a histogram since its last reset, not "the worst delay
-// since time t", which is the question asked here. The timer is unref'd: it never keeps a process
+// `perf_hooks.monitorEventLoopDelay` gives a histogram since its last reset, not "how long was
+// the loop stalled since time t", which is the question asked here. The timer is unref'd: it never keeps a process
 // alive, and it costs 20 wake-ups a second.
 
 const SAMPLE_MS = 50
@@ -16,8 +16,11 @@ const SAMPLE_MS = 50
 const CAPACITY = 2400
 
 export interface LoopLag {
-  /** The longest stall of the event loop since `t` (a performance.now() time), in ms, including one still under way. */
-  maxSince: (t: number) => number
+  /**
+   * How long the event loop was stalled since `t` (a performance.now() time), in ms: the delays of
+   * the ticks since then, the part of a stall before `t` left out, one still under way included.
+   */
+  stalledSince: (t: number) => number
 }
 
 export class LoopLagMonitor implements LoopLag {
@@ -40,18 +43,19 @@ export class LoopLagMonitor implements LoopLag {
     this.timer = undefined
   }
 
-  maxSince (t: number): number {
+  stalledSince (t: number): number {
     const now = performance.now()
     // A stall that has not ended in a tick yet: this call runs right after it, before the timer.
-    let max = this.timer != null ? Math.max(0, now - this.last - SAMPLE_MS) : 0
+    let stalled = this.timer != null ? Math.min(Math.max(0, now - this.last - SAMPLE_MS), now - t) : 0
     const seen = Math.min(this.count, CAPACITY)
     for (let i = 1; i <= seen; i++) {
       const slot = (this.count - i) % CAPACITY
-      // A tick at time `at` covers the stall that ended then; it began `lag` earlier.
-      if ((this.at[slot] as number) < t) break
-      max = Math.max(max, this.lag[slot] as number)
+      // A tick at time `at` ends a stall of `lag` ms: [at - lag, at].
+      const at = this.at[slot] as number
+      if (at < t) break
+      stalled += Math.min(this.lag[slot] as number, at - t)
     }
-    return max
+    return Math.max(0, stalled)
   }
 
   private tick (): void {

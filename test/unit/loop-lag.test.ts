@@ -12,7 +12,7 @@ import * as assert from 'uvu/assert'
 import { JsonFrames } from '../../node/network/json-frames.js'
 import { PopwMetrics } from '../../node/popw/metrics.js'
 import { LoopLagMonitor } from '../../node/runtime/loop-lag.js'
-import { LAG_ABSTAIN_MS, Prober, TIMED_REASONS, lagVerdict, type ProbeReport } from '../../node/roles/checker/prober.js'
+import { LAG_ABSTAIN_MS, Prober, TIMED_REASONS, lagVerdict, stallExcuses, type ProbeReport } from '../../node/roles/checker/prober.js'
 import { challengeRequestSchema } from '../../protocols/popw/messages.js'
 import type { Ledger } from '../../chain/ledger.js'
 import type { KaisarLibp2p } from '../../node/network/libp2p.js'
@@ -29,26 +29,52 @@ test('the monitor reports a stall over the span that holds it, and not outside i
     await sleep(200)
     const quiet = performance.now()
     await sleep(300)
-    assert.ok(monitor.maxSince(quiet) < 150, `an idle loop: ${monitor.maxSince(quiet)} ms`)
+    assert.ok(monitor.stalledSince(quiet) < 150, `an idle loop: ${monitor.stalledSince(quiet)} ms`)
     const before = performance.now()
     block(400)
     // No tick has run since the stall began: the stall under way counts.
-    assert.ok(monitor.maxSince(before) >= 350, `a stall not yet ticked: ${monitor.maxSince(before)} ms`)
+    assert.ok(monitor.stalledSince(before) >= 350, `a stall not yet ticked: ${monitor.stalledSince(before)} ms`)
     await sleep(200)
-    assert.ok(monitor.maxSince(before) >= 350, `a stall ticked: ${monitor.maxSince(before)} ms`)
+    assert.ok(monitor.stalledSince(before) >= 350, `a stall ticked: ${monitor.stalledSince(before)} ms`)
     const after = performance.now()
     await sleep(300)
-    assert.ok(monitor.maxSince(after) < 150, `after the stall: ${monitor.maxSince(after)} ms`)
+    assert.ok(monitor.stalledSince(after) < 150, `after the stall: ${monitor.stalledSince(after)} ms`)
   } finally {
     monitor.stop()
   }
+})
+
+test('stalls add up, and the part of a stall before the span is left out', async () => {
+  const monitor = new LoopLagMonitor()
+  monitor.start()
+  try {
+    await sleep(100)
+    block(300)
+    const mid = performance.now()
+    block(200)
+    await sleep(120)
+    block(200)
+    await sleep(120)
+    // From `mid`: the last 200 ms of the first stall, then the second: ≈ 400 ms, not 700.
+    const stalled = monitor.stalledSince(mid)
+    assert.ok(stalled >= 350 && stalled < 550, `stalled ${stalled} ms`)
+  } finally {
+    monitor.stop()
+  }
+})
+
+test('a stall excuses a failed step only when it is long and most of the step', () => {
+  assert.ok(stallExcuses(LAG_ABSTAIN_MS + 50, LAG_ABSTAIN_MS + 100))
+  assert.not.ok(stallExcuses(LAG_ABSTAIN_MS - 1, LAG_ABSTAIN_MS - 1), 'a short stall excuses nothing')
+  assert.not.ok(stallExcuses(400, 5_000), 'a 5 s timeout with 400 ms of stalls is the provider\'s')
+  assert.ok(stallExcuses(4_000, 5_000))
 })
 
 test('a stopped monitor reports nothing it did not see', () => {
   const monitor = new LoopLagMonitor()
   const t = performance.now()
   block(100)
-  assert.is(monitor.maxSince(t), 0)
+  assert.is(monitor.stalledSince(t), 0)
 })
 
 const failing = (reasons: string[]): ProbeReport => ({ result: 'fail', reasons, rttMs: 1, bandwidthMbps: 0, challengeN: 64, challengeMs: 900, deadlineMs: 620, claimedClass: 'cpu', leasesChecked: 0, leasesOk: 0 })
@@ -110,6 +136,18 @@ test('a timed failure in a step during which the checker\'s loop stalled is an a
   assert.is(report.abstain, true, JSON.stringify(report))
   assert.ok((report.checkerLagMs ?? 0) >= LAG_ABSTAIN_MS, `lag ${report.checkerLagMs}`)
   assert.is(lagged, 1, 'counted in kaisar_popw_probes_lagged_total')
+})
+
+test('a short stall inside a long failed step excuses nothing', async () => {
+  const { report, lagged } = await probeAgainst(async frames => {
+    await frames.read(challengeRequestSchema)
+    block(LAG_ABSTAIN_MS + 50)
+    await sleep(1_500)
+    await frames.stream.close()
+  })
+  assert.equal(report.reasons, ['unreachable'])
+  assert.is(report.abstain, undefined, JSON.stringify(report))
+  assert.is(lagged, 0)
 })
 
 test('without a stall the same failure stands', async () => {

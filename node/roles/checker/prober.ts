@@ -84,15 +84,21 @@ export const TIMED_REASONS: ReadonlySet<string> = new Set([
 ])
 
 /**
- * A stall this long of the checker's own event loop during a step makes the step's timed failure
- * the checker's, not the provider's. A healthy node's loop stalls for tens of ms; the tightest
- * bound a probe keeps is a challenge's allowance (600 ms by default).
+ * A timed failure is the checker's own when its event loop was stalled for at least this long
+ * during the failed step, and for at least half of the step's time: a provider that answered in
+ * time was then likely waiting in the checker's queue. A healthy node's loop stalls for tens of
+ * ms; a step that ran into a 5 s timeout with a few short stalls is still the provider's.
  */
 export const LAG_ABSTAIN_MS = 250
 
+/** Whether a failed step that took `elapsedMs`, `stalledMs` of them with the checker's loop stalled, is excused. */
+export function stallExcuses (stalledMs: number, elapsedMs: number): boolean {
+  return stalledMs >= LAG_ABSTAIN_MS && stalledMs >= elapsedMs / 2
+}
+
 /**
  * The report a checker signs, given the failures its own stalls excuse (`excused`: timed reasons
- * whose step saw the checker's loop stall ≥ LAG_ABSTAIN_MS). A failing report whose every reason
+ * whose step `stallExcuses`, with the stalled ms). A failing report whose every reason
  * is excused becomes an abstention (no commitment; a backup counts instead), as when the probe
  * window closes. One reason that is not excused keeps it a failure.
  */
@@ -129,10 +135,11 @@ export class Prober {
       return await this.timed(name, fn)
     }
     const note = (...reasons: string[]): void => {
-      const lag = this.lag.maxSince(stepStart)
+      const stalled = this.lag.stalledSince(stepStart)
+      const excuse = stallExcuses(stalled, performance.now() - stepStart)
       for (const r of reasons) {
         report.reasons.push(r)
-        if (TIMED_REASONS.has(r) && lag >= LAG_ABSTAIN_MS) excused.set(r, Math.max(lag, excused.get(r) ?? 0))
+        if (excuse && TIMED_REASONS.has(r)) excused.set(r, Math.max(stalled, excused.get(r) ?? 0))
       }
     }
     // A step that ended because the window closed is this checker's limit, not the provider's failing.
