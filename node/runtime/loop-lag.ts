@@ -3,12 +3,12 @@
 // Why: a checker's probes are timed (a 5 s ping, a challenge deadline of a second or less). When
 // the checker's own event loop stalls, its timers fire late and its reads are dispatched late, so
 // a provider that answered in time looks slow or gone. A stalled checker that then signs "fail"
-// accuses the provider of the checker's own overload. The prober asks this monitor how long the
-// loop was stalled during a failed step (node/roles/checker/prober.ts, `lagVerdict`).
+// accuses the provider of the checker's own overload. The prober asks this monitor for the
+// longest stall of the loop during a failed step (node/roles/checker/prober.ts, `lagVerdict`).
 //
 // How: one timer per process, every SAMPLE_MS; each tick records how much later than due it ran.
-// `perf_hooks.monitorEventLoopDelay` gives a histogram since its last reset, not "how long was
-// the loop stalled since time t", which is the question asked here. The timer is unref'd: it never keeps a process
+// `perf_hooks.monitorEventLoopDelay` gives a histogram since its last reset, not "the longest
+// stall since time t", which is the question asked here. The timer is unref'd: it never keeps a process
 // alive, and it costs 20 wake-ups a second.
 
 const SAMPLE_MS = 50
@@ -17,10 +17,12 @@ const CAPACITY = 2400
 
 export interface LoopLag {
   /**
-   * How long the event loop was stalled since `t` (a performance.now() time), in ms: the delays of
-   * the ticks since then, the part of a stall before `t` left out, one still under way included.
+   * The longest single stall of the event loop since `t` (a performance.now() time), in ms: the
+   * part of a stall before `t` left out, one still under way included. A busy loop that turns
+   * every few tens of ms delays each read by that much; only a long stall makes a reply that came
+   * in time look late.
    */
-  stalledSince: (t: number) => number
+  longestStallSince: (t: number) => number
 }
 
 export class LoopLagMonitor implements LoopLag {
@@ -43,19 +45,19 @@ export class LoopLagMonitor implements LoopLag {
     this.timer = undefined
   }
 
-  stalledSince (t: number): number {
+  longestStallSince (t: number): number {
     const now = performance.now()
     // A stall that has not ended in a tick yet: this call runs right after it, before the timer.
-    let stalled = this.timer != null ? Math.min(Math.max(0, now - this.last - SAMPLE_MS), now - t) : 0
+    let longest = this.timer != null ? Math.min(Math.max(0, now - this.last - SAMPLE_MS), now - t) : 0
     const seen = Math.min(this.count, CAPACITY)
     for (let i = 1; i <= seen; i++) {
       const slot = (this.count - i) % CAPACITY
       // A tick at time `at` ends a stall of `lag` ms: [at - lag, at].
       const at = this.at[slot] as number
       if (at < t) break
-      stalled += Math.min(this.lag[slot] as number, at - t)
+      longest = Math.max(longest, Math.min(this.lag[slot] as number, at - t))
     }
-    return Math.max(0, stalled)
+    return Math.max(0, longest)
   }
 
   private tick (): void {

@@ -84,16 +84,17 @@ export const TIMED_REASONS: ReadonlySet<string> = new Set([
 ])
 
 /**
- * A timed failure is the checker's own when its event loop was stalled for at least this long
- * during the failed step, and for at least half of the step's time: a provider that answered in
- * time was then likely waiting in the checker's queue. A healthy node's loop stalls for tens of
- * ms; a step that ran into a 5 s timeout with a few short stalls is still the provider's.
+ * A timed failure is the checker's own when one stall of its event loop during the failed step
+ * lasted at least this long and at least half of the step's time: a reply that came in time then
+ * waited in the checker's queue past the bound. A healthy node's loop stalls for tens of ms, a
+ * busy one turns every few tens of ms (which delays each read by that much, not by a deadline);
+ * a step that ran into a 5 s timeout with a 300 ms stall somewhere is still the provider's.
  */
 export const LAG_ABSTAIN_MS = 250
 
-/** Whether a failed step that took `elapsedMs`, `stalledMs` of them with the checker's loop stalled, is excused. */
-export function stallExcuses (stalledMs: number, elapsedMs: number): boolean {
-  return stalledMs >= LAG_ABSTAIN_MS && stalledMs >= elapsedMs / 2
+/** Whether a failed step that took `elapsedMs`, with a longest stall of the checker's loop of `stallMs`, is excused. */
+export function stallExcuses (stallMs: number, elapsedMs: number): boolean {
+  return stallMs >= LAG_ABSTAIN_MS && stallMs >= elapsedMs / 2
 }
 
 /**
@@ -135,7 +136,7 @@ export class Prober {
       return await this.timed(name, fn)
     }
     const note = (...reasons: string[]): void => {
-      const stalled = this.lag.stalledSince(stepStart)
+      const stalled = this.lag.longestStallSince(stepStart)
       const excuse = stallExcuses(stalled, performance.now() - stepStart)
       for (const r of reasons) {
         report.reasons.push(r)
