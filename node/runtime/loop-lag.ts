@@ -6,10 +6,11 @@
 // accuses the provider of the checker's own overload. The prober asks this monitor for the
 // longest stall of the loop during a failed step (node/roles/checker/prober.ts, `lagVerdict`).
 //
-// How: one timer per process, every SAMPLE_MS; each tick records how much later than due it ran.
-// `perf_hooks.monitorEventLoopDelay` gives a histogram since its last reset, not "the longest
-// stall since time t", which is the question asked here. The timer is unref'd: it never keeps a process
-// alive, and it costs 20 wake-ups a second.
+// How: one timer per process, every SAMPLE_MS; each tick records how much later than due it ran
+// (so a stall is seen up to one interval short). `perf_hooks.monitorEventLoopDelay` gives a
+// histogram since its last reset, not "the longest stall since time t", which is the question
+// asked here. The timer is unref'd: it never keeps a process alive, and it costs 20 wake-ups a
+// second.
 
 const SAMPLE_MS = 50
 /** Ticks remembered: two minutes, longer than any probe. */

@@ -39,7 +39,7 @@ export interface ProbeReport {
    * than accuse the provider of its own lack of time.
    */
   abstain?: boolean
-  /** Set when this checker's own event loop stalled during the probe (ms): see `lagVerdict`. */
+  /** Set when the report became an abstention because this checker's own loop stalled (the stall, ms): see `lagVerdict`. */
   checkerLagMs?: number
   reasons: string[]
   rttMs: number
@@ -89,6 +89,9 @@ export const TIMED_REASONS: ReadonlySet<string> = new Set([
  * waited in the checker's queue past the bound. A healthy node's loop stalls for tens of ms, a
  * busy one turns every few tens of ms (which delays each read by that much, not by a deadline);
  * a step that ran into a 5 s timeout with a 300 ms stall somewhere is still the provider's.
+ * A provider cannot buy an abstention: it would have to stall the checker's process (its frames
+ * are bounded at 64 KiB); and an abstention hands the provider to a backup checker, or leaves
+ * it without an outcome for the epoch when every checker abstains.
  */
 export const LAG_ABSTAIN_MS = 250
 
