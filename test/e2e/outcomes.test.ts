@@ -35,10 +35,12 @@ test('epochs settle; `outcomes` shows each provider passing with a checked inclu
   const checkers = await Promise.all([0, 1, 2].map(async () => await startNode(loopbackArgs('checker', await tempDir(), boot), { env: ENV })))
   const api = gateway.ready.api
 
-  // Two epochs with an outcome for both providers, settled.
+  // Two epochs with an outcome for both providers, settled, each counting all 3 checkers. An epoch
+  // whose seed block came before every checker was licensed has k < 3, and with k = 1 one verdict
+  // is a quorum (seen once under the full suite's load: a pass with one verdict).
   const settled = await waitFor('two settled epochs with both providers', async () => {
     const list = await getJson<CheckedOutcome[]>(`${api}/api/v1/outcomes`)
-    const epochs = [...new Set(list.map(o => o.epoch))].filter(e => list.filter(o => o.epoch === e && o.result === 'pass').length === 2)
+    const epochs = [...new Set(list.map(o => o.epoch))].filter(e => list.filter(o => o.epoch === e && o.result === 'pass' && o.assigned.length === 3).length === 2)
     return epochs.length >= 2 ? epochs : undefined
   }, 60_000, 500)
 
@@ -49,7 +51,7 @@ test('epochs settle; `outcomes` shows each provider passing with a checked inclu
   for (const o of outcomes.filter(x => settled.includes(x.epoch))) {
     assert.ok(o.verified, `the proof of ${o.provider} in epoch ${o.epoch} checks out`)
     assert.is(o.result, 'pass')
-    assert.ok(o.verdicts.filter(v => v.result === 'pass').length >= 2)
+    assert.ok(o.verdicts.filter(v => v.result === 'pass').length >= 2, `two passing verdicts at least: ${JSON.stringify(o)}`)
     assert.ok(providers.some(p => p.ready.peerId === o.provider))
   }
 

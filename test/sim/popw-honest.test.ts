@@ -76,7 +76,7 @@ test('honest network: every provider passes every epoch, one settlement each, ch
     // Paid: the counted (assigned) checkers' agreeing verdicts; standing-by backups earn nothing.
     const agreeing = settled.outcomes.reduce((n, o) => n + o.verdicts.filter(v => o.assigned.some(a => Buffer.compare(a, v.checker) === 0)).length, 0)
     const paid = settlement.rewards.reduce((s, r) => s + r.amount, 0n)
-    assert.is(paid, BigInt(agreeing) * 10n ** 11n, 'reward = 0.1 token per agreeing counted verdict')
+    assert.is(paid, BigInt(agreeing) * 10n ** 11n, `reward = 0.1 token per agreeing counted verdict; epoch ${epoch}: ${why}`)
     for (const r of settlement.rewards) earned.set(r.to, (earned.get(r.to) ?? 0n) + r.amount)
   }
   // The rewards reached the checkers' wallets (settlements are transfers from the treasury).
