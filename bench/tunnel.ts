@@ -90,14 +90,19 @@ async function stop (child: ChildProcess): Promise<void> {
 let clkTck = 100
 try { clkTck = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100 } catch {}
 
+/** User + system CPU time in a /proc `stat` file (a process's or one thread's), in ms; throws when it is gone. */
+function statCpuMs (file: string): number {
+  const stat = readFileSync(file, 'utf8')
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  return (Number(fields[11]) + Number(fields[12])) * 1000 / clkTck
+}
+
 /** CPU time (user + system) of a process and all its descendants, in ms. */
 function cpuMs (pid: number): number {
   let total = 0
   const visit = (p: number): void => {
     try {
-      const stat = readFileSync(`/proc/${p}/stat`, 'utf8')
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-      total += (Number(fields[11]) + Number(fields[12])) * 1000 / clkTck
+      total += statCpuMs(`/proc/${p}/stat`)
       const kids = readFileSync(`/proc/${p}/task/${p}/children`, 'utf8').trim()
       for (const k of kids === '' ? [] : kids.split(' ')) visit(Number(k))
     } catch {}
@@ -108,11 +113,7 @@ function cpuMs (pid: number): number {
 
 /** CPU time (user + system) of a process's main thread (its event loop), in ms. */
 function mainThreadCpuMs (pid: number): number {
-  try {
-    const stat = readFileSync(`/proc/${pid}/task/${pid}/stat`, 'utf8')
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-    return (Number(fields[11]) + Number(fields[12])) * 1000 / clkTck
-  } catch { return NaN }
+  try { return statCpuMs(`/proc/${pid}/task/${pid}/stat`) } catch { return NaN }
 }
 
 const isEnvToken = (token: string): boolean => /^[A-Za-z_][A-Za-z0-9_]*=/.test(token)
