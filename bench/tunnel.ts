@@ -37,6 +37,7 @@ import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { log, median, percentile, round, sinkThroughput } from './lib.js'
 import { DATA_PATH_NODE_FLAGS } from '../node/runtime/gc-flags.js'
+import { freePort } from '../node/runtime/free-port.js'
 
 const TARGET = fileURLToPath(new URL('./tunnel-target.js', import.meta.url))
 const NODE = fileURLToPath(new URL('./tunnel-node.js', import.meta.url))
@@ -179,14 +180,6 @@ async function rtts (port: number, n: number): Promise<number[]> {
   }
   sock.destroy()
   return out.sort((a, b) => a - b)
-}
-
-async function freePort (): Promise<number> {
-  const srv = net.createServer()
-  await new Promise<void>(resolve => srv.listen(0, '127.0.0.1', resolve))
-  const port = (srv.address() as net.AddressInfo).port
-  await new Promise(resolve => srv.close(resolve))
-  return port
 }
 
 async function waitPort (port: number, timeoutMs: number): Promise<void> {

@@ -20,6 +20,7 @@ import { KeyedMutex, NonceTracker } from '../../chain/peaq/nonces.js'
 import { polkadotUsesNativeWebSocket } from '../../chain/peaq/runtime.js'
 import { nativeWebSocket } from '../../chain/peaq/ws-binding.js'
 import { ConfigError } from '../../node/errors.js'
+import { freePort } from '../../node/runtime/free-port.js'
 
 const ALICE = '5GrwvaEF5zXb26Fz9rcQpDWS57CtERHpNehXCPcNoHGKutQY'
 const BOB = '5FHneW46xGXgs5mUiveU4sbTyGBzmstUspZC92UhjJM694ty'
@@ -200,13 +201,5 @@ test('the chopsticks script refuses to start without a chain spec, and says wher
   assert.match(result.stderr, /KAISAR_PEAQ_SPEC/)
   assert.match(result.stderr, /peaq-network-node/)
 })
-
-async function freePort (): Promise<number> {
-  const server = net.createServer()
-  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
-  const port = (server.address() as net.AddressInfo).port
-  await new Promise(resolve => server.close(resolve))
-  return port
-}
 
 test.run()
