@@ -10,6 +10,7 @@ import type { ContainerRuntime } from '../node/containers/runtime.js'
 import type { HardwareInventory } from '../node/hardware/schema.js'
 import type { Logger } from '../node/log.js'
 import type { StateDb } from '../node/store/state-db.js'
+import { freePort } from '../node/runtime/free-port.js'
 
 export interface ClusterNodeSpec {
   role: Role
@@ -30,6 +31,16 @@ export interface ClusterSpec {
   nodes: ClusterNodeSpec[]
   /** A name prefix for memory addresses, unique per cluster in one process. */
   name?: string
+  /**
+   * 'memory' (default): in-process links only. 'tcp': every node listens on 127.0.0.1, so nodes
+   * in other processes (the simulator's shards, sim/shard.ts) can reach them.
+   */
+  transport?: 'memory' | 'tcp'
+  /**
+   * Join a network that runs elsewhere (another shard's gateways, the ledger host first) instead
+   * of starting one: no node here hosts the ledger and no gateway is required.
+   */
+  bootstrap?: string[]
   heartbeatMs?: number
   memoryLatencyMs?: number
   logger?: Logger
@@ -43,6 +54,11 @@ export interface ClusterSpec {
   startRate?: number
   /** Called after each batch of nodes has started (the simulator samples memory against node count). */
   onProgress?: (started: number) => void
+  /**
+   * Called once the ledger host is up, with the addresses others bootstrap from (the ledger
+   * host's first): shards in other processes start their nodes alongside this cluster's.
+   */
+  onBootstrap?: (bootstrap: string[]) => void
 }
 
 export interface ClusterNode {
@@ -66,35 +82,42 @@ export class Cluster {
     const cluster = new Cluster(spec.name ?? `c${++clusters}-${process.pid}`)
     const logger = spec.logger ?? pino({ level: 'silent' })
     const gateways = spec.nodes.filter(n => n.role === 'gateway')
-    if (gateways.length === 0) throw new Error('a cluster needs at least one gateway (the ledger host)')
-    const ordered = [...gateways, ...spec.nodes.filter(n => n.role !== 'gateway')]
+    const joining = spec.bootstrap != null
+    if (!joining && gateways.length === 0) throw new Error('a cluster needs at least one gateway (the ledger host)')
+    const ordered = joining ? spec.nodes : [...gateways, ...spec.nodes.filter(n => n.role !== 'gateway')]
     const identities = await Promise.all(ordered.map(async () => await ephemeralIdentity()))
     const counters: Record<string, number> = {}
     const names = ordered.map(n => `${n.role}-${(counters[n.role] = (counters[n.role] ?? -1) + 1)}`)
-    const addrOf = (i: number): string => `/memory/${cluster.name}-${names[i] as string}/p2p/${(identities[i] as NodeIdentity).peerId.toString()}`
-    const bootstrap = gateways.map((_g, i) => addrOf(i))
+    const transport = spec.transport ?? 'memory'
+    // Over TCP the gateways' ports must be known before they start: everyone bootstraps from them.
+    const ports = await Promise.all(ordered.map(async n => transport === 'tcp' && !joining && n.role === 'gateway' ? await freePort() : 0))
+    const listenOf = (i: number): string => transport === 'memory' ? `/memory/${cluster.name}-${names[i] as string}` : `/ip4/127.0.0.1/tcp/${ports[i] as number}`
+    const addrOf = (i: number): string => `${listenOf(i)}/p2p/${(identities[i] as NodeIdentity).peerId.toString()}`
+    const bootstrap = spec.bootstrap ?? gateways.map((_g, i) => addrOf(i))
 
     const build = async (i: number): Promise<ClusterNode> => {
       const spec_ = ordered[i] as ClusterNodeSpec
       const name = names[i] as string
       const config = clusterConfig(spec_, {
-        listen: [`/memory/${cluster.name}-${name}`],
-        bootstrap: bootstrap.filter((_b, j) => j !== i),
-        ledgerHost: i === 0,
+        listen: [listenOf(i)],
+        bootstrap: joining ? bootstrap : bootstrap.filter((_b, j) => j !== i),
+        ledgerHost: !joining && i === 0,
         heartbeatMs: spec.heartbeatMs
       })
       const stateDb: StateDb = new MemoryLevel<string, Uint8Array>({ valueEncoding: 'view' })
       const node = await KaisarNode.build(config, identities[i] as NodeIdentity, {
-        stateDb, transport: 'memory', api: false, logger: logger.child({ node: name }), memoryLatencyMs: spec.memoryLatencyMs, inventory: spec_.inventory,
+        stateDb, transport, api: false, logger: logger.child({ node: name }), memoryLatencyMs: spec.memoryLatencyMs, inventory: spec_.inventory,
         runtime: spec_.runtime, popwHooks: spec_.popwHooks, connectionGater: spec_.connectionGater
       })
       return { name, spec: spec_, node, identity: identities[i] as NodeIdentity }
     }
 
     // The ledger host first: everyone else asks it for their nonces and registrations.
-    const host = await build(0)
-    await host.node.start()
-    cluster.nodes.push(host)
+    const host = joining ? undefined : await build(0)
+    await host?.node.start()
+    if (host != null) cluster.nodes.push(host)
+    spec.onBootstrap?.(bootstrap)
+    const first = host != null ? 1 : 0
     const concurrency = spec.startConcurrency ?? 8
     const tStart = Date.now()
     // Node by node: each starts at its own due time (with a rate) and at most `concurrency` start
@@ -102,10 +125,10 @@ export class Cluster {
     const started: Array<ClusterNode | undefined> = []
     const starting = new Set<Promise<void>>()
     let failure: unknown
-    let up = 1
-    for (let i = 1; i < ordered.length && failure == null; i++) {
+    let up = first
+    for (let i = first; i < ordered.length && failure == null; i++) {
       if (spec.startRate != null && spec.startRate > 0) {
-        const due = tStart + (i - 1) / spec.startRate * 1000
+        const due = tStart + (i - first) / spec.startRate * 1000
         if (due > Date.now()) await new Promise(resolve => setTimeout(resolve, due - Date.now()))
       }
       while (starting.size >= concurrency) await Promise.race(starting)
@@ -133,11 +156,13 @@ export class Cluster {
   async add (spec_: ClusterNodeSpec): Promise<ClusterNode> {
     const identity = await ephemeralIdentity()
     const name = `${spec_.role}-x${++this.added}`
-    const config = clusterConfig(spec_, { listen: [`/memory/${this.name}-${name}`], bootstrap: this.bootstrap, ledgerHost: false, heartbeatMs: this.spec?.heartbeatMs })
+    const transport = this.spec?.transport ?? 'memory'
+    const listen = transport === 'memory' ? `/memory/${this.name}-${name}` : '/ip4/127.0.0.1/tcp/0'
+    const config = clusterConfig(spec_, { listen: [listen], bootstrap: this.bootstrap, ledgerHost: false, heartbeatMs: this.spec?.heartbeatMs })
     const stateDb: StateDb = new MemoryLevel<string, Uint8Array>({ valueEncoding: 'view' })
     const logger = this.spec?.logger ?? pino({ level: 'silent' })
     const node = await KaisarNode.build(config, identity, {
-      stateDb, transport: 'memory', api: false, logger: logger.child({ node: name }), memoryLatencyMs: this.spec?.memoryLatencyMs, inventory: spec_.inventory,
+      stateDb, transport, api: false, logger: logger.child({ node: name }), memoryLatencyMs: this.spec?.memoryLatencyMs, inventory: spec_.inventory,
       runtime: spec_.runtime, popwHooks: spec_.popwHooks, connectionGater: spec_.connectionGater
     })
     await node.start()
@@ -175,8 +200,10 @@ export function clusterConfig (spec: ClusterNodeSpec, c: { listen: string[], boo
     // one process under load the late answers close healthy connections (a reconnect storm the
     // real network, one node per machine, does not have). Memory connections never half-die,
     // which is all the monitor is there to catch.
-    network: { ...defaults.network, autonat: false, dcutr: false, websockets: false, connectionMonitorMs: 0, ...(spec.config?.network as object | undefined) },
+    // No splice listener: it serves `kaisar-node connect` on a real gateway; simulated users do not splice.
+    network: { ...defaults.network, autonat: false, dcutr: false, websockets: false, connectionMonitorMs: 0, spliceListen: '', ...(spec.config?.network as object | undefined) },
     provider: { benchmark: 'skip', containers: 'none', ...(spec.config?.provider as object | undefined) },
     heartbeat: { intervalMs: c.heartbeatMs ?? 15_000, ...(spec.config?.heartbeat as object | undefined) }
   })
 }
+

@@ -12,46 +12,68 @@ export function percentile (values: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p / 100 * sorted.length) - 1))] as number
 }
 
-interface Publish { publisher: string, at: number, receipts: Map<string, number> }
 interface Lifetime { from: number, to?: number }
+
+/**
+ * Where heartbeat gossip events go: the GossipProbe itself when the nodes run in the runner's
+ * process, a shard's forwarder (sim/shard.ts) when they run in another. Times are wall-clock ms
+ * (`Date.now()`): every shard runs on this machine's one clock.
+ */
+export interface GossipSink {
+  published: (publisher: string, sequence: bigint | number, at: number) => void
+  received: (publisher: string, sequence: bigint | number, subscriber: string, at: number) => void
+  subscribed: (peer: string, at: number) => void
+  unsubscribed: (peer: string, at: number) => void
+}
+
+/** Wraps this node's publish: the simulator must know what was sent, not only what arrived. */
+export function watchPublisher (node: KaisarNode, sink: GossipSink): void {
+  const gossip = node.gossip
+  const publish = gossip.publish.bind(gossip)
+  const peer = node.peerId
+  gossip.publish = async (spec, value) => {
+    if (spec.topic === heartbeatTopic.topic) sink.published(peer, (value as Heartbeat).sequence, Date.now())
+    return await publish(spec, value)
+  }
+}
+
+export function watchSubscriber (node: KaisarNode, sink: GossipSink): void {
+  const peer = node.peerId
+  sink.subscribed(peer, Date.now())
+  node.gossip.register(heartbeatTopic, msg => { sink.received(msg.signer.toString(), msg.value.sequence, peer, Date.now()) })
+}
 
 /**
  * Gossip delivery on kaisar/heartbeat/1, the topic every provider publishes on and every gateway
  * and checker subscribes to. A publish is expected at a subscriber that was running from before
  * the publish until `graceMs` after it; a receipt's latency is from the publish call to the
- * subscriber's handler (one process, one clock).
+ * subscriber's handler. Receipts are kept apart from publishes: from another shard a receipt
+ * can arrive before the publish it answers.
  */
-export class GossipProbe {
-  private readonly publishes = new Map<string, Publish>()
+export class GossipProbe implements GossipSink {
+  private readonly publishes = new Map<string, { publisher: string, at: number }>()
+  private readonly receipts = new Map<string, Map<string, number>>()
   private readonly subscribers = new Map<string, Lifetime>()
 
-  watchPublisher (node: KaisarNode): void {
-    const gossip = node.gossip
-    const publish = gossip.publish.bind(gossip)
-    const peer = node.peerId
-    // Wraps this node's publish: the simulator must know what was sent, not only what arrived.
-    gossip.publish = async (spec, value) => {
-      if (spec.topic === heartbeatTopic.topic) {
-        const hb = value as Heartbeat
-        this.publishes.set(`${peer}/${hb.sequence}`, { publisher: peer, at: Date.now(), receipts: new Map() })
-      }
-      return await publish(spec, value)
-    }
+  published (publisher: string, sequence: bigint | number, at: number): void {
+    this.publishes.set(`${publisher}/${sequence}`, { publisher, at })
   }
 
-  watchSubscriber (node: KaisarNode): void {
-    const peer = node.peerId
-    this.subscribers.set(peer, { from: Date.now() })
-    node.gossip.register(heartbeatTopic, msg => {
-      const p = this.publishes.get(`${msg.signer.toString()}/${msg.value.sequence}`)
-      if (p != null && !p.receipts.has(peer)) p.receipts.set(peer, Date.now() - p.at)
-    })
+  received (publisher: string, sequence: bigint | number, subscriber: string, at: number): void {
+    const key = `${publisher}/${sequence}`
+    const seen = this.receipts.get(key) ?? new Map<string, number>()
+    if (!seen.has(subscriber)) seen.set(subscriber, at)
+    this.receipts.set(key, seen)
   }
 
-  subscriberStopped (peer: string): void {
+  subscribed (peer: string, at: number): void { this.subscribers.set(peer, { from: at }) }
+
+  unsubscribed (peer: string, at: number): void {
     const s = this.subscribers.get(peer)
-    if (s != null) s.to = Date.now()
+    if (s != null) s.to = at
   }
+
+  subscriberStopped (peer: string): void { this.unsubscribed(peer, Date.now()) }
 
   /**
    * Every (publish, subscriber) pair expected for publishes in [from, to - graceMs]: the
@@ -60,11 +82,13 @@ export class GossipProbe {
    */
   pairs (from: number, to: number, graceMs: number): GossipPair[] {
     const out: GossipPair[] = []
-    for (const p of this.publishes.values()) {
+    for (const [key, p] of this.publishes) {
       if (p.at < from || p.at > to - graceMs) continue
+      const receipts = this.receipts.get(key)
       for (const [peer, life] of this.subscribers) {
         if (peer === p.publisher || life.from > p.at || (life.to != null && life.to < p.at + graceMs)) continue
-        out.push({ publisher: p.publisher, subscriber: peer, at: p.at, ms: p.receipts.get(peer) })
+        const at = receipts?.get(peer)
+        out.push({ publisher: p.publisher, subscriber: peer, at: p.at, ms: at != null ? Math.max(0, at - p.at) : undefined })
       }
     }
     return out

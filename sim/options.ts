@@ -7,7 +7,7 @@ export class SimFlagError extends KaisarError<{ code: 'SIM_FLAG', flag: string }
   constructor (flag: string, reason: string) { super({ code: 'SIM_FLAG', flag }, `${flag}: ${reason}`) }
 }
 
-export interface SimFlags { scenario?: string, nodes?: string, duration?: string, seed?: string, dilation?: string, epochMs?: string, heartbeatMs?: string, gossipHeartbeatMs?: string, startRate?: string, latencyMs?: string }
+export interface SimFlags { scenario?: string, nodes?: string, duration?: string, seed?: string, dilation?: string, epochMs?: string, heartbeatMs?: string, gossipHeartbeatMs?: string, startRate?: string, latencyMs?: string, shards?: string, transport?: string }
 
 /** "90s", "3m", "1500ms" or a bare number of seconds. */
 export function parseDuration (text: string): number | undefined {
@@ -42,6 +42,13 @@ export function simOptions (flags: SimFlags): SimOptions {
   if (durationMs == null) throw new SimFlagError('--duration', `"${flags.duration ?? ''}" is not a duration (e.g. 90s, 3m, 45000ms)`)
   if (durationMs < 2 * epochMs) throw new SimFlagError('--duration', `${durationMs} ms is shorter than 2 epochs (${2 * epochMs} ms at ×${dilation}); outcomes need whole epochs`)
   if (durationMs > 6 * 3600_000) throw new SimFlagError('--duration', 'at most 6 h')
+  const shards = integer('--shards', flags.shards, 1, 1, 64)
+  const transport = flags.transport ?? (shards > 1 ? 'tcp' : 'memory')
+  if (transport !== 'memory' && transport !== 'tcp') throw new SimFlagError('--transport', `"${transport}" is not one of memory, tcp`)
+  if (shards > 1 && transport !== 'tcp') throw new SimFlagError('--transport', `${shards} shards need tcp: the memory transport does not cross processes`)
+  if (shards > 1 && scenario === 'partition') throw new SimFlagError('--shards', 'the partition scenario runs in one process (its cut is a connection gater in each node\'s process)')
+  const latencyMs = integer('--latency-ms', flags.latencyMs, 0, 0, 10_000)
+  if (latencyMs > 0 && transport !== 'memory') throw new SimFlagError('--latency-ms', 'link latency is the memory transport\'s (with tcp, use the netns mode: sim/netns)')
   return {
     scenario,
     nodes,
@@ -52,6 +59,8 @@ export function simOptions (flags: SimFlags): SimOptions {
     baseHeartbeatMs,
     baseGossipHeartbeatMs: integer('--gossip-heartbeat-ms', flags.gossipHeartbeatMs, 1000, 50, 60_000),
     startRate: integer('--start-rate', flags.startRate, 0, 0, 10_000),
-    latencyMs: integer('--latency-ms', flags.latencyMs, 0, 0, 10_000)
+    latencyMs,
+    shards,
+    transport
   }
 }

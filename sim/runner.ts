@@ -6,13 +6,13 @@ import { pino } from 'pino'
 import { VerdictResult } from '../protocols/popw/popw.js'
 import { keyToString } from '../protocols/popw/verdict.js'
 import { placeOrder } from '../node/user/order.js'
-import { alwaysFail, alwaysPass, replayResponder, slowResponder } from './cheats.js'
 import { Cluster, type ClusterNode, type ClusterNodeSpec } from './cluster.js'
-import { SIM_GPUS, simulatedInventory } from './hardware.js'
-import { GossipProbe, ResourceMonitor, percentile, type TimedResult } from './metrics.js'
+import { GossipProbe, ResourceMonitor, percentile, watchPublisher, watchSubscriber, type TimedResult } from './metrics.js'
+import { nodeSpec, popwConfig } from './node-spec.js'
 import { Partition, type PartitionedNode } from './partition.js'
 import { partitionReport, unreachablePair, type PartitionReport, type SplitLog } from './partition-report.js'
-import { MemoryRuntime } from './runtime.js'
+import { ShardClient, type ShardLookup, type ShardResources } from './shard.js'
+import type { MemoryRuntime } from './runtime.js'
 import { CHEATING, scheduleHash, type NodePlan, type SimEvent, type SimSchedule } from './schedule.js'
 import { buildSchedule } from './scenarios/index.js'
 import { startSimUser } from './user.js'
@@ -40,6 +40,14 @@ export interface SimOptions {
   baseGossipHeartbeatMs?: number
   /** Per-message latency of the memory transport, ms. */
   latencyMs?: number
+  /**
+   * Processes the nodes run in (default 1). This one keeps the gateways (the ledger host among
+   * them), the users and the schedule, and a share of the rest; each other shard is a forked
+   * worker (sim/shard.ts) with its share. More than one needs the TCP transport.
+   */
+  shards?: number
+  /** 'memory' (default with one shard) or 'tcp' (loopback; the only choice with several shards). */
+  transport?: 'memory' | 'tcp'
   logger?: Logger
   /** Progress lines (stderr in the CLI). */
   onProgress?: (line: string) => void
@@ -54,6 +62,8 @@ export interface ProviderVerdict {
   passes: number
   fails: number
   judged: 'caught' | 'missed' | 'clean' | 'failed' | 'unjudged'
+  /** The process it ran in (0: the runner's own; sim/shard.ts). */
+  shard: number
   /** Checkers' reasons on its failing outcomes, `epoch:reason` (0 = the first measured epoch). */
   reasons: string[]
   /** Measured epochs (0 = the first) with a passing / failing outcome. */
@@ -72,6 +82,8 @@ export interface SimReport {
   epochMs: number
   heartbeatMs: number
   durationMs: number
+  shards: number
+  transport: 'memory' | 'tcp'
   scheduleHash: string
   events: number
   /** Events played, by kind (a leave of a node already gone is not played). */
@@ -85,13 +97,26 @@ export interface SimReport {
   outcomes: { cheatersTotal: number, cheatersCaught: number, honestJudged: number, honestFailed: number, providers: ProviderVerdict[], epochs: EpochRow[] }
   /** `id:judgement` per provider, sorted: equal for equal runs. */
   outcomeSet: string[]
-  resources: { baselineRssMiB: number, rssMaxMiB: number, rssPerNodeMiB: number, cpuCores: number, cpuPerNodePct: number, loopP50Ms: number, loopP99Ms: number, loopMaxMs: number, startup: Array<{ nodes: number, rssMiB: number }> }
+  /**
+   * Over every process of the run: CPU and RSS summed, event-loop lag the worst process's.
+   * `startup` is this process's RSS against its own nodes; `processes` each shard on its own.
+   */
+  resources: { baselineRssMiB: number, rssMaxMiB: number, rssPerNodeMiB: number, cpuCores: number, cpuPerNodePct: number, loopP50Ms: number, loopP99Ms: number, loopMaxMs: number, startup: Array<{ nodes: number, rssMiB: number }>, processes: ProcessResources[] }
   /** Scenario `partition`: the split, each side on its own, and the heal. */
   partition?: PartitionReport
   degraded: string[]
 }
 
-interface Running { plan: NodePlan, member: ClusterNode, runtime?: MemoryRuntime, startedAt: number, stoppedAt?: number }
+/** One process of a run (shard 0 is the runner's own). */
+export interface ProcessResources { shard: number, nodes: number, cpuCores: number, rssMaxMiB: number, loopP99Ms: number }
+
+/** A node of the run: in this process (`member`) or in a shard worker (`shard`). */
+interface Running { plan: NodePlan, peerId: string, member?: ClusterNode, shard?: ShardClient, runtime?: MemoryRuntime, startedAt: number, stoppedAt?: number }
+
+function localNode (r: Running): KaisarNode {
+  if (r.member == null) throw new Error(`${r.plan.id} runs in shard ${r.shard?.index ?? '?'}, not in this process`)
+  return r.member.node
+}
 
 export async function runSim (opts: SimOptions): Promise<SimReport> {
   const progress = opts.onProgress ?? (() => {})
@@ -114,28 +139,68 @@ export async function runSim (opts: SimOptions): Promise<SimReport> {
     return made
   }
 
+  const shardCount = opts.shards ?? 1
+  const transport = opts.transport ?? (shardCount > 1 ? 'tcp' : 'memory')
+  if (shardCount > 1 && transport !== 'tcp') throw new Error('several shards need the tcp transport: the memory transport does not cross processes')
+  // The cut is a connection gater in each node's process, and the report reads every node's connections: one process only.
+  if (shardCount > 1 && partition != null) throw new Error('the partition scenario runs in one shard')
   const initial = schedule.nodes.filter(p => p.initial)
-  const specs = initial.map(specOf)
-  progress(`${schedule.scenario}: starting ${initial.length} nodes (seed ${schedule.seed}, dilation ×${schedule.dilation}, epochs of ${schedule.epochMs} ms, heartbeats every ${schedule.heartbeatMs} ms, gossipsub heartbeat ${gossipHeartbeatMs} ms)`)
-  const cluster = await Cluster.start({
-    nodes: specs.map(s => s.spec),
-    heartbeatMs: schedule.heartbeatMs,
-    memoryLatencyMs: opts.latencyMs,
-    logger: opts.logger ?? pino({ level: 'silent' }),
-    startConcurrency: 16,
-    startRate: opts.startRate,
-    onProgress: n => { resources.onStarted(n); if (n % 100 === 0) progress(`  ${n} nodes up`) }
-  })
+  // This process keeps the gateways (the ledger host, the users' way in) and every shardCount-th
+  // other node; each worker gets the same share of the rest.
+  const shardOf = new Map(initial.filter(p => p.role !== 'gateway').map((p, i) => [p.id, i % shardCount]))
+  const localPlans = initial.filter(p => (shardOf.get(p.id) ?? 0) === 0)
+  const specs = localPlans.map(specOf)
+  progress(`${schedule.scenario}: starting ${initial.length} nodes in ${shardCount} process${shardCount > 1 ? 'es' : ''} over ${transport} (seed ${schedule.seed}, dilation ×${schedule.dilation}, epochs of ${schedule.epochMs} ms, heartbeats every ${schedule.heartbeatMs} ms, gossipsub heartbeat ${gossipHeartbeatMs} ms)`)
+  const up = new Array<number>(shardCount).fill(0)
+  const countUp = (shard: number, n: number): void => {
+    const before = up.reduce((a, b) => a + b, 0)
+    up[shard] = n
+    const total = up.reduce((a, b) => a + b, 0)
+    if (Math.floor(total / 100) > Math.floor(before / 100)) progress(`  ${total} nodes up`)
+  }
+  const shards = [...Array(shardCount - 1).keys()].map(i => ShardClient.spawn(i + 1, gossip, n => { countUp(i + 1, n) }))
+  const stopShards = async (): Promise<void> => { await Promise.all(shards.map(async s => { await s.stop() })) }
+  // Each process starts its nodes at its share of the rate: together they keep the rate asked for.
+  const startRate = (opts.startRate ?? 0) / shardCount
+  let remoteStart: Promise<Array<Array<{ id: string, peerId: string }>>> | undefined
+  let cluster: Cluster
+  try {
+    cluster = await Cluster.start({
+      nodes: specs.map(s => s.spec),
+      transport,
+      heartbeatMs: schedule.heartbeatMs,
+      memoryLatencyMs: opts.latencyMs,
+      logger: opts.logger ?? pino({ level: 'silent' }),
+      startConcurrency: 16,
+      startRate,
+      onProgress: n => { resources.onStarted(n); countUp(0, n) },
+      // The shards start their nodes as soon as the ledger host is up, alongside this process's.
+      onBootstrap: bootstrap => {
+        remoteStart = Promise.all(shards.map(async (shard, i) => await shard.start({
+          plans: initial.filter(p => shardOf.get(p.id) === i + 1), popw, nodes: opts.nodes, epochMs: schedule.epochMs, heartbeatMs: schedule.heartbeatMs, gossipHeartbeatMs, bootstrap, startRate, startConcurrency: 16
+        })))
+        remoteStart.catch(() => {}) // awaited (and its failure thrown) once this cluster is up
+      }
+    })
+  } catch (err) {
+    await stopShards()
+    throw err
+  }
   const users: UserNode[] = []
   let timers: NodeJS.Timeout[] = []
   try {
     // Cluster.start puts gateways first, otherwise keeps the spec order: match nodes to plans by spec.
     for (const member of cluster.nodes) {
       const i = specs.findIndex(s => s.spec === member.spec)
-      running.set((initial[i] as NodePlan).id, { plan: initial[i] as NodePlan, member, runtime: specs[i]?.runtime, startedAt: Date.now() })
+      const plan = localPlans[i] as NodePlan
+      running.set(plan.id, { plan, peerId: member.node.peerId, member, runtime: specs[i]?.runtime, startedAt: Date.now() })
     }
-    for (const r of running.values()) watch(r, gossip)
-    for (const r of running.values()) partition?.bind(r.plan.id, r.member.node.peerId)
+    const remote = await remoteStart ?? []
+    remote.forEach((nodes, i) => {
+      for (const n of nodes) running.set(n.id, { plan: initial.find(p => p.id === n.id) as NodePlan, peerId: n.peerId, shard: shards[i], startedAt: Date.now() })
+    })
+    for (const r of running.values()) if (r.member != null) watch(r.plan, r.member.node, gossip)
+    for (const r of running.values()) partition?.bind(r.plan.id, r.peerId)
     const startS = (performance.now() - tAll) / 1000
     const host = cluster.nodes[0]?.node as KaisarNode
     const chain = host.ledger as LocalChain
@@ -156,22 +221,30 @@ export async function runSim (opts: SimOptions): Promise<SimReport> {
     // Its own bound, from the end of registration: provides are DHT queries, and at a few hundred
     // nodes in one process they take minutes after the last registration (the bound only stops a
     // run that hangs; a run that reaches it is measured anyway and its report shows the cost).
-    const advertised = (): number => [...running.values()].filter(r => r.plan.role === 'provider' && (r.member.node.provider?.advertiser.outstanding ?? 0) === 0).length
+    const unadvertised = async (): Promise<string[]> => {
+      const here = [...running.values()].filter(r => r.member != null && r.plan.role === 'provider' && (r.member.node.provider?.advertiser.outstanding ?? 0) > 0).map(r => r.plan.id)
+      const there = await Promise.all(shards.map(async s => await s.unadvertised()))
+      return [...here, ...there.flat()]
+    }
     const tAdvertise = performance.now()
     const advertiseTimeout = Math.min(900_000, 60_000 + opts.nodes * 1_000)
-    while (advertised() < providers && performance.now() - tAdvertise < advertiseTimeout) await sleep(500)
-    progress(`${advertised()}/${providers} providers advertised in the DHT (${((performance.now() - tAdvertise) / 1000).toFixed(1)} s after registration)`)
+    let notYet = await unadvertised()
+    while (notYet.length > 0 && performance.now() - tAdvertise < advertiseTimeout) {
+      await sleep(500)
+      notYet = await unadvertised()
+    }
+    progress(`${providers - notYet.length}/${providers} providers advertised in the DHT (${((performance.now() - tAdvertise) / 1000).toFixed(1)} s after registration)${notYet.length > 0 ? `; not yet: ${notYet.slice(0, 10).join(', ')}${notYet.length > 10 ? ', …' : ''}` : ''}`)
     const registerS = (performance.now() - tReg) / 1000
 
     const gateways = cluster.byRole('gateway')
     const gatewayAddrs = gateways.map(g => withPeer(g.node))
     for (let i = 0; i < schedule.users; i++) {
-      const user = await startSimUser(gatewayAddrs, gatewayAddrs[0] as string, partition?.gater(`user-${i}`))
+      const user = await startSimUser(gatewayAddrs, gatewayAddrs[0] as string, partition?.gater(`user-${i}`), transport)
       partition?.bind(`user-${i}`, user.libp2p.peerId.toString())
       users.push(user)
     }
     // Every libp2p node of the run that is up (the partition cuts and counts their connections).
-    const liveNodes = (): PartitionedNode[] => [...[...running.values()].filter(r => r.stoppedAt == null).map(r => r.member.node.libp2p), ...users.map(u => u.libp2p)]
+    const liveNodes = (): PartitionedNode[] => [...[...running.values()].filter(r => r.stoppedAt == null).map(r => localNode(r).libp2p), ...users.map(u => u.libp2p)]
 
     // One whole epoch of warm-up (first probes, meshes forming), then the measured window.
     const firstEpoch = popwSvc.schedule.epochAt(Date.now()) + 2
@@ -181,6 +254,7 @@ export async function runSim (opts: SimOptions): Promise<SimReport> {
     progress(`registered in ${registerS.toFixed(1)} s; measuring epochs ${firstEpoch}..${lastEpoch} from ${new Date(t0).toISOString()}`)
     await sleep(t0 - Date.now())
     resources.begin()
+    await Promise.all(shards.map(async s => { await s.measureBegin() }))
     const tMeasure = performance.now()
 
     const dht: TimedResult[] = []
@@ -191,6 +265,7 @@ export async function runSim (opts: SimOptions): Promise<SimReport> {
     }, Math.max(0, t0 + ev.at - Date.now())))
 
     const timeoutMs = 30_000 * schedule.dilation
+    let joined = 0
     const played: Record<SimEvent['kind'], number> = { order: 0, 'dht-lookup': 0, leave: 0, join: 0, partition: 0, heal: 0 }
     const providersAtStart = [...running.values()].filter(r => r.plan.role === 'provider' && r.stoppedAt == null).length
     const play = async (ev: SimEvent): Promise<void> => {
@@ -229,14 +304,9 @@ export async function runSim (opts: SimOptions): Promise<SimReport> {
           // A lookup started while split is the partition's to report, not the DHT's headline: even
           // on one side a record may live only on the other side's closest servers.
           const duringSplit = partition?.isSplit === true
-          const across = partition?.separates(from.member.node.peerId, target.member.node.peerId) === true
-          let result: TimedResult
-          try {
-            const found = await from.member.node.discovery.describe(peerIdFromString(target.member.node.peerId), AbortSignal.timeout(timeoutMs))
-            result = { at: Date.now() - t0, ok: found != null, ms: performance.now() - t, ...(found == null ? { error: 'not found' } : {}) }
-          } catch (err) {
-            result = { at: Date.now() - t0, ok: false, ms: performance.now() - t, error: (err as Error).message }
-          }
+          const across = partition?.separates(from.peerId, target.peerId) === true
+          const found = from.shard != null ? await from.shard.lookup(from.plan.id, target.peerId, timeoutMs) : await lookup(localNode(from), target.peerId, timeoutMs)
+          const result: TimedResult = { at: Date.now() - t0, ...found }
           if (!duringSplit) dht.push(result)
           else (across ? split.dhtAcross : split.dhtSameSide).push(result)
           return
@@ -245,18 +315,24 @@ export async function runSim (opts: SimOptions): Promise<SimReport> {
           const r = running.get(ev.node)
           if (r == null || r.stoppedAt != null) { played[ev.kind]--; return }
           r.stoppedAt = Date.now()
-          gossip.subscriberStopped(r.member.node.peerId)
-          await r.member.node.stop()
+          if (r.shard != null) { await r.shard.leave(r.plan.id); return } // the shard reports its subscriber gone
+          gossip.subscriberStopped(r.peerId)
+          await localNode(r).stop()
           return
         }
         case 'join': {
           const plan = schedule.nodes.find(p => p.id === ev.node) as NodePlan
+          // Joiners go round the processes, this one first.
+          const shard = shards[joined++ % shardCount - 1]
+          if (shard != null) {
+            running.set(plan.id, { plan, peerId: await shard.join(plan), shard, startedAt: Date.now() })
+            return
+          }
           const { spec, runtime } = specOf(plan)
           const member = await cluster.add(spec)
-          const r: Running = { plan, member, runtime, startedAt: Date.now() }
-          running.set(plan.id, r)
+          running.set(plan.id, { plan, peerId: member.node.peerId, member, runtime, startedAt: Date.now() })
           partition?.bind(plan.id, member.node.peerId)
-          watch(r, gossip)
+          watch(plan, member.node, gossip)
           return
         }
         case 'partition': {
@@ -283,7 +359,8 @@ export async function runSim (opts: SimOptions): Promise<SimReport> {
     const tEnd = t0 + schedule.durationMs
     await sleep(tEnd - Date.now())
     const measuredS = (performance.now() - tMeasure) / 1000
-    const res = resources.end()
+    const here = resources.end()
+    const there = await Promise.all(shards.map(async s => await s.measureEnd()))
     for (const t of timers) clearTimeout(t)
     clearInterval(crossSampler)
     progress(`measured window over; waiting for epoch ${lastEpoch}'s settlement and ${pending.length} events in flight`)
@@ -313,7 +390,11 @@ export async function runSim (opts: SimOptions): Promise<SimReport> {
     const g = gossip.summary(t0, tEnd, graceMs, p => !unreachablePair(p, partitioned, t0, sideOfPeer, graceMs))
     const dhtOk = dht.filter(d => d.ok)
     const ordersOk = orders.filter(o => o.ok)
-    const nodes = cluster.nodes.length
+    const nodes = running.size
+    const res = combineResources(here, resources.baselineRssMiB, there)
+    const processes: ProcessResources[] = [here, ...there].map((r, shard) => ({
+      shard, nodes: [...running.values()].filter(x => (x.shard?.index ?? 0) === shard).length, cpuCores: round(r.cpuCores, 2), rssMaxMiB: round(r.rssMaxMiB, 0), loopP99Ms: round(r.loopP99Ms, 1)
+    }))
     const report: SimReport = {
       scenario: schedule.scenario,
       seed: schedule.seed,
@@ -323,6 +404,8 @@ export async function runSim (opts: SimOptions): Promise<SimReport> {
       epochMs: schedule.epochMs,
       heartbeatMs: schedule.heartbeatMs,
       durationMs: schedule.durationMs,
+      shards: shardCount,
+      transport,
       scheduleHash: scheduleHash(schedule),
       events: schedule.events.length,
       played,
@@ -335,15 +418,16 @@ export async function runSim (opts: SimOptions): Promise<SimReport> {
       outcomeSet: outcomes.providers.map(p => `${p.id}:${p.judged}`).sort(),
       ...(partitioned != null ? { partition: partitioned } : {}),
       resources: {
-        baselineRssMiB: round(resources.baselineRssMiB, 0),
+        baselineRssMiB: round(res.baselineRssMiB, 0),
         rssMaxMiB: round(res.rssMaxMiB, 0),
-        rssPerNodeMiB: round((res.rssMaxMiB - resources.baselineRssMiB) / nodes, 2),
+        rssPerNodeMiB: round((res.rssMaxMiB - res.baselineRssMiB) / nodes, 2),
         cpuCores: round(res.cpuCores, 2),
         cpuPerNodePct: round(res.cpuCores * 100 / nodes, 3),
         loopP50Ms: round(res.loopP50Ms, 1),
         loopP99Ms: round(res.loopP99Ms, 1),
         loopMaxMs: round(res.loopMaxMs, 1),
-        startup: resources.startup.map(s => ({ nodes: s.nodes, rssMiB: round(s.rssMiB, 0) }))
+        startup: resources.startup.map(s => ({ nodes: s.nodes, rssMiB: round(s.rssMiB, 0) })),
+        processes
       },
       degraded: []
     }
@@ -353,33 +437,34 @@ export async function runSim (opts: SimOptions): Promise<SimReport> {
     for (const t of timers) clearTimeout(t)
     clearInterval(crossSampler)
     for (const u of users) await u.close().catch(() => {})
+    // The shards first: their nodes would otherwise spend their stop redialling a ledger host that is gone.
+    await stopShards()
     await cluster.stop()
     for (const r of running.values()) await r.runtime?.removeAll().catch(() => {})
   }
 }
 
-function watch (r: Running, gossip: GossipProbe): void {
-  if (r.plan.role === 'provider') gossip.watchPublisher(r.member.node)
-  else gossip.watchSubscriber(r.member.node)
+function watch (plan: NodePlan, node: KaisarNode, gossip: GossipProbe): void {
+  if (plan.role === 'provider') watchPublisher(node, gossip)
+  else watchSubscriber(node, gossip)
 }
 
-/** Network-wide PoPW parameters: small challenges (hundreds of providers share two cores), a deadline allowance that grows with the load. */
-function popwConfig (s: SimSchedule, nodes: number): Record<string, unknown> {
-  return { epochMs: s.epochMs, k: 3, backups: 1, challengeMs: 5, challengeAllowanceMs: Math.min(Math.round(s.epochMs / 5), 600 + 4 * nodes), bandwidthBytes: 16 * 1024 }
-}
-
-function nodeSpec (plan: NodePlan, popw: Record<string, unknown>, nodes: number, epochMs: number, gossipHeartbeatMs: number): { spec: ClusterNodeSpec, runtime?: MemoryRuntime } {
-  const network = { dhtServer: plan.dhtServer, maxConnections: plan.role === 'gateway' ? Math.max(300, nodes * 2 + 100) : 300, gossipHeartbeatMs }
-  const config = { popw, network }
-  if (plan.role !== 'provider') {
-    const checker = plan.behaviour === 'liar-pass' ? alwaysPass : plan.behaviour === 'liar-fail' ? alwaysFail : undefined
-    return { spec: { role: plan.role, region: plan.region, config, ...(checker != null ? { popwHooks: { checker } } : {}) } }
+async function lookup (from: KaisarNode, target: string, timeoutMs: number): Promise<ShardLookup> {
+  const t = performance.now()
+  try {
+    const found = await from.discovery.describe(peerIdFromString(target), AbortSignal.timeout(timeoutMs))
+    return { ok: found != null, ms: performance.now() - t, ...(found == null ? { error: 'not found' } : {}) }
+  } catch (err) {
+    return { ok: false, ms: performance.now() - t, error: (err as Error).message }
   }
-  // Honest providers claim exactly what they have: a CPU (a simulated GPU would be challenged at GPU speed on this CPU).
-  const inventory = simulatedInventory(plan.behaviour === 'fake-class' ? [SIM_GPUS.h100] : [])
-  const responder = plan.behaviour === 'slow' ? slowResponder(epochMs) /* past any deadline, which lies inside the epoch's probe window */ : plan.behaviour === 'replay' ? replayResponder() : undefined
-  const runtime = new MemoryRuntime()
-  return { spec: { role: 'provider', region: plan.region, inventory, config, runtime, ...(responder != null ? { popwHooks: { responder } } : {}) }, runtime }
+}
+
+/** The run's cost over all its processes: CPU and RSS add up; the loop's lag is the worst process's. */
+function combineResources (here: ReturnType<ResourceMonitor['end']>, hereBaselineRssMiB: number, there: ShardResources[]): ShardResources {
+  const all = [{ ...here, baselineRssMiB: hereBaselineRssMiB }, ...there]
+  const sum = (f: (r: ShardResources) => number): number => all.reduce((a, r) => a + f(r), 0)
+  const worst = (f: (r: ShardResources) => number): number => Math.max(...all.map(f))
+  return { cpuCores: sum(r => r.cpuCores), rssMaxMiB: sum(r => r.rssMaxMiB), baselineRssMiB: sum(r => r.baselineRssMiB), loopP50Ms: worst(r => r.loopP50Ms), loopP99Ms: worst(r => r.loopP99Ms), loopMaxMs: worst(r => r.loopMaxMs) }
 }
 
 /**
@@ -389,7 +474,7 @@ function nodeSpec (plan: NodePlan, popw: Record<string, unknown>, nodes: number,
  * joiner only from its second epoch (its first may start before its record exists).
  */
 async function judge (s: SimSchedule, running: Map<string, Running>, host: KaisarNode, chain: LocalChain, first: number, last: number): Promise<SimReport['outcomes']> {
-  const byPeer = new Map([...running.values()].map(r => [r.member.node.peerId, r]))
+  const byPeer = new Map([...running.values()].map(r => [r.peerId, r]))
   const tally = new Map<string, { pass: number[], fail: number[], reasons: Set<string> }>()
   const epochs: EpochRow[] = []
   const popw = host.popw
@@ -415,7 +500,7 @@ async function judge (s: SimSchedule, running: Map<string, Running>, host: Kaisa
   for (const r of running.values()) {
     if (r.plan.role !== 'provider') continue
     const t = tally.get(r.plan.id) ?? { pass: [], fail: [], reasons: new Set<string>() }
-    const base = { id: r.plan.id, behaviour: r.plan.behaviour, passes: t.pass.length, fails: t.fail.length, reasons: [...t.reasons].sort(), passedIn: t.pass.map(e => e - first), failedIn: t.fail.map(e => e - first) }
+    const base = { id: r.plan.id, behaviour: r.plan.behaviour, shard: r.shard?.index ?? 0, passes: t.pass.length, fails: t.fail.length, reasons: [...t.reasons].sort(), passedIn: t.pass.map(e => e - first), failedIn: t.fail.map(e => e - first) }
     if (CHEATING.includes(r.plan.behaviour)) {
       const counted = r.plan.behaviour === 'offline' ? t.fail.filter(e => r.stoppedAt != null && epochStart(e + 1) > r.stoppedAt) : t.fail
       providers.push({ ...base, judged: counted.length > 0 ? 'caught' : 'missed' })
@@ -477,6 +562,8 @@ export function summary (r: SimReport): Record<string, unknown> {
     dilation: r.dilation,
     epoch_ms: r.epochMs,
     heartbeat_ms: r.heartbeatMs,
+    shards: r.shards,
+    transport: r.transport,
     schedule_hash: r.scheduleHash,
     gossip_delivery: round(r.gossip.ratio, 5),
     gossip_p50_ms: round(r.gossip.p50Ms, 1),
@@ -500,6 +587,7 @@ export function summary (r: SimReport): Record<string, unknown> {
     cpu_cores: r.resources.cpuCores,
     cpu_per_node_pct: r.resources.cpuPerNodePct,
     loop_lag_p99_ms: r.resources.loopP99Ms,
+    ...(r.shards > 1 ? { processes: r.resources.processes } : {}),
     ...(r.partition != null
       ? {
           partition_split_ms: r.partition.splitAtMs,

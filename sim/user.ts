@@ -1,5 +1,5 @@
 // An end user inside the simulator: the same parts as `kaisar-node order` (a DHT-client libp2p
-// node, the remote ledger, discovery, the lease book) but on the memory transport and
+// node, the remote ledger, discovery, the lease book) but on the run's transport and
 // in-memory state, so `placeOrder` runs unchanged against the simulated network.
 import { multiaddr } from '@multiformats/multiaddr'
 import { MemoryLevel } from 'memory-level'
@@ -18,14 +18,15 @@ import type { StateDb } from '../node/store/state-db.js'
 import type { ConnectionGater } from '@libp2p/interface'
 
 /**
- * `gateways`: the gateways' memory addresses (…/p2p/<id>); the first hosts the ledger.
+ * `gateways`: the gateways' addresses (…/p2p/<id>); the first hosts the ledger.
  * `connectionGater`: whom the user may connect to (a partitioned run's, sim/partition.ts).
+ * `transport`: the run's ('tcp' when shards in other processes hold part of the network).
  */
-export async function startSimUser (gateways: string[], ledgerHost: string, connectionGater?: ConnectionGater): Promise<UserNode> {
+export async function startSimUser (gateways: string[], ledgerHost: string, connectionGater?: ConnectionGater, transport: 'memory' | 'tcp' = 'memory'): Promise<UserNode> {
   const identity = await ephemeralIdentity()
   const stateDb: StateDb = new MemoryLevel<string, Uint8Array>({ valueEncoding: 'view' })
   const libp2p = await createNetwork({
-    privateKey: identity.privateKey, listen: [], transport: 'memory', agentVersion: `${AGENT_PREFIX}${VERSION} (user)`,
+    privateKey: identity.privateKey, listen: [], transport, websockets: false, agentVersion: `${AGENT_PREFIX}${VERSION} (user)`,
     maxConnections: 200, inboundConnectionThreshold: 100, dhtServer: false, connectionMonitorMs: 0, relayServer: false, autonat: false, dcutr: false,
     records: recordValidators(new RecordVersionIndex(stateDb), new NodeMetrics()),
     connectionGater

@@ -58,7 +58,12 @@ test('bad flags are errors that name the flag', () => {
     [{ scenario: 'steady', dilation: '0.5' }, '--dilation'],
     [{ scenario: 'steady', seed: '-1' }, '--seed'],
     [{ scenario: 'steady', startRate: '-1' }, '--start-rate'],
-    [{ scenario: 'steady', gossipHeartbeatMs: '10' }, '--gossip-heartbeat-ms']
+    [{ scenario: 'steady', gossipHeartbeatMs: '10' }, '--gossip-heartbeat-ms'],
+    [{ scenario: 'steady', shards: '0' }, '--shards'],
+    [{ scenario: 'steady', transport: 'udp' }, '--transport'],
+    [{ scenario: 'steady', shards: '2', transport: 'memory' }, '--transport'],
+    [{ scenario: 'partition', nodes: '16', shards: '2' }, '--shards'],
+    [{ scenario: 'steady', shards: '2', latencyMs: '5' }, '--latency-ms']
   ]
   for (const [flags, flag] of bad) {
     try {
@@ -70,7 +75,9 @@ test('bad flags are errors that name the flag', () => {
     }
   }
   const ok = simOptions({ scenario: 'steady', nodes: '300', duration: '90s', dilation: '2' })
-  assert.equal([ok.nodes, ok.durationMs, ok.dilation, ok.seed], [300, 90_000, 2, 1])
+  assert.equal([ok.nodes, ok.durationMs, ok.dilation, ok.seed, ok.shards, ok.transport], [300, 90_000, 2, 1, 1, 'memory'])
+  const sharded = simOptions({ scenario: 'steady', shards: '2' })
+  assert.equal([sharded.shards, sharded.transport], [2, 'tcp'])
 })
 
 test.run()

@@ -20,6 +20,8 @@ export function simCommand (): Command {
     .option('--start-rate <n>', 'nodes started per second (0: all at once)', '0')
     .option('--gossip-heartbeat-ms <ms>', 'gossipsub heartbeat (mesh upkeep, IHAVE gossip) before dilation', '1000')
     .option('--latency-ms <ms>', 'latency the memory transport adds to every message', '0')
+    .option('--shards <n>', 'processes to run the nodes in, one per core (this one keeps gateways, users and the schedule; more than 1 uses --transport tcp)', '1')
+    .option('--transport <t>', 'links between nodes: memory (in-process; default with 1 shard) or tcp (loopback; the only one across shards)')
     .option('--json', 'print progress on stderr and one JSON object as the last stdout line')
     .option('--report <file.html>', 'write an HTML report with plots (self-contained, no network needed to view)')
     .option('--full-json <file>', 'write the whole report (every sample) as JSON')

@@ -1,0 +1,27 @@
+// A node plan (sim/schedule.ts) made into a cluster node spec: the network-wide PoPW parameters,
+// the role's config, simulated hardware and runtime, and a cheater's or liar's hooks. Shared by
+// the runner and the shard workers (sim/shard.ts), so a node is the same whichever process runs it.
+import { alwaysFail, alwaysPass, replayResponder, slowResponder } from './cheats.js'
+import { SIM_GPUS, simulatedInventory } from './hardware.js'
+import { MemoryRuntime } from './runtime.js'
+import type { ClusterNodeSpec } from './cluster.js'
+import type { NodePlan, SimSchedule } from './schedule.js'
+
+/** Network-wide PoPW parameters: small challenges (hundreds of providers share two cores), a deadline allowance that grows with the load. */
+export function popwConfig (s: SimSchedule, nodes: number): Record<string, unknown> {
+  return { epochMs: s.epochMs, k: 3, backups: 1, challengeMs: 5, challengeAllowanceMs: Math.min(Math.round(s.epochMs / 5), 600 + 4 * nodes), bandwidthBytes: 16 * 1024 }
+}
+
+export function nodeSpec (plan: NodePlan, popw: Record<string, unknown>, nodes: number, epochMs: number, gossipHeartbeatMs: number): { spec: ClusterNodeSpec, runtime?: MemoryRuntime } {
+  const network = { dhtServer: plan.dhtServer, maxConnections: plan.role === 'gateway' ? Math.max(300, nodes * 2 + 100) : 300, gossipHeartbeatMs }
+  const config = { popw, network }
+  if (plan.role !== 'provider') {
+    const checker = plan.behaviour === 'liar-pass' ? alwaysPass : plan.behaviour === 'liar-fail' ? alwaysFail : undefined
+    return { spec: { role: plan.role, region: plan.region, config, ...(checker != null ? { popwHooks: { checker } } : {}) } }
+  }
+  // Honest providers claim exactly what they have: a CPU (a simulated GPU would be challenged at GPU speed on this CPU).
+  const inventory = simulatedInventory(plan.behaviour === 'fake-class' ? [SIM_GPUS.h100] : [])
+  const responder = plan.behaviour === 'slow' ? slowResponder(epochMs) /* past any deadline, which lies inside the epoch's probe window */ : plan.behaviour === 'replay' ? replayResponder() : undefined
+  const runtime = new MemoryRuntime()
+  return { spec: { role: 'provider', region: plan.region, inventory, config, runtime, ...(responder != null ? { popwHooks: { responder } } : {}) }, runtime }
+}

@@ -1,0 +1,293 @@
+// Shards: part of a run's nodes in another process, so the simulator can use more than one core
+// (one JavaScript process is one core: sim/README.md). The runner keeps the ledger host, the
+// gateways, the users and the schedule; each shard worker runs a share of the providers and
+// checkers as the same real KaisarNodes, over loopback TCP so they reach the nodes of every other
+// process. The runner drives a shard through a few requests over the fork's IPC channel; the
+// shard streams its heartbeat gossip events back in batches (sim/metrics.ts's GossipSink).
+import { fork, type ChildProcess } from 'node:child_process'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { pino } from 'pino'
+import { z } from 'zod'
+import { Cluster, type ClusterNode } from './cluster.js'
+import { ResourceMonitor, watchPublisher, watchSubscriber, type GossipSink } from './metrics.js'
+import { nodeSpec } from './node-spec.js'
+import type { MemoryRuntime } from './runtime.js'
+import type { NodePlan } from './schedule.js'
+
+/** What a shard needs to build and start its nodes exactly as the runner would. */
+export interface ShardStart {
+  plans: NodePlan[]
+  popw: Record<string, unknown>
+  /** Nodes in the whole run (sizes a few limits, as in one process). */
+  nodes: number
+  epochMs: number
+  heartbeatMs: number
+  gossipHeartbeatMs: number
+  /** The gateways' TCP addresses, the ledger host's first. */
+  bootstrap: string[]
+  startRate: number
+  startConcurrency: number
+}
+
+export interface ShardLookup { ok: boolean, ms: number, error?: string }
+export interface ShardResources { cpuCores: number, rssMaxMiB: number, baselineRssMiB: number, loopP50Ms: number, loopP99Ms: number, loopMaxMs: number }
+
+const nodePlan = z.object({
+  id: z.string().min(1),
+  role: z.enum(['provider', 'checker', 'gateway']),
+  region: z.string(),
+  behaviour: z.enum(['honest', 'fake-class', 'slow', 'replay', 'offline', 'liar-pass', 'liar-fail']),
+  dhtServer: z.boolean(),
+  initial: z.boolean()
+}).strict()
+
+const request = z.discriminatedUnion('op', [
+  z.object({
+    op: z.literal('start'),
+    start: z.object({
+      plans: z.array(nodePlan),
+      popw: z.record(z.string(), z.unknown()),
+      nodes: z.number().int().positive(),
+      epochMs: z.number().positive(),
+      heartbeatMs: z.number().positive(),
+      gossipHeartbeatMs: z.number().positive(),
+      bootstrap: z.array(z.string()).min(1),
+      startRate: z.number().min(0),
+      startConcurrency: z.number().int().positive()
+    })
+  }),
+  z.object({ op: z.literal('unadvertised') }),
+  z.object({ op: z.literal('lookup'), from: z.string(), target: z.string(), timeoutMs: z.number().positive() }),
+  z.object({ op: z.literal('leave'), node: z.string() }),
+  z.object({ op: z.literal('join'), plan: nodePlan }),
+  z.object({ op: z.literal('measure-begin') }),
+  z.object({ op: z.literal('measure-end') }),
+  z.object({ op: z.literal('stop') })
+])
+export type ShardRequest = z.infer<typeof request>
+
+type GossipEvent =
+  | { e: 'pub', publisher: string, sequence: bigint | number, at: number }
+  | { e: 'recv', publisher: string, sequence: bigint | number, subscriber: string, at: number }
+  | { e: 'sub', peer: string, at: number }
+  | { e: 'unsub', peer: string, at: number }
+
+/** Worker → runner: a reply to request `id`, a batch of gossip events, or start-up progress. */
+type ShardMessage =
+  | { id: number, ok: true, value: unknown }
+  | { id: number, ok: false, error: string }
+  | { gossip: GossipEvent[] }
+  | { started: number }
+
+/** The runner's handle on one shard process. */
+export class ShardClient {
+  private next = 0
+  private readonly pending = new Map<number, { resolve: (v: unknown) => void, reject: (e: Error) => void }>()
+  private exited?: string
+
+  private constructor (readonly index: number, private readonly child: ChildProcess, sink: GossipSink, onStarted: (n: number) => void) {
+    child.on('message', (raw: ShardMessage) => {
+      if ('gossip' in raw) { for (const ev of raw.gossip) replay(ev, sink); return }
+      if ('started' in raw) { onStarted(raw.started); return }
+      const waiter = this.pending.get(raw.id)
+      if (waiter == null) return
+      this.pending.delete(raw.id)
+      if (raw.ok) waiter.resolve(raw.value)
+      else waiter.reject(new Error(`shard ${index}: ${raw.error}`))
+    })
+    child.on('exit', (code, signal) => {
+      this.exited = `shard ${index} exited (${signal ?? `code ${code ?? '?'}`})`
+      for (const w of this.pending.values()) w.reject(new Error(this.exited))
+      this.pending.clear()
+    })
+  }
+
+  /** Forks a shard worker (sim/shard-main.ts); `onStarted` hears how many of its nodes are up. */
+  static spawn (index: number, sink: GossipSink, onStarted: (n: number) => void = () => {}): ShardClient {
+    // 'advanced': structured clone over IPC, so heartbeat sequences (bigint) cross as they are.
+    const child = fork(new URL('./shard-main.js', import.meta.url), [String(index)], { serialization: 'advanced', stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+    return new ShardClient(index, child, sink, onStarted)
+  }
+
+  /** Starts the shard's nodes; resolves with each plan's peer id once all are up. */
+  async start (start: ShardStart): Promise<Array<{ id: string, peerId: string }>> { return await this.call({ op: 'start', start }) as Array<{ id: string, peerId: string }> }
+  /** Providers of this shard whose capability records are not all in the DHT yet. */
+  async unadvertised (): Promise<string[]> { return await this.call({ op: 'unadvertised' }) as string[] }
+  /** A DHT lookup of `target` (a peer id) from node `from` of this shard. */
+  async lookup (from: string, target: string, timeoutMs: number): Promise<ShardLookup> { return await this.call({ op: 'lookup', from, target, timeoutMs }) as ShardLookup }
+  async leave (node: string): Promise<void> { await this.call({ op: 'leave', node }) }
+  /** Starts a node that joins during the run; resolves with its peer id. */
+  async join (plan: NodePlan): Promise<string> { return await this.call({ op: 'join', plan }) as string }
+  async measureBegin (): Promise<void> { await this.call({ op: 'measure-begin' }) }
+  async measureEnd (): Promise<ShardResources> { return await this.call({ op: 'measure-end' }) as ShardResources }
+
+  /** Stops the shard's nodes and the process; kills it if it has not exited within `graceMs`. */
+  async stop (graceMs = 30_000): Promise<void> {
+    if (this.exited != null) return
+    const exited = new Promise<void>(resolve => { this.child.once('exit', () => { resolve() }) })
+    const timer = setTimeout(() => { this.child.kill('SIGKILL') }, graceMs)
+    try {
+      await this.call({ op: 'stop' }).catch(() => {})
+      this.child.disconnect?.()
+      await exited
+    } finally {
+      clearTimeout(timer)
+    }
+  }
+
+  private async call (req: ShardRequest): Promise<unknown> {
+    if (this.exited != null) throw new Error(this.exited)
+    const id = ++this.next
+    return await new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject })
+      this.child.send({ id, req }, err => {
+        if (err == null) return
+        this.pending.delete(id)
+        reject(new Error(`shard ${this.index}: ${err.message}`))
+      })
+    })
+  }
+}
+
+function replay (ev: GossipEvent, sink: GossipSink): void {
+  switch (ev.e) {
+    case 'pub': sink.published(ev.publisher, ev.sequence, ev.at); return
+    case 'recv': sink.received(ev.publisher, ev.sequence, ev.subscriber, ev.at); return
+    case 'sub': sink.subscribed(ev.peer, ev.at); return
+    case 'unsub': sink.unsubscribed(ev.peer, ev.at)
+  }
+}
+
+/** Collects gossip events and sends them to the runner in batches (one IPC message per 200 ms, not per receipt). */
+class GossipForwarder implements GossipSink {
+  private batch: GossipEvent[] = []
+  private readonly timer: NodeJS.Timeout
+
+  constructor (private readonly send: (m: ShardMessage) => void) {
+    this.timer = setInterval(() => { this.flush() }, 200)
+    this.timer.unref()
+  }
+
+  published (publisher: string, sequence: bigint | number, at: number): void { this.batch.push({ e: 'pub', publisher, sequence, at }) }
+  received (publisher: string, sequence: bigint | number, subscriber: string, at: number): void { this.batch.push({ e: 'recv', publisher, sequence, subscriber, at }) }
+  subscribed (peer: string, at: number): void { this.batch.push({ e: 'sub', peer, at }) }
+  unsubscribed (peer: string, at: number): void { this.batch.push({ e: 'unsub', peer, at }) }
+
+  flush (): void {
+    if (this.batch.length === 0) return
+    this.send({ gossip: this.batch })
+    this.batch = []
+  }
+
+  close (): void { clearInterval(this.timer); this.flush() }
+}
+
+/**
+ * The worker's side: serves the runner's requests until `stop` (sim/shard-main.ts calls this).
+ * KAISAR_SIM_LOG=file, as for the runner: this shard's nodes log to `file.shard<index>`.
+ */
+export function runShardWorker (index: string): void {
+  const send = (m: ShardMessage): void => { process.send?.(m) }
+  const logFile = process.env.KAISAR_SIM_LOG
+  const logger = logFile != null && logFile !== '' ? pino({ level: process.env.KAISAR_SIM_LOG_LEVEL ?? 'info' }, pino.destination({ dest: `${logFile}.shard${index}`, sync: false })) : pino({ level: 'silent' })
+  const gossip = new GossipForwarder(send)
+  const resources = new ResourceMonitor()
+  const members = new Map<string, { plan: NodePlan, member: ClusterNode, runtime?: MemoryRuntime }>()
+  let cluster: Cluster | undefined
+  let started: ShardStart | undefined
+
+  const watch = (plan: NodePlan, member: ClusterNode): void => {
+    if (plan.role === 'provider') watchPublisher(member.node, gossip)
+    else watchSubscriber(member.node, gossip)
+  }
+  const node = (id: string): { plan: NodePlan, member: ClusterNode, runtime?: MemoryRuntime } => {
+    const m = members.get(id)
+    if (m == null) throw new Error(`no node ${id} in this shard`)
+    return m
+  }
+  let stopping: Promise<void> | undefined
+  const stopAll = async (): Promise<void> => {
+    stopping ??= (async () => {
+      await cluster?.stop()
+      for (const m of members.values()) await m.runtime?.removeAll().catch(() => {})
+      gossip.close()
+    })()
+    await stopping
+  }
+
+  const serve = async (req: ShardRequest): Promise<unknown> => {
+    switch (req.op) {
+      case 'start': {
+        if (cluster != null) throw new Error('already started')
+        const s = started = req.start
+        const made = s.plans.map(plan => ({ plan, ...nodeSpec(plan, s.popw, s.nodes, s.epochMs, s.gossipHeartbeatMs) }))
+        cluster = await Cluster.start({
+          nodes: made.map(m => m.spec),
+          transport: 'tcp',
+          bootstrap: s.bootstrap,
+          heartbeatMs: s.heartbeatMs,
+          logger,
+          startConcurrency: s.startConcurrency,
+          startRate: s.startRate,
+          onProgress: n => { send({ started: n }) }
+        })
+        for (const member of cluster.nodes) {
+          const m = made.find(x => x.spec === member.spec)
+          if (m == null) continue
+          members.set(m.plan.id, { plan: m.plan, member, runtime: m.runtime })
+          watch(m.plan, member)
+        }
+        return [...members.values()].map(m => ({ id: m.plan.id, peerId: m.member.node.peerId }))
+      }
+      case 'unadvertised':
+        return [...members.values()].filter(m => m.plan.role === 'provider' && (m.member.node.provider?.advertiser.outstanding ?? 0) > 0).map(m => m.plan.id)
+      case 'lookup': {
+        const from = node(req.from).member.node
+        const t = performance.now()
+        try {
+          const found = await from.discovery.describe(peerIdFromString(req.target), AbortSignal.timeout(req.timeoutMs))
+          return { ok: found != null, ms: performance.now() - t, ...(found == null ? { error: 'not found' } : {}) } satisfies ShardLookup
+        } catch (err) {
+          return { ok: false, ms: performance.now() - t, error: (err as Error).message } satisfies ShardLookup
+        }
+      }
+      case 'leave': {
+        const m = node(req.node)
+        if (m.plan.role !== 'provider') gossip.unsubscribed(m.member.node.peerId, Date.now())
+        await m.member.node.stop()
+        return null
+      }
+      case 'join': {
+        if (cluster == null || started == null) throw new Error('not started')
+        const { spec, runtime } = nodeSpec(req.plan, started.popw, started.nodes, started.epochMs, started.gossipHeartbeatMs)
+        const member = await cluster.add(spec)
+        members.set(req.plan.id, { plan: req.plan, member, runtime })
+        watch(req.plan, member)
+        return member.node.peerId
+      }
+      case 'measure-begin':
+        resources.begin()
+        return null
+      case 'measure-end': {
+        const r = resources.end()
+        return { ...r, baselineRssMiB: resources.baselineRssMiB } satisfies ShardResources
+      }
+      case 'stop':
+        await stopAll()
+        return null
+    }
+  }
+
+  process.on('message', (raw: unknown) => {
+    const envelope = raw as { id?: unknown, req?: unknown }
+    const id = typeof envelope?.id === 'number' ? envelope.id : -1
+    const parsed = request.safeParse(envelope?.req)
+    if (!parsed.success) { send({ id, ok: false, error: `bad request: ${parsed.error.issues.map(i => `${i.path.join('.')}: ${i.message}`).join('; ')}` }); return }
+    serve(parsed.data).then(
+      value => { send({ id, ok: true, value }) },
+      (err: Error) => { send({ id, ok: false, error: err.message }) }
+    )
+  })
+  // The runner went away (it crashed or was killed): stop the nodes rather than linger.
+  process.on('disconnect', () => { stopAll().catch(() => {}).finally(() => process.exit(0)) })
+}

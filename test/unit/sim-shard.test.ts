@@ -1,0 +1,79 @@
+// The simulator's shard protocol (sim/shard.ts) without nodes: a forked worker refuses malformed
+// requests with a clear error and keeps serving; a request it cannot honour fails, it does not
+// hang; `stop` ends the process. And the gossip probe counts a receipt that reaches the runner
+// before the publish it answers (events from two processes arrive in any order).
+import { fork } from 'node:child_process'
+import { once } from 'node:events'
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import { GossipProbe } from '../../sim/metrics.js'
+
+type Reply = { id: number, ok: boolean, value?: unknown, error?: string }
+
+interface Worker { ask: (id: number, req: unknown) => Promise<Reply>, disconnect: () => void, exited: Promise<unknown[]>, kill: () => void }
+
+function worker (): Worker {
+  const child = fork(new URL('../../sim/shard-main.js', import.meta.url), [], { serialization: 'advanced', stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+  const exited = once(child, 'exit')
+  const ask = async (id: number, req: unknown): Promise<Reply> => await new Promise((resolve, reject) => {
+    const onMessage = (m: Reply): void => { if (m.id === id) { child.off('message', onMessage); resolve(m) } }
+    child.on('message', onMessage)
+    child.send({ id, req }, err => { if (err != null) reject(err) })
+  })
+  return { ask, disconnect: () => { child.disconnect() }, exited, kill: () => { child.kill('SIGKILL') } }
+}
+
+/** The worker's exit after the runner let go of it: [code, signal], or a kill after 10 s. */
+async function exitOf (w: Worker): Promise<unknown[]> {
+  const timer = setTimeout(w.kill, 10_000)
+  try { return await w.exited } finally { clearTimeout(timer) }
+}
+
+test('a shard worker refuses malformed requests and keeps serving', async () => {
+  const w = worker()
+  try {
+    const unknownOp = await w.ask(1, { op: 'explode' })
+    assert.is(unknownOp.ok, false)
+    assert.match(unknownOp.error ?? '', /^bad request: op/)
+    const badPlan = await w.ask(2, { op: 'join', plan: { id: 'provider-1', role: 'miner', region: 'eu', behaviour: 'honest', dhtServer: false, initial: false } })
+    assert.is(badPlan.ok, false)
+    assert.match(badPlan.error ?? '', /^bad request: plan\.role/)
+    const badStart = await w.ask(3, { op: 'start', start: { plans: [], popw: {}, nodes: 0, epochMs: 1000, heartbeatMs: 1000, gossipHeartbeatMs: 1000, bootstrap: [], startRate: 0, startConcurrency: 1 } })
+    assert.is(badStart.ok, false)
+    assert.match(badStart.error ?? '', /start\.nodes/)
+    assert.match(badStart.error ?? '', /start\.bootstrap/)
+    // Well formed but impossible: no such node, not started yet.
+    const noNode = await w.ask(4, { op: 'leave', node: 'provider-9' })
+    assert.equal([noNode.ok, noNode.error], [false, 'no node provider-9 in this shard'])
+    const noJoin = await w.ask(5, { op: 'join', plan: { id: 'provider-1', role: 'provider', region: 'eu', behaviour: 'honest', dhtServer: false, initial: false } })
+    assert.equal([noJoin.ok, noJoin.error], [false, 'not started'])
+    const unadvertised = await w.ask(6, { op: 'unadvertised' })
+    assert.equal([unadvertised.ok, unadvertised.value], [true, []])
+    const stopped = await w.ask(7, { op: 'stop' })
+    assert.is(stopped.ok, true)
+  } finally {
+    w.disconnect()
+  }
+  assert.equal(await exitOf(w), [0, null], 'exited by itself once let go, not killed')
+})
+
+test('a shard worker whose runner goes away exits', async () => {
+  const w = worker()
+  const ready = await w.ask(1, { op: 'unadvertised' })
+  assert.is(ready.ok, true)
+  w.disconnect() // no stop: the runner crashed
+  assert.equal(await exitOf(w), [0, null], 'exited by itself, not killed')
+})
+
+test('the gossip probe counts a receipt that arrives before its publish', () => {
+  const probe = new GossipProbe()
+  probe.subscribed('checker', 0)
+  probe.subscribed('gateway', 0)
+  probe.received('provider', 7n, 'checker', 1_040) // from another shard, ahead of the publish event
+  probe.published('provider', 7n, 1_000)
+  probe.received('provider', 7n, 'checker', 1_090) // a duplicate: the first receipt counts
+  const s = probe.summary(0, 10_000, 2_000)
+  assert.equal([s.published, s.expected, s.delivered, s.latenciesMs], [1, 2, 1, [40]])
+})
+
+test.run()
