@@ -62,7 +62,8 @@ body{font:14px system-ui,sans-serif;margin:2em;max-width:1100px}table{border-col
 <script>${js}</script></head><body>
 <h1>kaisar-node sim — ${esc(r.scenario)}, ${r.nodes} nodes</h1>
 <p>Seed ${r.seed} (schedule ${esc(r.scheduleHash.slice(0, 16))}…, ${r.events} events), time dilation <b>×${r.dilation}</b>
-(epochs ${r.epochMs} ms, heartbeats ${r.heartbeatMs} ms), measured window ${(r.durationMs / 1000).toFixed(0)} s, ${r.users} user node(s).</p>
+(epochs ${r.epochMs} ms, heartbeats ${r.heartbeatMs} ms), measured window ${(r.durationMs / 1000).toFixed(0)} s, ${r.users} user node(s),
+${r.shards} process${r.shards > 1 ? 'es' : ''} over ${r.transport}: ${r.resources.processes.map(p => `shard ${p.shard} ${p.nodes} nodes, ${p.cpuCores} cores, ${p.rssMaxMiB} MiB, loop lag p99 ${p.loopP99Ms} ms`).join('; ')}.</p>
 <h2>What degraded</h2>${degraded}
 <h2>Figures</h2><table>${rows}</table>
 <h2>Per node against node count (runs)</h2>

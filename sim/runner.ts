@@ -11,7 +11,7 @@ import { GossipProbe, ResourceMonitor, percentile, watchPublisher, watchSubscrib
 import { nodeSpec, popwConfig } from './node-spec.js'
 import { Partition, type PartitionedNode } from './partition.js'
 import { partitionReport, unreachablePair, type PartitionReport, type SplitLog } from './partition-report.js'
-import { ShardClient, type ShardLookup, type ShardResources } from './shard.js'
+import { ShardClient, placement, type ShardLookup, type ShardResources } from './shard.js'
 import type { MemoryRuntime } from './runtime.js'
 import { CHEATING, scheduleHash, type NodePlan, type SimEvent, type SimSchedule } from './schedule.js'
 import { buildSchedule } from './scenarios/index.js'
@@ -42,8 +42,9 @@ export interface SimOptions {
   latencyMs?: number
   /**
    * Processes the nodes run in (default 1). This one keeps the gateways (the ledger host among
-   * them), the users and the schedule, and a share of the rest; each other shard is a forked
-   * worker (sim/shard.ts) with its share. More than one needs the TCP transport.
+   * them), the users and the schedule, plus half of the rest with two processes and none with
+   * more; each other shard is a forked worker (sim/shard.ts) with its share. More than one needs
+   * the TCP transport.
    */
   shards?: number
   /** 'memory' (default with one shard) or 'tcp' (loopback; the only choice with several shards). */
@@ -145,9 +146,8 @@ export async function runSim (opts: SimOptions): Promise<SimReport> {
   // The cut is a connection gater in each node's process, and the report reads every node's connections: one process only.
   if (shardCount > 1 && partition != null) throw new Error('the partition scenario runs in one shard')
   const initial = schedule.nodes.filter(p => p.initial)
-  // This process keeps the gateways (the ledger host, the users' way in) and every shardCount-th
-  // other node; each worker gets the same share of the rest.
-  const shardOf = new Map(initial.filter(p => p.role !== 'gateway').map((p, i) => [p.id, i % shardCount]))
+  const { place, processes } = placement(shardCount)
+  const shardOf = new Map(initial.map(p => [p.id, p.role === 'gateway' ? 0 : place(p.id)]))
   const localPlans = initial.filter(p => (shardOf.get(p.id) ?? 0) === 0)
   const specs = localPlans.map(specOf)
   progress(`${schedule.scenario}: starting ${initial.length} nodes in ${shardCount} process${shardCount > 1 ? 'es' : ''} over ${transport} (seed ${schedule.seed}, dilation ×${schedule.dilation}, epochs of ${schedule.epochMs} ms, heartbeats every ${schedule.heartbeatMs} ms, gossipsub heartbeat ${gossipHeartbeatMs} ms)`)
@@ -160,8 +160,8 @@ export async function runSim (opts: SimOptions): Promise<SimReport> {
   }
   const shards = [...Array(shardCount - 1).keys()].map(i => ShardClient.spawn(i + 1, gossip, n => { countUp(i + 1, n) }))
   const stopShards = async (): Promise<void> => { await Promise.all(shards.map(async s => { await s.stop() })) }
-  // Each process starts its nodes at its share of the rate: together they keep the rate asked for.
-  const startRate = (opts.startRate ?? 0) / shardCount
+  // Each process that takes nodes starts them at its share of the rate: together they keep the rate asked for.
+  const startRate = (opts.startRate ?? 0) / processes
   let remoteStart: Promise<Array<Array<{ id: string, peerId: string }>>> | undefined
   let cluster: Cluster
   try {
@@ -265,7 +265,6 @@ export async function runSim (opts: SimOptions): Promise<SimReport> {
     }, Math.max(0, t0 + ev.at - Date.now())))
 
     const timeoutMs = 30_000 * schedule.dilation
-    let joined = 0
     const played: Record<SimEvent['kind'], number> = { order: 0, 'dht-lookup': 0, leave: 0, join: 0, partition: 0, heal: 0 }
     const providersAtStart = [...running.values()].filter(r => r.plan.role === 'provider' && r.stoppedAt == null).length
     const play = async (ev: SimEvent): Promise<void> => {
@@ -300,7 +299,6 @@ export async function runSim (opts: SimOptions): Promise<SimReport> {
           const from = running.get(ev.from)
           const target = running.get(ev.target) ?? [...running.values()].find(r => r.plan.id === ev.target)
           if (from == null || from.stoppedAt != null || target == null) { played[ev.kind]--; return } // the asker left: not a lookup
-          const t = performance.now()
           // A lookup started while split is the partition's to report, not the DHT's headline: even
           // on one side a record may live only on the other side's closest servers.
           const duringSplit = partition?.isSplit === true
@@ -322,8 +320,7 @@ export async function runSim (opts: SimOptions): Promise<SimReport> {
         }
         case 'join': {
           const plan = schedule.nodes.find(p => p.id === ev.node) as NodePlan
-          // Joiners go round the processes, this one first.
-          const shard = shards[joined++ % shardCount - 1]
+          const shard = shards[place(plan.id) - 1]
           if (shard != null) {
             running.set(plan.id, { plan, peerId: await shard.join(plan), shard, startedAt: Date.now() })
             return

@@ -14,6 +14,25 @@ import { nodeSpec } from './node-spec.js'
 import type { MemoryRuntime } from './runtime.js'
 import type { NodePlan } from './schedule.js'
 
+/**
+ * Which process runs each node other than a gateway, in the order they are placed (initial nodes
+ * in plan order, then joiners): round the `processes` that take nodes. The runner's own process
+ * (0) keeps the gateways, the ledger host among them. With two processes it also takes every
+ * other node; with three or more it takes none, so the ledger host answers registrations from a
+ * process that is not busy starting nodes of its own (at 300 nodes the providers' ledger requests
+ * timed out at 15 s while it shared one: sim/README.md).
+ */
+export function placement (shards: number): { place: (id: string) => number, processes: number } {
+  const first = shards >= 3 ? 1 : 0
+  const placed = new Map<string, number>()
+  const place = (id: string): number => {
+    let shard = placed.get(id)
+    if (shard == null) { shard = first + placed.size % (shards - first); placed.set(id, shard) }
+    return shard
+  }
+  return { place, processes: shards - first }
+}
+
 /** What a shard needs to build and start its nodes exactly as the runner would. */
 export interface ShardStart {
   plans: NodePlan[]

@@ -7,6 +7,7 @@ import { once } from 'node:events'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { GossipProbe } from '../../sim/metrics.js'
+import { placement } from '../../sim/shard.js'
 
 type Reply = { id: number, ok: boolean, value?: unknown, error?: string }
 
@@ -74,6 +75,18 @@ test('the gossip probe counts a receipt that arrives before its publish', () => 
   probe.received('provider', 7n, 'checker', 1_090) // a duplicate: the first receipt counts
   const s = probe.summary(0, 10_000, 2_000)
   assert.equal([s.published, s.expected, s.delivered, s.latenciesMs], [1, 2, 1, [40]])
+})
+
+test('placement: one process takes everything, two share, three or more keep the ledger host\'s process free', () => {
+  const ids = [...Array(7).keys()].map(i => `provider-${i}`)
+  const one = placement(1)
+  assert.equal([ids.map(one.place), one.processes], [[0, 0, 0, 0, 0, 0, 0], 1])
+  const two = placement(2)
+  assert.equal([ids.map(two.place), two.processes], [[0, 1, 0, 1, 0, 1, 0], 2])
+  const three = placement(3)
+  assert.equal([ids.map(three.place), three.processes], [[1, 2, 1, 2, 1, 2, 1], 2])
+  assert.is(three.place('provider-1'), 2, 'a node asked again keeps its process')
+  assert.is(three.place('provider-x1'), 2, 'a joiner continues the round')
 })
 
 test.run()
