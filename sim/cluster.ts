@@ -1,16 +1,17 @@
 // Many real KaisarNodes in one process: the same code as `kaisar-node start`, over the
-// memory transport with in-memory stores and no HTTP API. The first gateway hosts the local
+// memory transport (or loopback TCP, when shards in other processes join the same network)
+// with in-memory stores and no HTTP API. The first gateway hosts the local
 // ledger; everyone else bootstraps from the gateways. Used by the simulator and benchmarks.
 import { MemoryLevel } from 'memory-level'
 import { pino } from 'pino'
 import { configSchema, roleDefaults, type NodeConfig, type Role } from '../node/config/schema.js'
 import { ephemeralIdentity, type NodeIdentity } from '../node/identity/keystore.js'
+import { freePort } from '../node/runtime/free-port.js'
 import { KaisarNode, type NodeEnvironment } from '../node/node.js'
 import type { ContainerRuntime } from '../node/containers/runtime.js'
 import type { HardwareInventory } from '../node/hardware/schema.js'
 import type { Logger } from '../node/log.js'
 import type { StateDb } from '../node/store/state-db.js'
-import { freePort } from '../node/runtime/free-port.js'
 
 export interface ClusterNodeSpec {
   role: Role
@@ -201,9 +202,19 @@ export function clusterConfig (spec: ClusterNodeSpec, c: { listen: string[], boo
     // real network, one node per machine, does not have). Memory connections never half-die,
     // which is all the monitor is there to catch.
     // No splice listener: it serves `kaisar-node connect` on a real gateway; simulated users do not splice.
-    network: { ...defaults.network, autonat: false, dcutr: false, websockets: false, connectionMonitorMs: 0, spliceListen: '', ...(spec.config?.network as object | undefined) },
+    // Over loopback TCP every simulated node dials from 127.0.0.1, and libp2p's inbound limit is
+    // per IP: it would count the whole network as one host. Real nodes each have their own address.
+    network: {
+      ...defaults.network,
+      autonat: false,
+      dcutr: false,
+      websockets: false,
+      connectionMonitorMs: 0,
+      spliceListen: '',
+      ...(c.listen.some(a => a.startsWith('/ip4/127.0.0.1/')) ? { inboundConnectionThreshold: 1_000_000 } : {}),
+      ...(spec.config?.network as object | undefined)
+    },
     provider: { benchmark: 'skip', containers: 'none', ...(spec.config?.provider as object | undefined) },
     heartbeat: { intervalMs: c.heartbeatMs ?? 15_000, ...(spec.config?.heartbeat as object | undefined) }
   })
 }
-
