@@ -2,6 +2,7 @@
 // each subscriber that was up to receive it), DHT lookups, orders, and the process's own cost
 // (RSS, CPU, event-loop lag). Pure bookkeeping: the runner feeds it, the report reads it.
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks'
+import { peerIdFromString } from '@libp2p/peer-id'
 import { heartbeatTopic } from '../node/network/gossip/topics.js'
 import type { Heartbeat } from '../protocols/gossip/heartbeat.js'
 import type { KaisarNode } from '../node/node.js'
@@ -108,6 +109,20 @@ export class GossipProbe implements GossipSink {
 export interface GossipPair { publisher: string, subscriber: string, at: number, ms?: number }
 
 export interface TimedResult { at: number, ok: boolean, ms: number, error?: string }
+
+/** A DHT lookup's outcome and time, without the run's clock (`TimedResult` minus `at`). */
+export type Lookup = Omit<TimedResult, 'at'>
+
+/** Finds `target`'s signed record in the DHT from `from`, as the simulator's `dht-lookup` events do. */
+export async function timedLookup (from: KaisarNode, target: string, timeoutMs: number): Promise<Lookup> {
+  const t = performance.now()
+  try {
+    const found = await from.discovery.describe(peerIdFromString(target), AbortSignal.timeout(timeoutMs))
+    return { ok: found != null, ms: performance.now() - t, ...(found == null ? { error: 'not found' } : {}) }
+  } catch (err) {
+    return { ok: false, ms: performance.now() - t, error: (err as Error).message }
+  }
+}
 
 /** RSS against node count while starting, then RSS, CPU and event-loop lag over the measured window. */
 export class ResourceMonitor {

@@ -1,17 +1,16 @@
 // Runs one scenario: builds the schedule from the seed, starts the real nodes (sim/cluster.ts),
 // waits for their registrations and one epoch of warm-up, plays the schedule's events in the
 // measured window, then reads the outcomes back from the ledger host and reports.
-import { peerIdFromString } from '@libp2p/peer-id'
 import { pino } from 'pino'
 import { VerdictResult } from '../protocols/popw/popw.js'
 import { keyToString } from '../protocols/popw/verdict.js'
 import { placeOrder } from '../node/user/order.js'
 import { Cluster, type ClusterNode, type ClusterNodeSpec } from './cluster.js'
-import { GossipProbe, ResourceMonitor, percentile, watchPublisher, watchSubscriber, type TimedResult } from './metrics.js'
+import { GossipProbe, ResourceMonitor, percentile, timedLookup, watchPublisher, watchSubscriber, type TimedResult } from './metrics.js'
 import { nodeSpec, popwConfig } from './node-spec.js'
 import { Partition, type PartitionedNode } from './partition.js'
 import { partitionReport, unreachablePair, type PartitionReport, type SplitLog } from './partition-report.js'
-import { ShardClient, placement, type ShardLookup, type ShardResources } from './shard.js'
+import { ShardClient, placement, type ShardResources } from './shard.js'
 import type { MemoryRuntime } from './runtime.js'
 import { CHEATING, scheduleHash, type NodePlan, type SimEvent, type SimSchedule } from './schedule.js'
 import { buildSchedule } from './scenarios/index.js'
@@ -303,7 +302,7 @@ export async function runSim (opts: SimOptions): Promise<SimReport> {
           // on one side a record may live only on the other side's closest servers.
           const duringSplit = partition?.isSplit === true
           const across = partition?.separates(from.peerId, target.peerId) === true
-          const found = from.shard != null ? await from.shard.lookup(from.plan.id, target.peerId, timeoutMs) : await lookup(localNode(from), target.peerId, timeoutMs)
+          const found = from.shard != null ? await from.shard.lookup(from.plan.id, target.peerId, timeoutMs) : await timedLookup(localNode(from), target.peerId, timeoutMs)
           const result: TimedResult = { at: Date.now() - t0, ...found }
           if (!duringSplit) dht.push(result)
           else (across ? split.dhtAcross : split.dhtSameSide).push(result)
@@ -444,16 +443,6 @@ export async function runSim (opts: SimOptions): Promise<SimReport> {
 function watch (plan: NodePlan, node: KaisarNode, gossip: GossipProbe): void {
   if (plan.role === 'provider') watchPublisher(node, gossip)
   else watchSubscriber(node, gossip)
-}
-
-async function lookup (from: KaisarNode, target: string, timeoutMs: number): Promise<ShardLookup> {
-  const t = performance.now()
-  try {
-    const found = await from.discovery.describe(peerIdFromString(target), AbortSignal.timeout(timeoutMs))
-    return { ok: found != null, ms: performance.now() - t, ...(found == null ? { error: 'not found' } : {}) }
-  } catch (err) {
-    return { ok: false, ms: performance.now() - t, error: (err as Error).message }
-  }
 }
 
 /** The run's cost over all its processes: CPU and RSS add up; the loop's lag is the worst process's. */

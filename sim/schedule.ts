@@ -7,7 +7,8 @@ import { createHash } from 'node:crypto'
 import type { Role } from '../node/config/schema.js'
 
 /** What a node does beyond running the real code: cheating providers and lying checkers (sim/cheats.ts). */
-export type Behaviour = 'honest' | 'fake-class' | 'slow' | 'replay' | 'offline' | 'liar-pass' | 'liar-fail'
+export const BEHAVIOURS = ['honest', 'fake-class', 'slow', 'replay', 'offline', 'liar-pass', 'liar-fail'] as const
+export type Behaviour = typeof BEHAVIOURS[number]
 export const CHEATING: readonly Behaviour[] = ['fake-class', 'slow', 'replay', 'offline']
 
 export interface NodePlan {

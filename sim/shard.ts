@@ -5,14 +5,14 @@
 // process. The runner drives a shard through a few requests over the fork's IPC channel; the
 // shard streams its heartbeat gossip events back in batches (sim/metrics.ts's GossipSink).
 import { fork, type ChildProcess } from 'node:child_process'
-import { peerIdFromString } from '@libp2p/peer-id'
 import { pino } from 'pino'
 import { z } from 'zod'
+import { ROLES } from '../node/config/schema.js'
 import { Cluster, type ClusterNode } from './cluster.js'
-import { ResourceMonitor, watchPublisher, watchSubscriber, type GossipSink } from './metrics.js'
+import { ResourceMonitor, timedLookup, watchPublisher, watchSubscriber, type GossipSink, type Lookup } from './metrics.js'
 import { nodeSpec } from './node-spec.js'
+import { BEHAVIOURS, type NodePlan } from './schedule.js'
 import type { MemoryRuntime } from './runtime.js'
-import type { NodePlan } from './schedule.js'
 
 /**
  * Which process runs each node other than a gateway, in the order they are placed (initial nodes
@@ -48,14 +48,13 @@ export interface ShardStart {
   startConcurrency: number
 }
 
-export interface ShardLookup { ok: boolean, ms: number, error?: string }
 export interface ShardResources { cpuCores: number, rssMaxMiB: number, baselineRssMiB: number, loopP50Ms: number, loopP99Ms: number, loopMaxMs: number }
 
-const nodePlan = z.object({
+const nodePlan: z.ZodType<NodePlan> = z.object({
   id: z.string().min(1),
-  role: z.enum(['provider', 'checker', 'gateway']),
+  role: z.enum(ROLES),
   region: z.string(),
-  behaviour: z.enum(['honest', 'fake-class', 'slow', 'replay', 'offline', 'liar-pass', 'liar-fail']),
+  behaviour: z.enum(BEHAVIOURS),
   dhtServer: z.boolean(),
   initial: z.boolean()
 }).strict()
@@ -106,6 +105,7 @@ export class ShardClient {
 
   private constructor (readonly index: number, private readonly child: ChildProcess, sink: GossipSink, onStarted: (n: number) => void) {
     child.on('message', (raw: ShardMessage) => {
+      if (typeof raw !== 'object' || raw == null) return // only our own worker writes here; nothing else is expected
       if ('gossip' in raw) { for (const ev of raw.gossip) replay(ev, sink); return }
       if ('started' in raw) { onStarted(raw.started); return }
       const waiter = this.pending.get(raw.id)
@@ -133,7 +133,7 @@ export class ShardClient {
   /** Providers of this shard whose capability records are not all in the DHT yet. */
   async unadvertised (): Promise<string[]> { return await this.call({ op: 'unadvertised' }) as string[] }
   /** A DHT lookup of `target` (a peer id) from node `from` of this shard. */
-  async lookup (from: string, target: string, timeoutMs: number): Promise<ShardLookup> { return await this.call({ op: 'lookup', from, target, timeoutMs }) as ShardLookup }
+  async lookup (from: string, target: string, timeoutMs: number): Promise<Lookup> { return await this.call({ op: 'lookup', from, target, timeoutMs }) as Lookup }
   async leave (node: string): Promise<void> { await this.call({ op: 'leave', node }) }
   /** Starts a node that joins during the run; resolves with its peer id. */
   async join (plan: NodePlan): Promise<string> { return await this.call({ op: 'join', plan }) as string }
@@ -260,16 +260,8 @@ export function runShardWorker (index: string): void {
       }
       case 'unadvertised':
         return [...members.values()].filter(m => m.plan.role === 'provider' && (m.member.node.provider?.advertiser.outstanding ?? 0) > 0).map(m => m.plan.id)
-      case 'lookup': {
-        const from = node(req.from).member.node
-        const t = performance.now()
-        try {
-          const found = await from.discovery.describe(peerIdFromString(req.target), AbortSignal.timeout(req.timeoutMs))
-          return { ok: found != null, ms: performance.now() - t, ...(found == null ? { error: 'not found' } : {}) } satisfies ShardLookup
-        } catch (err) {
-          return { ok: false, ms: performance.now() - t, error: (err as Error).message } satisfies ShardLookup
-        }
-      }
+      case 'lookup':
+        return await timedLookup(node(req.from).member.node, req.target, req.timeoutMs)
       case 'leave': {
         const m = node(req.node)
         if (m.plan.role !== 'provider') gossip.unsubscribed(m.member.node.peerId, Date.now())
