@@ -201,6 +201,9 @@ class GossipForwarder implements GossipSink {
   close (): void { clearInterval(this.timer); this.flush() }
 }
 
+/** A node this worker runs, with its plan and (providers) its simulated container runtime. */
+interface ShardMember { plan: NodePlan, member: ClusterNode, runtime?: MemoryRuntime }
+
 /**
  * The worker's side: serves the runner's requests until `stop` (sim/shard-main.ts calls this).
  * KAISAR_SIM_LOG=file, as for the runner: this shard's nodes log to `file.shard<index>`.
@@ -211,7 +214,7 @@ export function runShardWorker (index: string): void {
   const logger = logFile != null && logFile !== '' ? pino({ level: process.env.KAISAR_SIM_LOG_LEVEL ?? 'info' }, pino.destination({ dest: `${logFile}.shard${index}`, sync: false })) : pino({ level: 'silent' })
   const gossip = new GossipForwarder(send)
   const resources = new ResourceMonitor()
-  const members = new Map<string, { plan: NodePlan, member: ClusterNode, runtime?: MemoryRuntime }>()
+  const members = new Map<string, ShardMember>()
   let cluster: Cluster | undefined
   let started: ShardStart | undefined
 
@@ -219,7 +222,7 @@ export function runShardWorker (index: string): void {
     if (plan.role === 'provider') watchPublisher(member.node, gossip)
     else watchSubscriber(member.node, gossip)
   }
-  const node = (id: string): { plan: NodePlan, member: ClusterNode, runtime?: MemoryRuntime } => {
+  const node = (id: string): ShardMember => {
     const m = members.get(id)
     if (m == null) throw new Error(`no node ${id} in this shard`)
     return m
