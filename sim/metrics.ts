@@ -27,8 +27,14 @@ export interface GossipSink {
   unsubscribed: (peer: string, at: number) => void
 }
 
+/** Heartbeats: a provider publishes them, gateways and checkers receive them. */
+export function watchNode (node: KaisarNode, sink: GossipSink): void {
+  if (node.config.role === 'provider') watchPublisher(node, sink)
+  else watchSubscriber(node, sink)
+}
+
 /** Wraps this node's publish: the simulator must know what was sent, not only what arrived. */
-export function watchPublisher (node: KaisarNode, sink: GossipSink): void {
+function watchPublisher (node: KaisarNode, sink: GossipSink): void {
   const gossip = node.gossip
   const publish = gossip.publish.bind(gossip)
   const peer = node.peerId
@@ -38,7 +44,7 @@ export function watchPublisher (node: KaisarNode, sink: GossipSink): void {
   }
 }
 
-export function watchSubscriber (node: KaisarNode, sink: GossipSink): void {
+function watchSubscriber (node: KaisarNode, sink: GossipSink): void {
   const peer = node.peerId
   sink.subscribed(peer, Date.now())
   node.gossip.register(heartbeatTopic, msg => { sink.received(msg.signer.toString(), msg.value.sequence, peer, Date.now()) })
@@ -124,6 +130,16 @@ export async function timedLookup (from: KaisarNode, target: string, timeoutMs: 
   }
 }
 
+/** One process's cost over the measured window (RSS before any node started as the baseline). */
+export interface WindowResources { cpuCores: number, rssMaxMiB: number, baselineRssMiB: number, loopP50Ms: number, loopP99Ms: number, loopMaxMs: number }
+
+/** A run's cost over all its processes (sim/shard.ts): CPU and RSS add up; the loop's lag is the worst process's. */
+export function combineResources (all: WindowResources[]): WindowResources {
+  const sum = (f: (r: WindowResources) => number): number => all.reduce((a, r) => a + f(r), 0)
+  const worst = (f: (r: WindowResources) => number): number => Math.max(...all.map(f))
+  return { cpuCores: sum(r => r.cpuCores), rssMaxMiB: sum(r => r.rssMaxMiB), baselineRssMiB: sum(r => r.baselineRssMiB), loopP50Ms: worst(r => r.loopP50Ms), loopP99Ms: worst(r => r.loopP99Ms), loopMaxMs: worst(r => r.loopMaxMs) }
+}
+
 /** RSS against node count while starting, then RSS, CPU and event-loop lag over the measured window. */
 export class ResourceMonitor {
   readonly startup: Array<{ nodes: number, rssMiB: number }> = []
@@ -145,7 +161,7 @@ export class ResourceMonitor {
     this.timer.unref()
   }
 
-  end (): { cpuCores: number, rssMaxMiB: number, loopP50Ms: number, loopP99Ms: number, loopMaxMs: number } {
+  end (): WindowResources {
     clearInterval(this.timer)
     this.loop?.disable()
     const cpu = process.cpuUsage(this.cpu0)
@@ -157,7 +173,8 @@ export class ResourceMonitor {
       rssMaxMiB: Math.max(...this.samples.map(s => s.rssMiB)),
       loopP50Ms: ns(this.loop?.percentile(50)),
       loopP99Ms: ns(this.loop?.percentile(99)),
-      loopMaxMs: ns(this.loop?.max)
+      loopMaxMs: ns(this.loop?.max),
+      baselineRssMiB: this.baselineRssMiB
     }
   }
 }

@@ -6,11 +6,11 @@ import { VerdictResult } from '../protocols/popw/popw.js'
 import { keyToString } from '../protocols/popw/verdict.js'
 import { placeOrder } from '../node/user/order.js'
 import { Cluster, type ClusterNode, type ClusterNodeSpec } from './cluster.js'
-import { GossipProbe, ResourceMonitor, percentile, timedLookup, watchPublisher, watchSubscriber, type TimedResult } from './metrics.js'
+import { GossipProbe, ResourceMonitor, combineResources, percentile, timedLookup, watchNode, type TimedResult } from './metrics.js'
 import { nodeSpec, popwConfig } from './node-spec.js'
 import { Partition, type PartitionedNode } from './partition.js'
 import { partitionReport, unreachablePair, type PartitionReport, type SplitLog } from './partition-report.js'
-import { ShardClient, placement, type ShardResources } from './shard.js'
+import { ShardClient, placement } from './shard.js'
 import type { MemoryRuntime } from './runtime.js'
 import { CHEATING, scheduleHash, type NodePlan, type SimEvent, type SimSchedule } from './schedule.js'
 import { buildSchedule } from './scenarios/index.js'
@@ -198,7 +198,7 @@ export async function runSim (opts: SimOptions): Promise<SimReport> {
     remote.forEach((nodes, i) => {
       for (const n of nodes) running.set(n.id, { plan: initial.find(p => p.id === n.id) as NodePlan, peerId: n.peerId, shard: shards[i], startedAt: Date.now() })
     })
-    for (const r of running.values()) if (r.member != null) watch(r.plan, r.member.node, gossip)
+    for (const r of running.values()) if (r.member != null) watchNode(r.member.node, gossip)
     for (const r of running.values()) partition?.bind(r.plan.id, r.peerId)
     const startS = (performance.now() - tAll) / 1000
     const host = cluster.nodes[0]?.node as KaisarNode
@@ -328,7 +328,7 @@ export async function runSim (opts: SimOptions): Promise<SimReport> {
           const member = await cluster.add(spec)
           running.set(plan.id, { plan, peerId: member.node.peerId, member, runtime, startedAt: Date.now() })
           partition?.bind(plan.id, member.node.peerId)
-          watch(plan, member.node, gossip)
+          watchNode(member.node, gossip)
           return
         }
         case 'partition': {
@@ -387,7 +387,7 @@ export async function runSim (opts: SimOptions): Promise<SimReport> {
     const dhtOk = dht.filter(d => d.ok)
     const ordersOk = orders.filter(o => o.ok)
     const nodes = running.size
-    const res = combineResources(here, resources.baselineRssMiB, there)
+    const res = combineResources([here, ...there])
     const processes: ProcessResources[] = [here, ...there].map((r, shard) => ({
       shard, nodes: [...running.values()].filter(x => (x.shard?.index ?? 0) === shard).length, cpuCores: round(r.cpuCores, 2), rssMaxMiB: round(r.rssMaxMiB, 0), loopP99Ms: round(r.loopP99Ms, 1)
     }))
@@ -438,19 +438,6 @@ export async function runSim (opts: SimOptions): Promise<SimReport> {
     await cluster.stop()
     for (const r of running.values()) await r.runtime?.removeAll().catch(() => {})
   }
-}
-
-function watch (plan: NodePlan, node: KaisarNode, gossip: GossipProbe): void {
-  if (plan.role === 'provider') watchPublisher(node, gossip)
-  else watchSubscriber(node, gossip)
-}
-
-/** The run's cost over all its processes: CPU and RSS add up; the loop's lag is the worst process's. */
-function combineResources (here: ReturnType<ResourceMonitor['end']>, hereBaselineRssMiB: number, there: ShardResources[]): ShardResources {
-  const all = [{ ...here, baselineRssMiB: hereBaselineRssMiB }, ...there]
-  const sum = (f: (r: ShardResources) => number): number => all.reduce((a, r) => a + f(r), 0)
-  const worst = (f: (r: ShardResources) => number): number => Math.max(...all.map(f))
-  return { cpuCores: sum(r => r.cpuCores), rssMaxMiB: sum(r => r.rssMaxMiB), baselineRssMiB: sum(r => r.baselineRssMiB), loopP50Ms: worst(r => r.loopP50Ms), loopP99Ms: worst(r => r.loopP99Ms), loopMaxMs: worst(r => r.loopMaxMs) }
 }
 
 /**

@@ -9,7 +9,7 @@ import { pino } from 'pino'
 import { z } from 'zod'
 import { ROLES } from '../node/config/schema.js'
 import { Cluster, type ClusterNode } from './cluster.js'
-import { ResourceMonitor, timedLookup, watchPublisher, watchSubscriber, type GossipSink, type Lookup } from './metrics.js'
+import { ResourceMonitor, timedLookup, watchNode, type GossipSink, type Lookup, type WindowResources } from './metrics.js'
 import { nodeSpec } from './node-spec.js'
 import { BEHAVIOURS, type NodePlan } from './schedule.js'
 import type { MemoryRuntime } from './runtime.js'
@@ -48,7 +48,6 @@ export interface ShardStart {
   startConcurrency: number
 }
 
-export interface ShardResources { cpuCores: number, rssMaxMiB: number, baselineRssMiB: number, loopP50Ms: number, loopP99Ms: number, loopMaxMs: number }
 
 const nodePlan: z.ZodType<NodePlan> = z.object({
   id: z.string().min(1),
@@ -138,7 +137,7 @@ export class ShardClient {
   /** Starts a node that joins during the run; resolves with its peer id. */
   async join (plan: NodePlan): Promise<string> { return await this.call({ op: 'join', plan }) as string }
   async measureBegin (): Promise<void> { await this.call({ op: 'measure-begin' }) }
-  async measureEnd (): Promise<ShardResources> { return await this.call({ op: 'measure-end' }) as ShardResources }
+  async measureEnd (): Promise<WindowResources> { return await this.call({ op: 'measure-end' }) as WindowResources }
 
   /** Stops the shard's nodes and the process; kills it if it has not exited within `graceMs`. */
   async stop (graceMs = 30_000): Promise<void> {
@@ -218,10 +217,6 @@ export function runShardWorker (index: string): void {
   let cluster: Cluster | undefined
   let started: ShardStart | undefined
 
-  const watch = (plan: NodePlan, member: ClusterNode): void => {
-    if (plan.role === 'provider') watchPublisher(member.node, gossip)
-    else watchSubscriber(member.node, gossip)
-  }
   const node = (id: string): ShardMember => {
     const m = members.get(id)
     if (m == null) throw new Error(`no node ${id} in this shard`)
@@ -257,7 +252,7 @@ export function runShardWorker (index: string): void {
           const m = made.find(x => x.spec === member.spec)
           if (m == null) continue
           members.set(m.plan.id, { plan: m.plan, member, runtime: m.runtime })
-          watch(m.plan, member)
+          watchNode(member.node, gossip)
         }
         return [...members.values()].map(m => ({ id: m.plan.id, peerId: m.member.node.peerId }))
       }
@@ -276,16 +271,14 @@ export function runShardWorker (index: string): void {
         const { spec, runtime } = nodeSpec(req.plan, started.popw, started.nodes, started.epochMs, started.gossipHeartbeatMs)
         const member = await cluster.add(spec)
         members.set(req.plan.id, { plan: req.plan, member, runtime })
-        watch(req.plan, member)
+        watchNode(member.node, gossip)
         return member.node.peerId
       }
       case 'measure-begin':
         resources.begin()
         return null
-      case 'measure-end': {
-        const r = resources.end()
-        return { ...r, baselineRssMiB: resources.baselineRssMiB } satisfies ShardResources
-      }
+      case 'measure-end':
+        return resources.end()
       case 'stop':
         await stopAll()
         return null

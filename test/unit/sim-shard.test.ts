@@ -6,7 +6,7 @@ import { fork } from 'node:child_process'
 import { once } from 'node:events'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { GossipProbe } from '../../sim/metrics.js'
+import { GossipProbe, combineResources } from '../../sim/metrics.js'
 import { placement } from '../../sim/shard.js'
 
 type Reply = { id: number, ok: boolean, value?: unknown, error?: string }
@@ -87,6 +87,13 @@ test('placement: one process takes everything, two share, three or more keep the
   assert.equal([ids.map(three.place), three.processes], [[1, 2, 1, 2, 1, 2, 1], 2])
   assert.is(three.place('provider-1'), 2, 'a node asked again keeps its process')
   assert.is(three.place('provider-x1'), 2, 'a joiner continues the round')
+})
+
+test('a run\'s cost over its processes: CPU and RSS add up, the loop lag is the worst process\'s', () => {
+  const runner = { cpuCores: 0.5, rssMaxMiB: 1200, baselineRssMiB: 100, loopP50Ms: 10, loopP99Ms: 177, loopMaxMs: 400 }
+  const worker = { cpuCores: 0.4, rssMaxMiB: 1000, baselineRssMiB: 90, loopP50Ms: 12, loopP99Ms: 108, loopMaxMs: 900 }
+  const all = combineResources([runner, worker])
+  assert.equal(all, { cpuCores: 0.9, rssMaxMiB: 2200, baselineRssMiB: 190, loopP50Ms: 12, loopP99Ms: 177, loopMaxMs: 900 })
 })
 
 test.run()
