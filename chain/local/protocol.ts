@@ -133,6 +133,7 @@ export class RemoteLedger implements Ledger {
   /** Next nonce per address, assigned locally so concurrent submits do not collide. */
   private readonly nonces = new Map<string, Promise<number>>()
   private readonly listeners = new Set<(e: LedgerEvent) => void>()
+  private follow?: () => void
   private inFlight = 0
   private readonly waiting: Array<() => void> = []
 
@@ -212,13 +213,26 @@ export class RemoteLedger implements Ledger {
   async leasesOf (provider: string): Promise<LeaseEscrow[]> { return await this.call({ method: 'leasesOf', provider }, z.array(escrowRecord)) as LeaseEscrow[] }
   async seedAt (timestamp: number): Promise<{ seed: Hex, height: number }> { return await this.call({ method: 'seedAt', timestamp }, seedSchema) }
 
-  /** Block events come from the host's announcements on gossip (see LedgerAnnouncer); this feeds them in. */
+  /** Block events come from the host's announcements on gossip (see LedgerFollower); this feeds them in. */
   notify (event: LedgerEvent): void {
     for (const l of this.listeners) { try { l(event) } catch {} }
   }
 
+  /**
+   * Runs `follow` once, when the first listener subscribes (now, if one already has). Following
+   * block announcements means joining their gossip mesh and forwarding every one of them, so a
+   * node nobody on which reads block events (a provider) should not follow at all.
+   */
+  whenFollowed (follow: () => void): void {
+    if (this.listeners.size > 0) follow()
+    else this.follow = follow
+  }
+
   subscribe (listener: (e: LedgerEvent) => void): () => void {
     this.listeners.add(listener)
+    const follow = this.follow
+    this.follow = undefined
+    follow?.()
     return () => { this.listeners.delete(listener) }
   }
 

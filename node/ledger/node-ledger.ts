@@ -8,7 +8,7 @@ import { LedgerServer, RemoteLedger } from '../../chain/local/protocol.js'
 import { Outbox } from '../../chain/outbox.js'
 import { ConfigError } from '../errors.js'
 import { ledgerTopic } from '../network/gossip/topics.js'
-import type { Ledger } from '../../chain/ledger.js'
+import type { ChainHead, Ledger } from '../../chain/ledger.js'
 import { PEAQ_ESCROW_MISSING, type NodeConfig } from '../config/schema.js'
 import type { NodeIdentity } from '../identity/keystore.js'
 import type { Logger } from '../log.js'
@@ -27,33 +27,76 @@ export interface NodeLedger {
   services: Array<[string, Startable]>
 }
 
-/** Announces the host's new blocks: every block with transactions, and at least every 10 s. */
-class LedgerAnnouncer implements Startable {
-  private unsubscribe?: () => void
-  private lastAnnounced = 0
-  constructor (private readonly chain: LocalChain, private readonly gossip: GossipService, private readonly log: Logger, private readonly hostPeerId: string) {}
+/** At most this many milliseconds between announcements, however many blocks the host makes. */
+export const ANNOUNCE_SPACING_MS = 500
+/** An idle ledger (blocks without transactions) is still announced this often: the time it has reached. */
+const IDLE_ANNOUNCE_MS = 10_000
 
-  async start (): Promise<void> {
-    const topic = ledgerTopic(this.hostPeerId)
-    this.gossip.register(topic)
-    this.unsubscribe = this.chain.subscribe(event => {
-      if (event.txCount === 0 && event.head.timestamp - this.lastAnnounced < 10_000) return
-      this.lastAnnounced = event.head.timestamp
-      this.gossip.publish(topic, { height: BigInt(event.head.height), hash: Buffer.from(event.head.hash.slice(2), 'hex'), timestamp: BigInt(event.head.timestamp), txCount: event.txCount })
-        .catch(err => { this.log.debug({ err: (err as Error).message }, 'block announcement failed') })
-    })
+/**
+ * Announces the host's new blocks: the newest head at most every ANNOUNCE_SPACING_MS while
+ * blocks carry transactions, and at least every 10 s otherwise. The host makes a block a few
+ * milliseconds after each transaction, so announcing every block would make gossip to the
+ * whole network grow with the number of transactions (every registration at a node's start);
+ * an announcement carries the transactions of all the blocks since the previous one instead.
+ */
+export class LedgerAnnouncer implements Startable {
+  private unsubscribe?: () => void
+  private head?: ChainHead
+  private txSince = 0
+  private lastAnnouncedBlockTime = 0
+  private lastSentAt = 0
+  private timer?: ReturnType<typeof setTimeout>
+  private readonly topic: ReturnType<typeof ledgerTopic>
+  constructor (private readonly chain: LocalChain, private readonly gossip: GossipService, private readonly log: Logger, hostPeerId: string) {
+    this.topic = ledgerTopic(hostPeerId)
   }
 
-  async stop (): Promise<void> { this.unsubscribe?.() }
+  async start (): Promise<void> {
+    this.gossip.register(this.topic)
+    this.unsubscribe = this.chain.subscribe(event => { this.onBlock(event.head, event.txCount) })
+  }
+
+  async stop (): Promise<void> {
+    this.unsubscribe?.()
+    clearTimeout(this.timer)
+    this.timer = undefined
+  }
+
+  private onBlock (head: ChainHead, txCount: number): void {
+    this.head = head
+    this.txSince += txCount
+    if (this.txSince === 0 && head.timestamp - this.lastAnnouncedBlockTime < IDLE_ANNOUNCE_MS) return
+    if (this.timer != null) return // an announcement is already due; it will carry this block
+    const wait = this.lastSentAt + ANNOUNCE_SPACING_MS - Date.now()
+    if (wait <= 0) this.announce()
+    else this.timer = setTimeout(() => { this.timer = undefined; this.announce() }, wait)
+  }
+
+  private announce (): void {
+    const head = this.head
+    if (head == null) return
+    const txCount = this.txSince
+    this.txSince = 0
+    this.lastAnnouncedBlockTime = head.timestamp
+    this.lastSentAt = Date.now()
+    this.gossip.publish(this.topic, { height: BigInt(head.height), hash: Buffer.from(head.hash.slice(2), 'hex'), timestamp: BigInt(head.timestamp), txCount })
+      .catch(err => { this.log.debug({ err: (err as Error).message }, 'block announcement failed') })
+  }
 }
 
-/** Feeds the host's block announcements to a RemoteLedger's subscribers. */
+/**
+ * Feeds the host's block announcements to a RemoteLedger's subscribers, joining the ledger
+ * topic only once the node has one (checkers' and gateways' PoPW): a provider reads no block
+ * events, and following would make it forward every announcement to its mesh peers.
+ */
 class LedgerFollower implements Startable {
   constructor (private readonly remote: RemoteLedger, private readonly gossip: GossipService, private readonly hostPeerId: string) {}
   async start (): Promise<void> {
-    this.gossip.register(ledgerTopic(this.hostPeerId), msg => {
-      const b = msg.value
-      this.remote.notify({ kind: 'block', head: { height: Number(b.height), hash: `0x${Buffer.from(b.hash).toString('hex')}`, timestamp: Number(b.timestamp) }, txCount: b.txCount })
+    this.remote.whenFollowed(() => {
+      this.gossip.register(ledgerTopic(this.hostPeerId), msg => {
+        const b = msg.value
+        this.remote.notify({ kind: 'block', head: { height: Number(b.height), hash: `0x${Buffer.from(b.hash).toString('hex')}`, timestamp: Number(b.timestamp) }, txCount: b.txCount })
+      })
     })
   }
 

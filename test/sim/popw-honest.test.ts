@@ -37,6 +37,10 @@ test('honest network: every provider passes every epoch, one settlement each, ch
   const providers = cluster.byRole('provider').map(p => p.node)
   for (const p of providers) assert.not.ok(p.libp2p.services.pubsub.getTopics().includes(TOPICS.heartbeat), 'a provider subscribed to heartbeats')
   assert.ok(gateway.libp2p.services.pubsub.getTopics().includes(TOPICS.heartbeat))
+  // Nor do they follow the ledger's block announcements, which nothing on a provider reads
+  // (node/ledger/node-ledger.ts); checkers do (their PoPW reconciles on new blocks).
+  for (const p of providers) assert.not.ok(p.libp2p.services.pubsub.getTopics().includes(TOPICS.ledger), 'a provider follows block announcements')
+  for (const c of cluster.byRole('checker')) assert.ok(c.node.libp2p.services.pubsub.getTopics().includes(TOPICS.ledger), 'a checker does not follow block announcements')
   await waitFor('every provider online in the gateway\'s table', () => providers.every(p => gateway.providerTable?.list().some(e => e.peerId === p.peerId && e.online) === true))
   const chain = hostChain(cluster)
   const checkers = cluster.byRole('checker').map(c => c.node)
