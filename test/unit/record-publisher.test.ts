@@ -1,6 +1,6 @@
 // The provider's record publisher: a version counts as published only once two puts in a row
 // reached mostly the same peers (the first is made while the routing table fills), failed puts
-// are retried, and a content change signs a new version that must settle again.
+// are retried with a backoff, and a content change signs a new version that must settle again.
 import { pino } from 'pino'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
@@ -14,10 +14,13 @@ class FakeRecords {
   signed = 0n
   puts: bigint[] = []
   failPuts = 0
+  /** When each put was attempted, failed or not. */
+  attempts: number[] = []
   storedBy: (n: number) => string[] = () => ['a', 'b', 'c', 'd']
   version (): bigint { return this.signed }
   async sign (): Promise<SealedRecord> { this.signed++; return { namespace: RECORD_NAMESPACES.provider, version: this.signed, value: new Uint8Array([Number(this.signed)]) } }
   async put (sealed: SealedRecord): Promise<string[]> {
+    this.attempts.push(Date.now())
     if (this.failPuts > 0) { this.failPuts--; throw new Error('no peer stored the record') }
     this.puts.push(sealed.version)
     return this.storedBy(this.puts.length)
@@ -79,6 +82,21 @@ test('failed puts are retried and do not count', async () => {
     await until('published', () => p.published)
     assert.equal(records.puts, [1n, 1n])
     assert.is(records.failPuts, 0)
+  } finally { await p.stop() }
+})
+
+test('failed puts back off: each retry waits at least half of twice the one before', async () => {
+  const records = new FakeRecords()
+  records.failPuts = 1_000
+  const p = publisher(records, () => record('DE'))
+  await p.start()
+  try {
+    await sleep(700)
+    // retryMs 20, doubling, jittered to [½, 1] of it: 10–20, 20–40, 40–80, 80–160, 160–320 ms …
+    // at most 7 attempts in 700 ms; a fixed 20 ms retry would make about 35.
+    assert.ok(records.attempts.length >= 3 && records.attempts.length <= 7, `${records.attempts.length} attempts in 700 ms`)
+    const gaps = records.attempts.slice(1).map((t, i) => t - (records.attempts[i] ?? t))
+    gaps.forEach((gap, i) => { assert.ok(gap >= 20 * 2 ** i / 2 - 3, `retry ${i + 1} after ${gap} ms`) })
   } finally { await p.stop() }
 })
 

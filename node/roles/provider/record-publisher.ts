@@ -18,6 +18,7 @@ export interface ProviderRecordPublisherInit {
   /** Builds the record's content (addresses and inventory can change while running). */
   content: () => ProviderRecord
   republishMs?: number
+  /** First retry after a failed put (default 2 s); doubles with every failure in a row, up to 32 s. */
   retryMs?: number
   /** Delay between puts of a version until its closest peers stop changing (default 30 s). */
   settleMs?: number
@@ -33,6 +34,8 @@ export class ProviderRecordPublisher implements Startable {
   private running = false
   /** The version put last, the peers that stored it, and whether its closest peers have settled. */
   private lastPut?: { version: bigint, peers: string[], settled: boolean }
+  /** Puts that failed in a row: the retry backs off. */
+  private failedPuts = 0
 
   constructor (components: { records: SignedRecordStore, logger: Logger }, init: ProviderRecordPublisherInit) {
     this.records = components.records
@@ -88,10 +91,13 @@ export class ProviderRecordPublisher implements Startable {
           this.lastPut = { version: sealed.version, peers, settled }
           if (this.running) this.schedule(settled ? (this.init.republishMs ?? 10 * 60_000) : (this.init.settleMs ?? 30_000))
         })
-        .catch(err => {
+        .then(() => { this.failedPuts = 0 }, err => {
           // Right after start the DHT may have no peers yet: the same value is put again soon.
-          this.log.debug({ err: (err as Error).message }, 'provider record put failed, retrying')
-          if (this.running) this.schedule(this.init.retryMs ?? 2_000)
+          // Backed off with jitter (2 s … 32 s): when puts fail because the DHT is busy (a
+          // network where hundreds of nodes start at once), a fixed 2 s retry only adds to it.
+          const base = Math.min(32_000, (this.init.retryMs ?? 2_000) * 2 ** this.failedPuts++)
+          this.log.debug({ err: (err as Error).message, failedPuts: this.failedPuts }, 'provider record put failed, retrying')
+          if (this.running) this.schedule(base / 2 + Math.random() * base / 2)
         })
     }, delayMs)
     this.timer.unref()
