@@ -221,7 +221,7 @@ export class RemoteLedger implements Ledger {
   /**
    * Runs `follow` once, when the first listener subscribes (now, if one already has). Following
    * block announcements means joining their gossip mesh and forwarding every one of them, so a
-   * node nobody on which reads block events (a provider) should not follow at all.
+   * node on which nothing reads block events (a provider) does not follow them at all.
    */
   whenFollowed (follow: () => void): void {
     if (this.listeners.size > 0) follow()
