@@ -1,6 +1,7 @@
 // Provides this provider under its capability keys in the DHT (protocols/capabilities.ts),
 // retrying until the DHT has peers to hold the provider records; kad-dht re-provides them.
 import { capabilityCid, capabilityName, type Capability } from '../../../protocols/capabilities.js'
+import { jitteredBackoff } from '../../runtime/backoff.js'
 import type { Logger } from '../../log.js'
 import type { KaisarLibp2p } from '../../network/libp2p.js'
 import type { Startable } from '@libp2p/interface'
@@ -60,7 +61,6 @@ export class CapabilityAdvertiser implements Startable {
     if (this.outstanding === 0) { this.failedRounds = 0; return }
     // Back off with jitter: when the DHT is slow (a busy network, or every provider of a
     // restarted fleet announcing at once), retrying every 2 s only adds to what makes it slow.
-    const base = Math.min(16_000, 2_000 * 2 ** this.failedRounds++)
-    this.schedule(base / 2 + Math.random() * base / 2)
+    this.schedule(jitteredBackoff(++this.failedRounds, 2_000, 16_000))
   }
 }

@@ -10,6 +10,7 @@
 // published, and republished every `republishMs`.
 import { RECORD_NAMESPACES } from '../../../protocols/ids.js'
 import { ProviderRecord } from '../../../protocols/records/provider-record.js'
+import { jitteredBackoff } from '../../runtime/backoff.js'
 import type { Logger } from '../../log.js'
 import type { SealedRecord, SignedRecordStore } from '../../network/records/store.js'
 import type { Startable } from '@libp2p/interface'
@@ -95,9 +96,9 @@ export class ProviderRecordPublisher implements Startable {
           // Right after start the DHT may have no peers yet: the same value is put again soon.
           // Backed off with jitter (2 s … 32 s): when puts fail because the DHT is busy (a
           // network where hundreds of nodes start at once), a fixed 2 s retry only adds to it.
-          const base = Math.min(32_000, (this.init.retryMs ?? 2_000) * 2 ** this.failedPuts++)
+          this.failedPuts++
           this.log.debug({ err: (err as Error).message, failedPuts: this.failedPuts }, 'provider record put failed, retrying')
-          if (this.running) this.schedule(base / 2 + Math.random() * base / 2)
+          if (this.running) this.schedule(jitteredBackoff(this.failedPuts, this.init.retryMs ?? 2_000, 32_000))
         })
     }, delayMs)
     this.timer.unref()
