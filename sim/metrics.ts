@@ -130,14 +130,19 @@ export async function timedLookup (from: KaisarNode, target: string, timeoutMs: 
   }
 }
 
-/** One process's cost over the measured window (RSS before any node started as the baseline). */
-export interface WindowResources { cpuCores: number, rssMaxMiB: number, baselineRssMiB: number, loopP50Ms: number, loopP99Ms: number, loopMaxMs: number }
+/**
+ * One process's cost over the measured window (RSS before any node started as the baseline),
+ * and at its end the open connection ends of the process's running nodes (a connection between
+ * two simulated nodes counts at both ends): every connection costs upkeep whether it carries
+ * anything or not, so how many a node holds is part of what a node costs.
+ */
+export interface WindowResources { cpuCores: number, rssMaxMiB: number, baselineRssMiB: number, loopP50Ms: number, loopP99Ms: number, loopMaxMs: number, nodes: number, connections: number }
 
 /** A run's cost over all its processes (sim/shard.ts): CPU and RSS add up; the loop's lag is the worst process's. */
 export function combineResources (all: WindowResources[]): WindowResources {
   const sum = (f: (r: WindowResources) => number): number => all.reduce((a, r) => a + f(r), 0)
   const worst = (f: (r: WindowResources) => number): number => Math.max(...all.map(f))
-  return { cpuCores: sum(r => r.cpuCores), rssMaxMiB: sum(r => r.rssMaxMiB), baselineRssMiB: sum(r => r.baselineRssMiB), loopP50Ms: worst(r => r.loopP50Ms), loopP99Ms: worst(r => r.loopP99Ms), loopMaxMs: worst(r => r.loopMaxMs) }
+  return { cpuCores: sum(r => r.cpuCores), rssMaxMiB: sum(r => r.rssMaxMiB), baselineRssMiB: sum(r => r.baselineRssMiB), loopP50Ms: worst(r => r.loopP50Ms), loopP99Ms: worst(r => r.loopP99Ms), loopMaxMs: worst(r => r.loopMaxMs), nodes: sum(r => r.nodes), connections: sum(r => r.connections) }
 }
 
 /** RSS against node count while starting, then RSS, CPU and event-loop lag over the measured window. */
@@ -161,7 +166,9 @@ export class ResourceMonitor {
     this.timer.unref()
   }
 
-  end (): WindowResources {
+  /** The window's figures; `nodes` are the nodes this process runs (the stopped ones are skipped). */
+  end (nodes: Iterable<KaisarNode>): WindowResources {
+    const running = [...nodes].filter(n => n.isRunning)
     clearInterval(this.timer)
     this.loop?.disable()
     const cpu = process.cpuUsage(this.cpu0)
@@ -174,7 +181,9 @@ export class ResourceMonitor {
       loopP50Ms: ns(this.loop?.percentile(50)),
       loopP99Ms: ns(this.loop?.percentile(99)),
       loopMaxMs: ns(this.loop?.max),
-      baselineRssMiB: this.baselineRssMiB
+      baselineRssMiB: this.baselineRssMiB,
+      nodes: running.length,
+      connections: running.reduce((n, node) => n + node.libp2p.getConnections().length, 0)
     }
   }
 }

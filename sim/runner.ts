@@ -101,7 +101,7 @@ export interface SimReport {
    * Over every process of the run: CPU and RSS summed, event-loop lag the worst process's.
    * `startup` is this process's RSS against its own nodes; `processes` each shard on its own.
    */
-  resources: { baselineRssMiB: number, rssMaxMiB: number, rssPerNodeMiB: number, cpuCores: number, cpuPerNodePct: number, loopP50Ms: number, loopP99Ms: number, loopMaxMs: number, startup: Array<{ nodes: number, rssMiB: number }>, processes: ProcessResources[] }
+  resources: { baselineRssMiB: number, rssMaxMiB: number, rssPerNodeMiB: number, cpuCores: number, cpuPerNodePct: number, connectionsPerNode: number, loopP50Ms: number, loopP99Ms: number, loopMaxMs: number, startup: Array<{ nodes: number, rssMiB: number }>, processes: ProcessResources[] }
   /** Scenario `partition`: the split, each side on its own, and the heal. */
   partition?: PartitionReport
   degraded: string[]
@@ -355,7 +355,7 @@ export async function runSim (opts: SimOptions): Promise<SimReport> {
     const tEnd = t0 + schedule.durationMs
     await sleep(tEnd - Date.now())
     const measuredS = (performance.now() - tMeasure) / 1000
-    const here = resources.end()
+    const here = resources.end([...running.values()].flatMap(r => r.member != null ? [r.member.node] : []))
     const there = await Promise.all(shards.map(async s => await s.measureEnd()))
     for (const t of timers) clearTimeout(t)
     clearInterval(crossSampler)
@@ -419,6 +419,7 @@ export async function runSim (opts: SimOptions): Promise<SimReport> {
         rssPerNodeMiB: round((res.rssMaxMiB - res.baselineRssMiB) / nodes, 2),
         cpuCores: round(res.cpuCores, 2),
         cpuPerNodePct: round(res.cpuCores * 100 / nodes, 3),
+        connectionsPerNode: round(res.connections / Math.max(1, res.nodes), 1),
         loopP50Ms: round(res.loopP50Ms, 1),
         loopP99Ms: round(res.loopP99Ms, 1),
         loopMaxMs: round(res.loopMaxMs, 1),
@@ -559,6 +560,7 @@ export function summary (r: SimReport): Record<string, unknown> {
     rss_max_mib: r.resources.rssMaxMiB,
     cpu_cores: r.resources.cpuCores,
     cpu_per_node_pct: r.resources.cpuPerNodePct,
+    connections_per_node: r.resources.connectionsPerNode,
     loop_lag_p99_ms: r.resources.loopP99Ms,
     ...(r.shards > 1 ? { processes: r.resources.processes } : {}),
     ...(r.partition != null

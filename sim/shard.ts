@@ -278,7 +278,7 @@ export function runShardWorker (index: string): void {
         resources.begin()
         return null
       case 'measure-end':
-        return resources.end()
+        return resources.end([...members.values()].map(m => m.member.node))
       case 'stop':
         await stopAll()
         return null

@@ -29,6 +29,9 @@ test('cheaters over two shards: the same correctness as one process, and no shar
   assert.is(r.resources.processes.length, 2)
   for (const p of r.resources.processes) assert.ok(p.nodes > 0 && p.cpuCores > 0 && p.rssMaxMiB > 0, `each process ran nodes and was measured: ${JSON.stringify(r.resources.processes)}`)
   assert.is(r.resources.processes.reduce((n, p) => n + p.nodes, 0), r.nodes)
+  // Counted in both processes: every node holds at least its bootstrap gateway's connection and
+  // a DHT server's, and no node can hold more than one per other node (and user).
+  assert.ok(r.resources.connectionsPerNode >= 2 && r.resources.connectionsPerNode <= r.nodes + r.users, `connections per node: ${r.resources.connectionsPerNode}`)
   // Providers in both processes, cheaters caught wherever they ran.
   const byShard = (s: number): typeof r.outcomes.providers => r.outcomes.providers.filter(p => p.shard === s)
   assert.ok(byShard(0).length > 0 && byShard(1).length > 0, `providers in both processes: ${why}`)

@@ -89,11 +89,11 @@ test('placement: one process takes everything, two share, three or more keep the
   assert.is(three.place('provider-x1'), 2, 'a joiner continues the round')
 })
 
-test('a run\'s cost over its processes: CPU and RSS add up, the loop lag is the worst process\'s', () => {
-  const runner = { cpuCores: 0.5, rssMaxMiB: 1200, baselineRssMiB: 100, loopP50Ms: 10, loopP99Ms: 177, loopMaxMs: 400 }
-  const worker = { cpuCores: 0.4, rssMaxMiB: 1000, baselineRssMiB: 90, loopP50Ms: 12, loopP99Ms: 108, loopMaxMs: 900 }
+test('a run\'s cost over its processes: CPU, RSS, nodes and connections add up, the loop lag is the worst process\'s', () => {
+  const runner = { cpuCores: 0.5, rssMaxMiB: 1200, baselineRssMiB: 100, loopP50Ms: 10, loopP99Ms: 177, loopMaxMs: 400, nodes: 51, connections: 2000 }
+  const worker = { cpuCores: 0.4, rssMaxMiB: 1000, baselineRssMiB: 90, loopP50Ms: 12, loopP99Ms: 108, loopMaxMs: 900, nodes: 49, connections: 1900 }
   const all = combineResources([runner, worker])
-  assert.equal(all, { cpuCores: 0.9, rssMaxMiB: 2200, baselineRssMiB: 190, loopP50Ms: 12, loopP99Ms: 177, loopMaxMs: 900 })
+  assert.equal(all, { cpuCores: 0.9, rssMaxMiB: 2200, baselineRssMiB: 190, loopP50Ms: 12, loopP99Ms: 177, loopMaxMs: 900, nodes: 100, connections: 3900 })
 })
 
 test.run()
