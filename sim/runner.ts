@@ -6,7 +6,7 @@ import { VerdictResult } from '../protocols/popw/popw.js'
 import { keyToString } from '../protocols/popw/verdict.js'
 import { placeOrder } from '../node/user/order.js'
 import { Cluster, type ClusterNode, type ClusterNodeSpec } from './cluster.js'
-import { GossipProbe, ResourceMonitor, combineResources, percentile, timedLookup, watchNode, type TimedResult } from './metrics.js'
+import { GossipProbe, ResourceMonitor, combineResources, maxOf, percentile, timedLookup, watchNode, type TimedResult } from './metrics.js'
 import { nodeSpec, popwConfig } from './node-spec.js'
 import { Partition, type PartitionedNode } from './partition.js'
 import { partitionReport, unreachablePair, type PartitionReport, type SplitLog } from './partition-report.js'
@@ -407,7 +407,7 @@ export async function runSim (opts: SimOptions): Promise<SimReport> {
       played,
       providersAtStart,
       wallS: { start: round(startS, 1), register: round(registerS, 1), measured: round(measuredS, 1), total: round((performance.now() - tAll) / 1000, 1) },
-      gossip: { published: g.published, expected: g.expected, delivered: g.delivered, ratio: ratio(g.delivered, g.expected), p50Ms: percentile(g.latenciesMs, 50), p99Ms: percentile(g.latenciesMs, 99), maxMs: Math.max(0, ...g.latenciesMs), latenciesMs: g.latenciesMs },
+      gossip: { published: g.published, expected: g.expected, delivered: g.delivered, ratio: ratio(g.delivered, g.expected), p50Ms: percentile(g.latenciesMs, 50), p99Ms: percentile(g.latenciesMs, 99), maxMs: maxOf(g.latenciesMs), latenciesMs: g.latenciesMs },
       dht: { lookups: dht.length, ok: dhtOk.length, ratio: ratio(dhtOk.length, dht.length), p50Ms: round(percentile(dhtOk.map(d => d.ms), 50), 1), p99Ms: round(percentile(dhtOk.map(d => d.ms), 99), 1), results: dht },
       orders: { total: orders.length, ok: ordersOk.length, ratio: ratio(ordersOk.length, orders.length), deployP50Ms: round(percentile(ordersOk.map(o => o.ms), 50), 0), deployP99Ms: round(percentile(ordersOk.map(o => o.ms), 99), 0), failures: orders.flatMap(o => o.error != null ? [o.error] : []), results: orders },
       outcomes,
