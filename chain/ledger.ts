@@ -113,6 +113,11 @@ export interface EpochSettlement {
   dissenters?: Address[]
 }
 
+/**
+ * A new head. `txCount` counts the transactions since the previous event: one block's on peaq and on the
+ * local ledger's host, every block's since the previous announcement on a node that follows the host
+ * over gossip (announcements are spaced, node/ledger/node-ledger.ts).
+ */
 export type LedgerEvent =
   | { kind: 'block', head: ChainHead, txCount: number }
 
