@@ -188,7 +188,7 @@ export class ResourceMonitor {
     const ns = (x: number | undefined): number => (x ?? NaN) / 1e6
     return {
       cpuCores: (cpu.user + cpu.system) / 1000 / Math.max(1, wallMs),
-      rssMaxMiB: Math.max(...this.samples.map(s => s.rssMiB)),
+      rssMaxMiB: maxOf(this.samples.map(s => s.rssMiB)),
       loopP50Ms: ns(this.loop?.percentile(50)),
       loopP99Ms: ns(this.loop?.percentile(99)),
       loopMaxMs: ns(this.loop?.max),

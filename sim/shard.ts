@@ -48,7 +48,6 @@ export interface ShardStart {
   startConcurrency: number
 }
 
-
 const nodePlan: z.ZodType<NodePlan> = z.object({
   id: z.string().min(1),
   role: z.enum(ROLES),
