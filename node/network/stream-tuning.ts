@@ -27,6 +27,16 @@ export interface StreamTuning {
    */
   yamuxHalfWindowUpdates: boolean
   /**
+   * Yamux: grant receive window only once this many bytes have been read since the last grant
+   * (`undefined`: after every data frame, as @libp2p/yamux 8 does). A stream of small messages
+   * (gossip, DHT and PoPW requests) otherwise answers each one with a window-update frame of
+   * its own: encrypted, written and decrypted like the message itself, so up to every other
+   * frame a node sends is a window update. The remote never waits for these: it still has the
+   * window less this many bytes of credit. Bulk data, whose frames are each larger than this,
+   * is granted after every frame exactly as before.
+   */
+  yamuxWindowUpdateMinBytes?: number
+  /**
    * TCP: cork the socket around each Noise batch so its pieces (2-byte length, ciphertext
    * parts, 16-byte tag, per Noise frame) leave in one writev instead of one write(2) each.
    */
@@ -70,13 +80,16 @@ export const STOCK_TUNING: StreamTuning = Object.freeze({
  * yamuxHalfWindowUpdates stays off: across processes it measured no better than Yamux's own
  * policy when combined with tcpHighWaterMark, and clearly worse without it (0.6–0.7× MiB/s,
  * 1.4× CPU per MiB, every run), so it is left for a later, quieter measurement.
+ * yamuxWindowUpdateMinBytes (16 KiB) is below every bulk frame, so tunnels are granted as
+ * before; it removes the update after each small message (sim/README.md, stop 17).
  */
 export const DEFAULT_TUNING: StreamTuning = Object.freeze({
   yamuxHalfWindowUpdates: false,
   corkedWrites: true,
   noiseNoCopyDecrypt: true,
   noiseNoThrowDecode: true,
-  tcpHighWaterMark: 1024 * 1024
+  tcpHighWaterMark: 1024 * 1024,
+  yamuxWindowUpdateMinBytes: 16 * 1024
 })
 
 // ---- Yamux --------------------------------------------------------------------------------
@@ -112,36 +125,49 @@ function isYamuxStream (s: unknown): s is YamuxStreamInternals {
 }
 
 /**
- * @libp2p/yamux 8.0's `sendWindowUpdate` with two changes: while the stream is established
- * and more than half of the window is still unused, send nothing (the update is only
- * deferred: the remote still has ≥ half a window of credit, so it never stalls); and an RTT
- * of 0 ms (loopback, where Date.now() cannot see the round trip) counts as 1 ms, so the
- * window still grows to its maximum when the reader keeps up.
+ * @libp2p/yamux 8.0's `sendWindowUpdate`, deferred: while the stream is established and fewer
+ * than `minConsumed` bytes were read since the last grant, send nothing (the remote still has
+ * the rest of the window as credit, so it never stalls). Updates that carry flags (a stream's
+ * SYN or ACK) are never deferred. With `rttFloorMs` = 1 an RTT of 0 ms (loopback, where
+ * Date.now() cannot see the round trip) counts as 1 ms, so the window still grows to its
+ * maximum when the reader keeps up; 0 keeps upstream's comparison.
  */
-function halfWindowUpdate (this: YamuxStreamInternals): void {
-  if (this.state === STATE_PAUSED) {
-    // As upstream: the epoch restarts when reading resumes.
-    this.epochStart = Date.now()
-    return
+function deferredWindowUpdate (minConsumed: (s: YamuxStreamInternals) => number, rttFloorMs: number): (this: YamuxStreamInternals) => void {
+  return function (this: YamuxStreamInternals): void {
+    if (this.state === STATE_PAUSED) {
+      // As upstream: the epoch restarts when reading resumes.
+      this.epochStart = Date.now()
+      return
+    }
+    if (this.state === STATE_ESTABLISHED && this.recvWindow - this.recvWindowCapacity < minConsumed(this)) return
+    const flags = this.getSendFlags()
+    const now = Date.now()
+    const rtt = this.getRTT()
+    if (flags === 0 && rtt > -1 && (now - this.epochStart) <= Math.max(rtt, rttFloorMs) * 4) {
+      this.recvWindow = Math.min(this.recvWindow * 2, this.maxStreamWindowSize)
+    }
+    if (this.recvWindowCapacity >= this.recvWindow && flags === 0) return
+    const delta = this.recvWindow - this.recvWindowCapacity
+    this.recvWindowCapacity = this.recvWindow
+    this.epochStart = now
+    this.sendFrame({ type: FRAME_WINDOW_UPDATE, flag: flags, streamID: this.streamId, length: delta })
   }
-  if (this.state === STATE_ESTABLISHED && this.recvWindowCapacity > this.recvWindow / 2) return
-  const flags = this.getSendFlags()
-  const now = Date.now()
-  const rtt = this.getRTT()
-  if (flags === 0 && rtt > -1 && (now - this.epochStart) <= Math.max(rtt, 1) * 4) {
-    this.recvWindow = Math.min(this.recvWindow * 2, this.maxStreamWindowSize)
-  }
-  if (this.recvWindowCapacity >= this.recvWindow && flags === 0) return
-  const delta = this.recvWindow - this.recvWindowCapacity
-  this.recvWindowCapacity = this.recvWindow
-  this.epochStart = now
-  this.sendFrame({ type: FRAME_WINDOW_UPDATE, flag: flags, streamID: this.streamId, length: delta })
 }
 
-/** `yamux(init)` whose streams use the tuned window-update policy when `tuning` says so. */
+/** The window-update policy `tuning` asks for, or undefined for @libp2p/yamux's own. */
+function windowUpdatePolicy (tuning: StreamTuning): ((this: YamuxStreamInternals) => void) | undefined {
+  const minBytes = tuning.yamuxWindowUpdateMinBytes ?? 0
+  // Half-window updates (what go-yamux and rust-yamux do), at least minBytes.
+  if (tuning.yamuxHalfWindowUpdates) return deferredWindowUpdate(s => Math.max(s.recvWindow / 2, minBytes), 1)
+  if (minBytes > 0) return deferredWindowUpdate(() => minBytes, 0)
+  return undefined
+}
+
+/** `yamux(init)` whose streams use the tuned window-update policy when `tuning` asks for one. */
 export function tunedYamux (init: YamuxMuxerInit, tuning: StreamTuning): () => StreamMuxerFactory {
   const factory = yamux(init)
-  if (!tuning.yamuxHalfWindowUpdates) return factory
+  const policy = windowUpdatePolicy(tuning)
+  if (policy == null) return factory
   return () => {
     const muxerFactory = factory()
     const createStreamMuxer = muxerFactory.createStreamMuxer.bind(muxerFactory)
@@ -152,7 +178,7 @@ export function tunedYamux (init: YamuxMuxerInit, tuning: StreamTuning): () => S
       if (typeof newStream !== 'function') return muxer // shape changed: stock behaviour
       internals._newStream = function (this: unknown, ...args: [number, number, string]) {
         const stream = newStream.apply(this, args)
-        if (isYamuxStream(stream)) stream.sendWindowUpdate = halfWindowUpdate
+        if (isYamuxStream(stream)) stream.sendWindowUpdate = policy
         return stream
       }
       return muxer

@@ -9,7 +9,7 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { Uint8ArrayList } from 'uint8arraylist'
 import { DEFAULT_TUNING, STOCK_TUNING, sodiumCrypto } from '../../node/network/stream-tuning.js'
-import { connect, listen, portOf, startTunnel } from '../helpers/tunnel.js'
+import { connect, listen, portOf, smallNode, startTunnel } from '../helpers/tunnel.js'
 import type { StreamTuning } from '../../node/network/stream-tuning.js'
 
 const MiB = 1024 * 1024
@@ -64,6 +64,76 @@ test('a tuned node and a stock node exchange data byte for byte, either way roun
   assert.not.ok(a.ownWindowUpdate, 'a stock provider is untouched')
   assert.equal({ corked: a.corked, noCopyDecrypt: a.noCopyDecrypt, noThrowDecode: a.noThrowDecode }, { corked: true, noCopyDecrypt: true, noThrowDecode: true }, 'tuned user connection')
   assert.equal({ corked: b.corked, noCopyDecrypt: b.noCopyDecrypt, noThrowDecode: b.noThrowDecode }, { corked: false, noCopyDecrypt: false, noThrowDecode: false }, 'stock user connection')
+})
+
+// ---- Yamux window updates after small messages ----
+
+const SINK = '/kaisar/test-sink/1.0.0'
+const YAMUX_WINDOW_UPDATE = 1
+
+/**
+ * Sends `writes` (each awaited to the wire, so each is its own Yamux frame) from a default node
+ * to a receiver built with `receiverTuning`; returns how many window updates without flags (not
+ * a stream's SYN or ACK) the receiver sent, and whether every byte arrived.
+ */
+async function windowUpdatesFor (receiverTuning: StreamTuning, writes: Uint8Array[]): Promise<{ updates: number, intact: boolean }> {
+  const receiver = await smallNode(receiverTuning)
+  const sender = await smallNode(DEFAULT_TUNING)
+  try {
+    const received = createHash('sha256')
+    const done = new Promise<void>((resolve, reject) => {
+      void receiver.handle(SINK, async stream => {
+        try {
+          for await (const chunk of stream) received.update(chunk.subarray())
+          resolve()
+        } catch (err) { reject(err as Error) }
+      })
+    })
+    const conn = await sender.dial(receiver.getMultiaddrs()[0] as NonNullable<ReturnType<typeof receiver.getMultiaddrs>[0]>)
+    while (receiver.getConnections().length === 0) await new Promise(resolve => setTimeout(resolve, 5))
+    const muxer = (receiver.getConnections()[0] as unknown as { muxer: { sendFrame: (h: { type: number, flag: number }, d?: unknown) => boolean } }).muxer
+    let updates = 0
+    const sendFrame = muxer.sendFrame.bind(muxer)
+    muxer.sendFrame = (h, d) => {
+      if (h.type === YAMUX_WINDOW_UPDATE && h.flag === 0) updates++
+      return sendFrame(h, d)
+    }
+    const stream = await conn.newStream(SINK)
+    const sent = createHash('sha256')
+    for (const w of writes) {
+      sent.update(w)
+      if (!stream.send(w)) await new Promise(resolve => stream.addEventListener('drain', resolve, { once: true }))
+      // One frame per message, as gossip and RPCs send them: let it reach the receiver first.
+      await new Promise(resolve => setTimeout(resolve, 0))
+    }
+    await stream.close()
+    await done
+    return { updates, intact: sent.digest('hex') === received.digest('hex') }
+  } finally {
+    await sender.stop()
+    await receiver.stop()
+  }
+}
+
+test('Yamux: no window update after each small message; bulk frames are granted as before', async () => {
+  const small = Array.from({ length: 150 }, () => randomBytes(100)) // 15 KB, below one grant
+  const stock = await windowUpdatesFor(STOCK_TUNING, small)
+  const tuned = await windowUpdatesFor(DEFAULT_TUNING, small)
+  assert.ok(stock.intact && tuned.intact, 'every byte arrived')
+  // @libp2p/yamux answers every data frame with an update: if an upgrade stops doing so, this
+  // knob may no longer be needed, and the test says so.
+  assert.ok(stock.updates >= 140, `stock Yamux sent ${stock.updates} updates for 150 messages`)
+  assert.is(tuned.updates, 0, `tuned receiver sent ${tuned.updates} updates for 15 KB of small messages`)
+  // Past 16 KiB read the tuned receiver grants again (the sender's credit is never withheld).
+  const more = await windowUpdatesFor(DEFAULT_TUNING, Array.from({ length: 400 }, () => randomBytes(100)))
+  assert.ok(more.intact)
+  assert.ok(more.updates >= 2 && more.updates <= 3, `40 KB of small messages: ${more.updates} updates (one per 16 KiB read)`)
+  // Bulk: 64 KiB writes are each above the threshold, so every frame is granted, as stock does.
+  const bulk = Array.from({ length: 64 }, () => randomBytes(64 * 1024))
+  const stockBulk = await windowUpdatesFor(STOCK_TUNING, bulk)
+  const tunedBulk = await windowUpdatesFor(DEFAULT_TUNING, bulk)
+  assert.ok(stockBulk.intact && tunedBulk.intact, 'every bulk byte arrived')
+  assert.ok(tunedBulk.updates >= 64 && tunedBulk.updates >= stockBulk.updates * 0.9, `bulk: tuned ${tunedBulk.updates} updates, stock ${stockBulk.updates}`)
 })
 
 // ---- the libsodium adapter, on a stand-in with sodium-native's API built on node:crypto ----
