@@ -269,6 +269,7 @@ export class KaisarNode {
       inboundConnectionThreshold: config.network.inboundConnectionThreshold,
       dhtServer: config.network.dhtServer,
       connectionMonitorMs: config.network.connectionMonitorMs,
+      keepAliveMs: config.network.keepAliveMs,
       gossipHeartbeatMs: config.network.gossipHeartbeatMs,
       relayServer: config.network.relayServer,
       autonat: config.network.autonat,

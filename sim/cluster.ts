@@ -13,6 +13,9 @@ import type { HardwareInventory } from '../node/hardware/schema.js'
 import type { Logger } from '../node/log.js'
 import type { StateDb } from '../node/store/state-db.js'
 
+/** Every simulated node's Yamux keep-alive (see `clusterConfig`): under TCP's 2-minute idle close. */
+export const SIM_KEEP_ALIVE_MS = 90_000
+
 export interface ClusterNodeSpec {
   role: Role
   region?: string
@@ -201,6 +204,11 @@ export function clusterConfig (spec: ClusterNodeSpec, c: { listen: string[], boo
     // one process under load the late answers close healthy connections (a reconnect storm the
     // real network, one node per machine, does not have). Memory connections never half-die,
     // which is all the monitor is there to catch.
+    // Yamux keep-alive every 90 s instead of 30 s, for the same reason: a loopback or memory
+    // connection ends with its node (a FIN or the process's exit), never silently, and there is
+    // no NAT mapping to keep open. At ≈ 60 connections per node the 30 s pings were 35 % of every
+    // frame the network sent (100 nodes, sim/README.md stop 17). Not off: TCP closes a socket
+    // idle for 2 minutes, and the redials (Noise handshakes, identify) cost more than the pings.
     // No splice listener: it serves `kaisar-node connect` on a real gateway; simulated users do not splice.
     // Over loopback TCP every simulated node dials from 127.0.0.1, and libp2p's inbound limit is
     // per IP: it would count the whole network as one host. Real nodes each have their own address.
@@ -210,6 +218,7 @@ export function clusterConfig (spec: ClusterNodeSpec, c: { listen: string[], boo
       dcutr: false,
       websockets: false,
       connectionMonitorMs: 0,
+      keepAliveMs: SIM_KEEP_ALIVE_MS,
       spliceListen: '',
       ...(c.listen.some(a => a.startsWith('/ip4/127.0.0.1/')) ? { inboundConnectionThreshold: 1_000_000 } : {}),
       ...(spec.config?.network as object | undefined)

@@ -11,6 +11,7 @@ import { createNetwork } from '../node/network/libp2p.js'
 import { SignedRecordStore } from '../node/network/records/store.js'
 import { RecordVersionIndex, recordValidators } from '../node/network/records/validators.js'
 import { Discovery } from '../node/services/discovery.js'
+import { SIM_KEEP_ALIVE_MS } from './cluster.js'
 import { UserNode } from '../node/user/user-node.js'
 import { AGENT_PREFIX } from '../protocols/ids.js'
 import { VERSION } from '../node/version.js'
@@ -27,7 +28,7 @@ export async function startSimUser (gateways: string[], ledgerHost: string, conn
   const stateDb: StateDb = new MemoryLevel<string, Uint8Array>({ valueEncoding: 'view' })
   const libp2p = await createNetwork({
     privateKey: identity.privateKey, listen: [], transport, websockets: false, agentVersion: `${AGENT_PREFIX}${VERSION} (user)`,
-    maxConnections: 200, inboundConnectionThreshold: 100, dhtServer: false, connectionMonitorMs: 0, relayServer: false, autonat: false, dcutr: false,
+    maxConnections: 200, inboundConnectionThreshold: 100, dhtServer: false, connectionMonitorMs: 0, keepAliveMs: SIM_KEEP_ALIVE_MS, relayServer: false, autonat: false, dcutr: false,
     records: recordValidators(new RecordVersionIndex(stateDb), new NodeMetrics()),
     connectionGater
   })

@@ -29,6 +29,7 @@ export const CONFIG_KEYS: readonly KeySpec[] = [
   { path: 'network.inboundConnectionThreshold', kind: 'int' },
   { path: 'network.dhtServer', kind: 'bool' },
   { path: 'network.connectionMonitorMs', kind: 'int' },
+  { path: 'network.keepAliveMs', kind: 'int' },
   { path: 'network.relayServer', kind: 'bool' },
   { path: 'network.autonat', kind: 'bool' },
   { path: 'network.dcutr', kind: 'bool' },

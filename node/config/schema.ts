@@ -76,6 +76,13 @@ export const configSchema = z.object({
      */
     connectionMonitorMs: z.number().int().min(0).max(3_600_000).default(60_000),
     /**
+     * Yamux keep-alive: each end pings every connection this often (0 = off). 30 s is Yamux's
+     * own default and go-yamux's: it keeps NAT mappings open and finds connections that died
+     * without a FIN. Two frames per connection per interval per end, whatever the traffic.
+     * Above 2 minutes (or 0) an idle connection is closed by TCP's inactivity timeout.
+     */
+    keepAliveMs: z.number().int().min(0).max(3_600_000).default(30_000),
+    /**
      * gossipsub's heartbeat (mesh upkeep, IHAVE gossip, score decay), ms; gossipsub's own default
      * is 1 s. The simulator stretches it with its time dilation: hundreds of nodes in one process
      * spend much of their CPU on heartbeats, and messages still travel the mesh at once.

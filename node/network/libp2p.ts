@@ -50,6 +50,8 @@ export interface NetworkInit {
   dhtServer: boolean
   /** Ping every connection this often, closing the ones that do not answer; 0 = off (default 60 s, see the config's network.connectionMonitorMs). */
   connectionMonitorMs?: number
+  /** Yamux keep-alive ping interval per connection; 0 = off (default 30 s, see the config's network.keepAliveMs). */
+  keepAliveMs?: number
   /** gossipsub's heartbeat interval (default 1 s, gossipsub's own). */
   gossipHeartbeatMs?: number
   relayServer: boolean
@@ -155,6 +157,7 @@ export async function createNetwork (init: NetworkInit): Promise<KaisarLibp2p> {
   if (init.dcutr) services.dcutr = dcutr()
 
   const monitorMs = init.connectionMonitorMs ?? 60_000
+  const keepAliveMs = init.keepAliveMs ?? 30_000
   const node = await createLibp2p({
     privateKey: init.privateKey,
     datastore: init.datastore,
@@ -162,7 +165,7 @@ export async function createNetwork (init: NetworkInit): Promise<KaisarLibp2p> {
     nodeInfo: { userAgent: init.agentVersion },
     transports,
     connectionEncrypters: [tunedNoise(tuning)],
-    streamMuxers: [tunedYamux(YAMUX_INIT, tuning)],
+    streamMuxers: [tunedYamux(keepAliveMs > 0 ? { ...YAMUX_INIT, keepAliveInterval: keepAliveMs } : { ...YAMUX_INIT, enableKeepAlive: false }, tuning)],
     connectionMonitor: monitorMs > 0 ? { pingInterval: monitorMs } : { enabled: false },
     connectionManager: {
       maxConnections: init.maxConnections,
