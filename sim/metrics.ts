@@ -113,13 +113,41 @@ export class GossipProbe implements GossipSink {
   }
 
   /** Publishes in [from, to - graceMs]: delivery ratio and latencies, over the pairs `expect` keeps (default all). */
-  summary (from: number, to: number, graceMs: number, expect: (pair: GossipPair) => boolean = () => true): { published: number, expected: number, delivered: number, latenciesMs: number[] } {
+  summary (from: number, to: number, graceMs: number, expect: (pair: GossipPair) => boolean = () => true): { published: number, expected: number, delivered: number, latenciesMs: number[], missed: GossipMisses } {
     let published = 0
     for (const p of this.publishes.values()) if (p.at >= from && p.at <= to - graceMs) published++
     const counted = this.pairs(from, to, graceMs).filter(expect)
     const latenciesMs = counted.flatMap(p => p.ms != null ? [p.ms] : [])
-    return { published, expected: counted.length, delivered: latenciesMs.length, latenciesMs }
+    return { published, expected: counted.length, delivered: latenciesMs.length, latenciesMs, missed: gossipMisses(counted) }
   }
+}
+
+/**
+ * Where the missing receipts are: spread thinly over everyone (messages lost in transit or
+ * late), or concentrated on a few publishers nobody hears or subscribers that hear nobody (a
+ * node cut off from the mesh). Peers are peer ids; `worst` holds the five with most misses.
+ */
+export interface GossipMisses {
+  publishers: number
+  subscribers: number
+  worstPublishers: Array<{ peer: string, missed: number, expected: number }>
+  worstSubscribers: Array<{ peer: string, missed: number, expected: number }>
+}
+
+export function gossipMisses (pairs: readonly GossipPair[]): GossipMisses {
+  const by = (key: (p: GossipPair) => string): Array<{ peer: string, missed: number, expected: number }> => {
+    const counts = new Map<string, { missed: number, expected: number }>()
+    for (const p of pairs) {
+      const c = counts.get(key(p)) ?? { missed: 0, expected: 0 }
+      c.expected++
+      if (p.ms == null) c.missed++
+      counts.set(key(p), c)
+    }
+    return [...counts].filter(([, c]) => c.missed > 0).map(([peer, c]) => ({ peer, ...c })).sort((a, b) => b.missed - a.missed)
+  }
+  const publishers = by(p => p.publisher)
+  const subscribers = by(p => p.subscriber)
+  return { publishers: publishers.length, subscribers: subscribers.length, worstPublishers: publishers.slice(0, 5), worstSubscribers: subscribers.slice(0, 5) }
 }
 
 /** One heartbeat publish against one subscriber that should have received it. */

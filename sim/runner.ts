@@ -5,8 +5,8 @@ import { pino } from 'pino'
 import { VerdictResult } from '../protocols/popw/popw.js'
 import { keyToString } from '../protocols/popw/verdict.js'
 import { placeOrder } from '../node/user/order.js'
-import { Cluster, type ClusterNode, type ClusterNodeSpec } from './cluster.js'
-import { GossipProbe, ResourceMonitor, combineResources, maxOf, percentile, timedLookup, watchNode, type TimedResult } from './metrics.js'
+import { Cluster, SIM_KEEP_ALIVE_MS, type ClusterNode, type ClusterNodeSpec } from './cluster.js'
+import { GossipProbe, ResourceMonitor, combineResources, maxOf, percentile, timedLookup, watchNode, type GossipMisses, type TimedResult } from './metrics.js'
 import { nodeSpec, popwConfig } from './node-spec.js'
 import { Partition, type PartitionedNode } from './partition.js'
 import { partitionReport, unreachablePair, type PartitionReport, type SplitLog } from './partition-report.js'
@@ -91,7 +91,7 @@ export interface SimReport {
   /** Providers at the start of the measured window. */
   providersAtStart: number
   wallS: { start: number, register: number, measured: number, total: number }
-  gossip: { published: number, expected: number, delivered: number, ratio: number, p50Ms: number, p99Ms: number, maxMs: number, latenciesMs: number[] }
+  gossip: { published: number, expected: number, delivered: number, ratio: number, p50Ms: number, p99Ms: number, maxMs: number, latenciesMs: number[], missed: GossipMisses }
   dht: { lookups: number, ok: number, ratio: number, p50Ms: number, p99Ms: number, results: TimedResult[] }
   orders: { total: number, ok: number, ratio: number, deployP50Ms: number, deployP99Ms: number, failures: string[], results: TimedResult[] }
   outcomes: { cheatersTotal: number, cheatersCaught: number, honestJudged: number, honestFailed: number, providers: ProviderVerdict[], epochs: EpochRow[] }
@@ -149,7 +149,7 @@ export async function runSim (opts: SimOptions): Promise<SimReport> {
   const shardOf = new Map(initial.map(p => [p.id, p.role === 'gateway' ? 0 : place(p.id)]))
   const localPlans = initial.filter(p => (shardOf.get(p.id) ?? 0) === 0)
   const specs = localPlans.map(specOf)
-  progress(`${schedule.scenario}: starting ${initial.length} nodes in ${shardCount} process${shardCount > 1 ? 'es' : ''} over ${transport} (seed ${schedule.seed}, dilation ×${schedule.dilation}, epochs of ${schedule.epochMs} ms, heartbeats every ${schedule.heartbeatMs} ms, gossipsub heartbeat ${gossipHeartbeatMs} ms)`)
+  progress(`${schedule.scenario}: starting ${initial.length} nodes in ${shardCount} process${shardCount > 1 ? 'es' : ''} over ${transport} (seed ${schedule.seed}, dilation ×${schedule.dilation}, epochs of ${schedule.epochMs} ms, heartbeats every ${schedule.heartbeatMs} ms, gossipsub heartbeat ${gossipHeartbeatMs} ms, Yamux keep-alive ${SIM_KEEP_ALIVE_MS / 1000} s)`)
   const up = new Array<number>(shardCount).fill(0)
   const countUp = (shard: number, n: number): void => {
     const before = up.reduce((a, b) => a + b, 0)
@@ -407,7 +407,7 @@ export async function runSim (opts: SimOptions): Promise<SimReport> {
       played,
       providersAtStart,
       wallS: { start: round(startS, 1), register: round(registerS, 1), measured: round(measuredS, 1), total: round((performance.now() - tAll) / 1000, 1) },
-      gossip: { published: g.published, expected: g.expected, delivered: g.delivered, ratio: ratio(g.delivered, g.expected), p50Ms: percentile(g.latenciesMs, 50), p99Ms: percentile(g.latenciesMs, 99), maxMs: maxOf(g.latenciesMs), latenciesMs: g.latenciesMs },
+      gossip: { published: g.published, expected: g.expected, delivered: g.delivered, ratio: ratio(g.delivered, g.expected), p50Ms: percentile(g.latenciesMs, 50), p99Ms: percentile(g.latenciesMs, 99), maxMs: maxOf(g.latenciesMs), latenciesMs: g.latenciesMs, missed: named(g.missed, running) },
       dht: { lookups: dht.length, ok: dhtOk.length, ratio: ratio(dhtOk.length, dht.length), p50Ms: round(percentile(dhtOk.map(d => d.ms), 50), 1), p99Ms: round(percentile(dhtOk.map(d => d.ms), 99), 1), results: dht },
       orders: { total: orders.length, ok: ordersOk.length, ratio: ratio(ordersOk.length, orders.length), deployP50Ms: round(percentile(ordersOk.map(o => o.ms), 50), 0), deployP99Ms: round(percentile(ordersOk.map(o => o.ms), 99), 0), failures: orders.flatMap(o => o.error != null ? [o.error] : []), results: orders },
       outcomes,
@@ -543,6 +543,7 @@ export function summary (r: SimReport): Record<string, unknown> {
     gossip_p50_ms: round(r.gossip.p50Ms, 1),
     gossip_p99_ms: round(r.gossip.p99Ms, 1),
     gossip_expected: r.gossip.expected,
+    gossip_missed_by: { publishers: r.gossip.missed.publishers, subscribers: r.gossip.missed.subscribers },
     dht_success: round(r.dht.ratio, 4),
     dht_lookups: r.dht.lookups,
     dht_p50_ms: r.dht.p50Ms,
@@ -598,6 +599,13 @@ async function withTimeout<T> (p: Promise<T>, ms: number, what: string): Promise
   } finally {
     clearTimeout(timer)
   }
+}
+
+/** The misses with node names (provider-3) instead of peer ids, where the run knows them. */
+function named (m: GossipMisses, running: ReadonlyMap<string, Running>): GossipMisses {
+  const names = new Map([...running].map(([name, r]) => [r.peerId, name]))
+  const rename = (l: GossipMisses['worstPublishers']): GossipMisses['worstPublishers'] => l.map(x => ({ ...x, peer: names.get(x.peer) ?? x.peer }))
+  return { ...m, worstPublishers: rename(m.worstPublishers), worstSubscribers: rename(m.worstSubscribers) }
 }
 
 function ratio (a: number, b: number): number { return b === 0 ? NaN : a / b }

@@ -77,6 +77,24 @@ test('the gossip probe counts a receipt that arrives before its publish', () => 
   assert.equal([s.published, s.expected, s.delivered, s.latenciesMs], [1, 2, 1, [40]])
 })
 
+test('the gossip probe says whose receipts are missing: a publisher nobody hears, a subscriber that hears nobody', () => {
+  const probe = new GossipProbe()
+  for (const s of ['checker-0', 'checker-1', 'checker-2']) probe.subscribed(s, 0)
+  for (let seq = 1; seq <= 4; seq++) {
+    for (const p of ['provider-0', 'provider-1']) {
+      probe.published(p, seq, seq * 100)
+      // provider-1 is heard by nobody; checker-2 hears nobody; one receipt of provider-0 is lost.
+      if (p === 'provider-0') for (const s of ['checker-0', 'checker-1']) if (!(seq === 3 && s === 'checker-1')) probe.received(p, seq, s, seq * 100 + 5)
+    }
+  }
+  const m = probe.summary(0, 10_000, 1_000).missed
+  assert.is(m.publishers, 2)
+  assert.is(m.subscribers, 3)
+  assert.equal(m.worstPublishers[0], { peer: 'provider-1', missed: 12, expected: 12 })
+  assert.equal(m.worstSubscribers[0], { peer: 'checker-2', missed: 8, expected: 8 })
+  assert.equal(m.worstSubscribers.find(s => s.peer === 'checker-1'), { peer: 'checker-1', missed: 5, expected: 8 })
+})
+
 test('placement: one process takes everything, two share, three or more keep the ledger host\'s process free', () => {
   const ids = [...Array(7).keys()].map(i => `provider-${i}`)
   const one = placement(1)
