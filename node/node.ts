@@ -18,7 +18,7 @@ import { openNodeLedger } from './ledger/node-ledger.js'
 import { createLogger, type Logger } from './log.js'
 import { NodeMetrics } from './metrics/registry.js'
 import { BandwidthService } from './network/bandwidth.js'
-import { BootstrapDialer } from './network/bootstrap.js'
+import { BootstrapDialer, bootstrapPeers } from './network/bootstrap.js'
 import { GossipService } from './network/gossip/service.js'
 import { createNetwork, type KaisarLibp2p } from './network/libp2p.js'
 import { PeerRoles, type AnnouncedRole } from './network/peer-roles.js'
@@ -271,6 +271,8 @@ export class KaisarNode {
       connectionMonitorMs: config.network.connectionMonitorMs,
       keepAliveMs: config.network.keepAliveMs,
       gossipHeartbeatMs: config.network.gossipHeartbeatMs,
+      gossipPeerExchange: config.role === 'gateway',
+      bootstrapPeers: bootstrapPeers(config.bootstrap).map(b => b.peerId.toString()),
       relayServer: config.network.relayServer,
       autonat: config.network.autonat,
       dcutr: config.network.dcutr,

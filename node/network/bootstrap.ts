@@ -15,6 +15,15 @@ export interface BootstrapDialerInit {
 
 interface Target { peerId: PeerId, addr: Multiaddr, attempt: number, timer?: NodeJS.Timeout }
 
+/** The peer each bootstrap address names (…/p2p/<id>); the config schema refuses addresses without one. */
+export function bootstrapPeers (addrs: readonly string[]): Array<{ peerId: PeerId, addr: Multiaddr }> {
+  return addrs.flatMap(text => {
+    const addr = multiaddr(text)
+    const id = addr.getComponents().find(c => c.name === 'p2p')?.value
+    return id == null ? [] : [{ peerId: peerIdFromString(id), addr }]
+  })
+}
+
 export class BootstrapDialer implements Startable {
   private readonly libp2p: Libp2p
   private readonly log: Logger
@@ -28,11 +37,7 @@ export class BootstrapDialer implements Startable {
     this.log = components.logger
     this.minDelayMs = init.minDelayMs ?? 250
     this.maxDelayMs = init.maxDelayMs ?? 30_000
-    for (const text of init.peers) {
-      const addr = multiaddr(text)
-      const id = addr.getComponents().find(c => c.name === 'p2p')?.value
-      if (id == null) continue // the config schema already refuses these
-      const peerId = peerIdFromString(id)
+    for (const { peerId, addr } of bootstrapPeers(init.peers)) {
       if (peerId.equals(this.libp2p.peerId)) continue // a bootstrap node lists itself
       this.targets.set(peerId.toString(), { peerId, addr, attempt: 0 })
     }

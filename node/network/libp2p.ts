@@ -63,6 +63,15 @@ export interface NetworkInit {
   logger?: ComponentLogger
   /** Extra IPs exempt from gossipsub's IP-colocation penalty. */
   trustedIps?: string[]
+  /**
+   * gossipsub peer exchange: when this node prunes a peer from a topic's mesh it names other
+   * peers of the topic (signed peer records) for it to connect to. Gateways do: they are the
+   * bootstrappers everyone dials first, so without it the checkers' topics meshed only through
+   * them, and past a dozen checkers (mesh degree 12) the rest heard heartbeats only by gossip.
+   */
+  gossipPeerExchange?: boolean
+  /** Peer ids whose peer exchange this node accepts: its bootstrap peers. */
+  bootstrapPeers?: string[]
   /** Memory transport only: delay added to every message this node sends (the simulator's link latency). */
   memoryLatencyMs?: number
   /**
@@ -139,7 +148,8 @@ export async function createNetwork (init: NetworkInit): Promise<KaisarLibp2p> {
       allowPublishToZeroTopicPeers: true,
       ignoreDuplicatePublishError: true,
       emitSelf: false,
-      scoreParams: scoreParams(init.trustedIps),
+      scoreParams: scoreParams(init.trustedIps, init.bootstrapPeers),
+      doPX: init.gossipPeerExchange === true,
       scoreThresholds: SCORE_THRESHOLDS,
       maxInboundDataLength: 64 * 1024,
       ...(init.gossipHeartbeatMs != null ? { heartbeatInterval: init.gossipHeartbeatMs } : {})

@@ -1,4 +1,4 @@
-// Gossipsub peer scoring. Thresholds are Ethereum's (Lodestar gossip/scoringParameters.ts);
+// Gossipsub peer scoring. Thresholds are Ethereum's (Lodestar gossip/scoringParameters.ts) but for peer exchange;
 // topic parameters are sized for low-volume announcement topics: peers earn a little for
 // time in mesh and first deliveries, and lose a lot for invalid messages (P4).
 import { TOPICS } from '../../../protocols/ids.js'
@@ -7,11 +7,17 @@ import type { GossipsubOpts } from '@libp2p/gossipsub'
 type ScoreParams = GossipsubOpts['scoreParams']
 type ScoreThresholds = GossipsubOpts['scoreThresholds']
 
+/** The most a peer can earn from its topics (time in mesh, first deliveries). */
+const TOPIC_SCORE_CAP = 100
+
+/** Peer exchange is taken only from peers scoring this much: above what topics can earn, so only the bootstrap peers (below). */
+const ACCEPT_PX_THRESHOLD = TOPIC_SCORE_CAP + 50
+
 export const SCORE_THRESHOLDS: ScoreThresholds = {
   gossipThreshold: -4000,
   publishThreshold: -8000,
   graylistThreshold: -16000,
-  acceptPXThreshold: 100,
+  acceptPXThreshold: ACCEPT_PX_THRESHOLD,
   opportunisticGraftThreshold: 5
 }
 
@@ -41,14 +47,24 @@ function topicParams (weight: number): NonNullable<ScoreParams['topics']>[string
   }
 }
 
-export function scoreParams (ipColocationWhitelist: readonly string[] = []): ScoreParams {
+/**
+ * Application score of the operator's bootstrap peers (the gateways): exactly what lets a node
+ * accept their peer exchange. The gossipsub v1.1 spec asks for this: PX should be accepted from
+ * heavily connected bootstrappers only. A node knows those by its own configuration; no other
+ * peer can earn this much from its topics, so none can steer a node's connections this way.
+ */
+export const BOOTSTRAP_APP_SCORE = ACCEPT_PX_THRESHOLD
+
+export function scoreParams (ipColocationWhitelist: readonly string[] = [], bootstrapPeers: readonly string[] = []): ScoreParams {
+  const bootstrap = new Set(bootstrapPeers)
   return {
+    appSpecificScore: peer => bootstrap.has(peer) ? BOOTSTRAP_APP_SCORE : 0,
     topics: {
       [TOPICS.heartbeat]: topicParams(0.5),
       [TOPICS.popw]: topicParams(1),
       [TOPICS.ledger]: topicParams(1)
     },
-    topicScoreCap: 100,
+    topicScoreCap: TOPIC_SCORE_CAP,
     appSpecificWeight: 1,
     // Many peers behind one IP is a Sybil signal on the internet; loopback and the
     // operator's own hosts are exempt, or a devnet would graylist itself.
