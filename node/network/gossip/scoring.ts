@@ -1,4 +1,4 @@
-// Gossipsub peer scoring. Thresholds are Ethereum's (Lodestar gossip/scoringParameters.ts) but for peer exchange;
+// Gossipsub peer scoring. Thresholds are Ethereum's (Lodestar gossip/scoringParameters.ts), except peer exchange's;
 // topic parameters are sized for low-volume announcement topics: peers earn a little for
 // time in mesh and first deliveries, and lose a lot for invalid messages (P4).
 import { TOPICS } from '../../../protocols/ids.js'
@@ -53,7 +53,7 @@ function topicParams (weight: number): NonNullable<ScoreParams['topics']>[string
  * heavily connected bootstrappers only. A node knows those by its own configuration; no other
  * peer can earn this much from its topics, so none can steer a node's connections this way.
  */
-export const BOOTSTRAP_APP_SCORE = ACCEPT_PX_THRESHOLD
+const BOOTSTRAP_APP_SCORE = ACCEPT_PX_THRESHOLD
 
 export function scoreParams (ipColocationWhitelist: readonly string[] = [], bootstrapPeers: readonly string[] = []): ScoreParams {
   const bootstrap = new Set(bootstrapPeers)
