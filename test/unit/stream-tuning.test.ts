@@ -90,7 +90,11 @@ async function windowUpdatesFor (receiverTuning: StreamTuning, writes: Uint8Arra
       })
     })
     const conn = await sender.dial(receiver.getMultiaddrs()[0] as NonNullable<ReturnType<typeof receiver.getMultiaddrs>[0]>)
-    while (receiver.getConnections().length === 0) await new Promise(resolve => setTimeout(resolve, 5))
+    const until = Date.now() + 5_000
+    while (receiver.getConnections().length === 0) {
+      if (Date.now() > until) throw new Error('the receiver never saw the connection')
+      await new Promise(resolve => setTimeout(resolve, 5))
+    }
     const muxer = (receiver.getConnections()[0] as unknown as { muxer: { sendFrame: (h: { type: number, flag: number }, d?: unknown) => boolean } }).muxer
     let updates = 0
     const sendFrame = muxer.sendFrame.bind(muxer)
