@@ -26,6 +26,7 @@ import type { Connection } from '@libp2p/interface'
 /** Tuning knobs by short name, for `stock+wu+cork`-style variant names. */
 const KNOBS: Record<string, Partial<StreamTuning>> = {
   wu: { yamuxHalfWindowUpdates: true },
+  wu16: { yamuxWindowUpdateMinBytes: DEFAULT_TUNING.yamuxWindowUpdateMinBytes },
   cork: { corkedWrites: true },
   nocopy: { noiseNoCopyDecrypt: true },
   nothrow: { noiseNoThrowDecode: true },
@@ -34,9 +35,10 @@ const KNOBS: Record<string, Partial<StreamTuning>> = {
 
 /**
  * 'stock' (libp2p as published, every socket read sent at once), 'tuned' (DEFAULT_TUNING and
- * the pipe's default batching), or either followed by `+knob`s: wu, cork, nocopy, nothrow, hwm, batch
+ * the pipe's default batching), or either followed by `+knob`s: wu, wu16, cork, nocopy, nothrow, hwm, batch
  * (the pipe's read coalescing), sodium (Noise's cipher on sodium-native from --sodium-path).
- * E.g. stock+cork+nocopy+nothrow+hwm+batch = tuned; tuned+wu adds the half-window updates.
+ * E.g. stock+cork+nocopy+nothrow+hwm+batch+wu16 = tuned (without wu16: tuned before stop 17);
+ * tuned+wu adds the half-window updates.
  */
 export async function parseTuning (spec: string, sodiumPath?: string): Promise<{ tuning: StreamTuning, pipe: PipeOptions }> {
   const [base, ...knobs] = spec.split('+')
