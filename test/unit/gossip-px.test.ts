@@ -3,14 +3,11 @@
 // mesh through the gateway alone; with more subscribers than its mesh holds (12), it prunes
 // the rest and names them other subscribers, and they connect to each other. A node accepts
 // that only from its own bootstrap peers.
-import { generateKeyPair } from '@libp2p/crypto/keys'
-import { MemoryLevel } from 'memory-level'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { NodeMetrics } from '../../node/metrics/registry.js'
-import { createNetwork, type KaisarLibp2p } from '../../node/network/libp2p.js'
-import { RecordVersionIndex, recordValidators } from '../../node/network/records/validators.js'
 import { TOPICS } from '../../protocols/ids.js'
+import { startTestNode } from '../helpers/network.js'
+import type { KaisarLibp2p } from '../../node/network/libp2p.js'
 
 const SUBSCRIBERS = 18
 
@@ -22,17 +19,10 @@ async function subscribersConnectedToEachOther (opts: { gatewayPx: boolean, acce
   const nodes: KaisarLibp2p[] = []
   const tag = `${process.pid}-${String(opts.gatewayPx)}-${String(opts.acceptFromGateway)}`
   try {
-    const make = async (name: string, init: { px: boolean, bootstrapPeers: string[] }): Promise<KaisarLibp2p> => {
-      const node = await createNetwork({
-        privateKey: await generateKeyPair('Ed25519'), listen: [`/memory/px-${tag}-${name}`], transport: 'memory', agentVersion: 'kaisar-test',
-        connectionMonitorMs: 0, maxConnections: 100, inboundConnectionThreshold: 100, dhtServer: false, relayServer: false, autonat: false, dcutr: false,
-        gossipHeartbeatMs: 100, gossipPeerExchange: init.px, bootstrapPeers: init.bootstrapPeers,
-        records: recordValidators(new RecordVersionIndex(new MemoryLevel<string, Uint8Array>({ valueEncoding: 'view' })), new NodeMetrics())
-      })
-      nodes.push(node)
-      await node.start()
-      return node
-    }
+    const make = async (name: string, init: { px: boolean, bootstrapPeers: string[] }): Promise<KaisarLibp2p> => await startTestNode(nodes, {
+      listen: [`/memory/px-${tag}-${name}`], maxConnections: 100, inboundConnectionThreshold: 100,
+      gossipHeartbeatMs: 100, gossipPeerExchange: init.px, bootstrapPeers: init.bootstrapPeers
+    })
     const gateway = await make('gateway', { px: opts.gatewayPx, bootstrapPeers: [] })
     gateway.services.pubsub.subscribe(TOPICS.heartbeat)
     const address = gateway.getMultiaddrs()[0]

@@ -1,43 +1,22 @@
 // network.keepAliveMs reaches Yamux: the configured interval is the one each connection pings
 // at, 0 turns the pings off, and the default stays Yamux's own 30 s (what a real node needs
 // for NAT mappings; only the simulator stretches it, sim/cluster.ts).
-import { generateKeyPair } from '@libp2p/crypto/keys'
-import { MemoryLevel } from 'memory-level'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { configSchema } from '../../node/config/schema.js'
-import { NodeMetrics } from '../../node/metrics/registry.js'
-import { createNetwork, type KaisarLibp2p } from '../../node/network/libp2p.js'
-import { RecordVersionIndex, recordValidators } from '../../node/network/records/validators.js'
-
-const YAMUX_PING = 2
-const YAMUX_SYN = 1
+import { startTestNode, tapYamuxFrames, YAMUX_FLAG, YAMUX_FRAME } from '../helpers/network.js'
+import type { KaisarLibp2p } from '../../node/network/libp2p.js'
 
 /** Two memory-transport nodes, the dialler built with `keepAliveMs`; Yamux pings it starts in `forMs`. */
 async function pingsSent (keepAliveMs: number | undefined, forMs: number): Promise<number> {
   const nodes: KaisarLibp2p[] = []
   try {
-    const make = async (listen: string[], keepAlive?: number): Promise<KaisarLibp2p> => {
-      const node = await createNetwork({
-        privateKey: await generateKeyPair('Ed25519'), listen, transport: 'memory', agentVersion: 'kaisar-test', connectionMonitorMs: 0,
-        ...(keepAlive != null ? { keepAliveMs: keepAlive } : {}),
-        maxConnections: 10, inboundConnectionThreshold: 10, dhtServer: false, relayServer: false, autonat: false, dcutr: false,
-        records: recordValidators(new RecordVersionIndex(new MemoryLevel<string, Uint8Array>({ valueEncoding: 'view' })), new NodeMetrics())
-      })
-      nodes.push(node)
-      await node.start()
-      return node
-    }
-    const listener = await make([`/memory/keep-alive-${process.pid}-${keepAliveMs ?? 'default'}`], 0)
-    const dialler = await make([], keepAliveMs)
+    const listener = await startTestNode(nodes, { listen: [`/memory/keep-alive-${process.pid}-${keepAliveMs ?? 'default'}`], keepAliveMs: 0 })
+    const dialler = await startTestNode(nodes, { listen: [], ...(keepAliveMs != null ? { keepAliveMs } : {}) })
     let pings = 0
     const conn = await dialler.dial(listener.getMultiaddrs()[0] as NonNullable<ReturnType<typeof listener.getMultiaddrs>[0]>)
-    const muxer = (conn as unknown as { muxer: { sendFrame: (h: { type: number, flag: number }, d?: unknown) => boolean, keepAliveInterval: number, enableKeepAlive: boolean } }).muxer
-    const sendFrame = muxer.sendFrame.bind(muxer)
-    muxer.sendFrame = (h, d) => {
-      if (h.type === YAMUX_PING && h.flag === YAMUX_SYN) pings++
-      return sendFrame(h, d)
-    }
+    tapYamuxFrames(conn, (type, flag) => { if (type === YAMUX_FRAME.ping && flag === YAMUX_FLAG.syn) pings++ })
+    const muxer = (conn as unknown as { muxer: { keepAliveInterval: number, enableKeepAlive: boolean } }).muxer
     await new Promise(resolve => setTimeout(resolve, forMs))
     if (keepAliveMs == null) {
       assert.ok(muxer.enableKeepAlive, 'keep-alive on by default')

@@ -7,11 +7,9 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p, type Libp2p } from 'libp2p'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { MemoryLevel } from 'memory-level'
-import { NodeMetrics } from '../../node/metrics/registry.js'
-import { createNetwork, type KaisarLibp2p } from '../../node/network/libp2p.js'
 import { cachePeerStoreReads } from '../../node/network/peer-store-read-cache.js'
-import { RecordVersionIndex, recordValidators } from '../../node/network/records/validators.js'
+import { startTestNode } from '../helpers/network.js'
+import type { KaisarLibp2p } from '../../node/network/libp2p.js'
 import type { PeerId } from '@libp2p/interface'
 
 async function setup (): Promise<{ node: Libp2p, peer: PeerId, clock: { t: number }, stats: ReturnType<typeof cachePeerStoreReads> }> {
@@ -102,16 +100,7 @@ test('a caller whose signal aborts stops waiting; the shared load still serves t
 test('a DHT client with no listen address adds the server it dialled to its routing table', async () => {
   const nodes: KaisarLibp2p[] = []
   try {
-    const make = async (listen: string[], dhtServer: boolean): Promise<KaisarLibp2p> => {
-      const node = await createNetwork({
-        privateKey: await generateKeyPair('Ed25519'), listen, transport: 'memory', agentVersion: 'kaisar-test', connectionMonitorMs: 0,
-        maxConnections: 10, inboundConnectionThreshold: 10, dhtServer, relayServer: false, autonat: false, dcutr: false,
-        records: recordValidators(new RecordVersionIndex(new MemoryLevel<string, Uint8Array>({ valueEncoding: 'view' })), new NodeMetrics())
-      })
-      nodes.push(node)
-      await node.start()
-      return node
-    }
+    const make = async (listen: string[], dhtServer: boolean): Promise<KaisarLibp2p> => await startTestNode(nodes, { listen, dhtServer })
     const server = await make([`/memory/read-cache-dht-${process.pid}`], true)
     const client = await make([], false)
     const address = server.getMultiaddrs()[0]

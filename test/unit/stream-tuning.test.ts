@@ -9,7 +9,9 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { Uint8ArrayList } from 'uint8arraylist'
 import { DEFAULT_TUNING, STOCK_TUNING, sodiumCrypto } from '../../node/network/stream-tuning.js'
+import { tapYamuxFrames, YAMUX_FLAG, YAMUX_FRAME } from '../helpers/network.js'
 import { connect, listen, portOf, smallNode, startTunnel } from '../helpers/tunnel.js'
+import type { Connection } from '@libp2p/interface'
 import type { StreamTuning } from '../../node/network/stream-tuning.js'
 
 const MiB = 1024 * 1024
@@ -69,7 +71,6 @@ test('a tuned node and a stock node exchange data byte for byte, either way roun
 // ---- Yamux window updates after small messages ----
 
 const SINK = '/kaisar/test-sink/1.0.0'
-const YAMUX_WINDOW_UPDATE = 1
 
 /**
  * Sends `writes` (each awaited to the wire, so each is its own Yamux frame) from a default node
@@ -95,13 +96,8 @@ async function windowUpdatesFor (receiverTuning: StreamTuning, writes: Uint8Arra
       if (Date.now() > until) throw new Error('the receiver never saw the connection')
       await new Promise(resolve => setTimeout(resolve, 5))
     }
-    const muxer = (receiver.getConnections()[0] as unknown as { muxer: { sendFrame: (h: { type: number, flag: number }, d?: unknown) => boolean } }).muxer
     let updates = 0
-    const sendFrame = muxer.sendFrame.bind(muxer)
-    muxer.sendFrame = (h, d) => {
-      if (h.type === YAMUX_WINDOW_UPDATE && h.flag === 0) updates++
-      return sendFrame(h, d)
-    }
+    tapYamuxFrames(receiver.getConnections()[0] as Connection, (type, flag) => { if (type === YAMUX_FRAME.windowUpdate && flag === YAMUX_FLAG.none) updates++ })
     const stream = await conn.newStream(SINK)
     const sent = createHash('sha256')
     for (const w of writes) {
