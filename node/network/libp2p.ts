@@ -15,6 +15,8 @@ import { webSockets } from '@libp2p/websockets'
 import { createLibp2p, type Libp2p } from 'libp2p'
 import { createHash } from 'node:crypto'
 import { DHT_PROTOCOL } from '../../protocols/ids.js'
+import { keepNoClosestPeersAlive } from './dht-client.js'
+import { connectionTrimmer, type ConnectionTrimmer, type ConnectionTrimmerInit } from './connection-trimmer.js'
 import { scoreParams, SCORE_THRESHOLDS } from './gossip/scoring.js'
 import { dedupePeerStoreMerges } from './peer-store-dedupe.js'
 import { cachePeerStoreReads } from './peer-store-read-cache.js'
@@ -30,6 +32,8 @@ export interface KaisarServices extends ServiceMap {
   ping: Ping
   dht: KadDHT
   pubsub: GossipSub
+  /** Closes idle connections before the cap is reached (connection-trimmer.ts). */
+  trimmer: ConnectionTrimmer
   /** Spliced relaying (splice/service.ts); TCP networks only. */
   splice?: SpliceService
 }
@@ -46,6 +50,8 @@ export interface NetworkInit {
   /** identify's agent version, `kaisar-node/<version> (<role>)`. */
   agentVersion: string
   maxConnections: number
+  /** Water marks and grace period of the idle-connection trimmer (connection-trimmer.ts; its defaults otherwise). */
+  connectionTrimmer?: ConnectionTrimmerInit
   inboundConnectionThreshold: number
   dhtServer: boolean
   /** Ping every connection this often, closing the ones that do not answer; 0 = off (default 60 s, see the config's network.connectionMonitorMs). */
@@ -153,7 +159,8 @@ export async function createNetwork (init: NetworkInit): Promise<KaisarLibp2p> {
       scoreThresholds: SCORE_THRESHOLDS,
       maxInboundDataLength: 64 * 1024,
       ...(init.gossipHeartbeatMs != null ? { heartbeatInterval: init.gossipHeartbeatMs } : {})
-    })
+    }),
+    trimmer: connectionTrimmer(init.connectionTrimmer)
   }
   if (init.relayServer) {
     services.relay = circuitRelayServer({
@@ -191,5 +198,6 @@ export async function createNetwork (init: NetworkInit): Promise<KaisarLibp2p> {
   // Reads first, merges on top: a merge the dedupe skips is not a write, so it keeps what the read cache holds.
   if (init.peerStoreReadCache !== false) cachePeerStoreReads(node.peerStore)
   dedupePeerStoreMerges(node.peerStore)
+  if (!init.dhtServer) keepNoClosestPeersAlive(node.services.dht)
   return node
 }
