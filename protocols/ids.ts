@@ -4,6 +4,9 @@
 /** kad-dht runs under its own prefix, so the network is closed: a stray IPFS peer speaks /ipfs/kad and is never added. */
 export const DHT_PROTOCOL = '/kaisar/kad/1.0.0'
 
+/** Noise with AES-256-GCM (node/network/noise-aesgcm.ts), offered before libp2p's /noise. */
+export const NOISE_AESGCM_PROTOCOL = '/kaisar/noise-aesgcm/1.0.0'
+
 export const PROTOCOLS = {
   bid: '/kaisar/bid/1.0.0',
   lease: '/kaisar/lease/1.0.0',

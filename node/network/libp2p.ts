@@ -22,7 +22,7 @@ import { dedupePeerStoreMerges } from './peer-store-dedupe.js'
 import { cachePeerStoreReads } from './peer-store-read-cache.js'
 import { spliceService, type SpliceService } from './splice/service.js'
 import { fixStreamReadEnd } from './stream-read-end.js'
-import { DEFAULT_TUNING, tunedNoise, tunedYamux, type StreamTuning } from './stream-tuning.js'
+import { DEFAULT_TUNING, noiseEncrypters, tunedYamux, type StreamTuning } from './stream-tuning.js'
 import type { ComponentLogger, ConnectionGater, PrivateKey, ServiceMap, Transport } from '@libp2p/interface'
 import type { Datastore } from 'interface-datastore'
 import type { Registry } from 'prom-client'
@@ -181,7 +181,7 @@ export async function createNetwork (init: NetworkInit): Promise<KaisarLibp2p> {
     addresses: { listen: init.listen, announce: init.announce ?? [] },
     nodeInfo: { userAgent: init.agentVersion },
     transports,
-    connectionEncrypters: [tunedNoise(tuning)],
+    connectionEncrypters: noiseEncrypters(tuning),
     streamMuxers: [tunedYamux(keepAliveMs > 0 ? { ...YAMUX_INIT, keepAliveInterval: keepAliveMs } : { ...YAMUX_INIT, enableKeepAlive: false }, tuning)],
     connectionMonitor: monitorMs > 0 ? { pingInterval: monitorMs } : { enabled: false },
     connectionManager: {

@@ -5,7 +5,7 @@ import net from 'node:net'
 import { tcp } from '@libp2p/tcp'
 import { createLibp2p, type Libp2p } from 'libp2p'
 import { STREAM_LIMITS, YAMUX_INIT } from '../../node/network/libp2p.js'
-import { DEFAULT_TUNING, tunedNoise, tunedYamux, type StreamTuning } from '../../node/network/stream-tuning.js'
+import { DEFAULT_TUNING, noiseEncrypters, tunedYamux, type StreamTuning } from '../../node/network/stream-tuning.js'
 import { pipeSocketStream, TUNNEL_SOCKET_OPTIONS, type PipeOptions, type PipeResult } from '../../node/network/tunnel-pipe.js'
 import type { Stream } from '@libp2p/interface'
 
@@ -16,7 +16,7 @@ export async function smallNode (tuning: StreamTuning = DEFAULT_TUNING): Promise
   return await createLibp2p({
     addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
     transports: [tcp({ dialOpts: socketOpts, listenOpts: socketOpts })],
-    connectionEncrypters: [tunedNoise(tuning)],
+    connectionEncrypters: noiseEncrypters(tuning),
     streamMuxers: [tunedYamux(YAMUX_INIT, tuning)],
     connectionManager: { inboundConnectionThreshold: 1000 }
   })
