@@ -30,15 +30,18 @@ const KNOBS: Record<string, Partial<StreamTuning>> = {
   cork: { corkedWrites: true },
   nocopy: { noiseNoCopyDecrypt: true },
   nothrow: { noiseNoThrowDecode: true },
-  hwm: { tcpHighWaterMark: DEFAULT_TUNING.tcpHighWaterMark }
+  hwm: { tcpHighWaterMark: DEFAULT_TUNING.tcpHighWaterMark },
+  aes: { noiseAesGcm: true },
+  chacha: { noiseAesGcm: false }
 }
 
 /**
  * 'stock' (libp2p as published, every socket read sent at once), 'tuned' (DEFAULT_TUNING and
  * the pipe's default batching), or either followed by `+knob`s: wu, wu16, cork, nocopy, nothrow, hwm, batch
- * (the pipe's read coalescing), sodium (Noise's cipher on sodium-native from --sodium-path).
- * E.g. stock+cork+nocopy+nothrow+hwm+batch+wu16 = tuned (without wu16: tuned before stop 17);
- * tuned+wu adds the half-window updates.
+ * (the pipe's read coalescing), sodium (Noise's cipher on sodium-native from --sodium-path),
+ * aes / chacha (offer Noise with AES-256-GCM first, or only libp2p's ChaCha20-Poly1305 /noise).
+ * E.g. stock+cork+nocopy+nothrow+hwm+batch+wu16+aes = tuned (tuned+chacha: tuned before stop
+ * 18; without wu16 as well: before stop 17); tuned+wu adds the half-window updates.
  */
 export async function parseTuning (spec: string, sodiumPath?: string): Promise<{ tuning: StreamTuning, pipe: PipeOptions }> {
   const [base, ...knobs] = spec.split('+')
@@ -51,7 +54,8 @@ export async function parseTuning (spec: string, sodiumPath?: string): Promise<{
     if (knob === 'sodium') {
       const crypto = await loadSodiumCrypto(sodiumPath ?? 'sodium-native')
       if (crypto == null) throw new Error(`sodium-native not found at ${sodiumPath ?? 'sodium-native'}`)
-      tuning.noiseCrypto = crypto
+      // A ChaCha20-Poly1305 implementation: measured on /noise, not under the AES variant.
+      tuning = { ...tuning, noiseCrypto: crypto, noiseAesGcm: false }
       continue
     }
     const k = KNOBS[knob]
@@ -75,7 +79,8 @@ async function provider (node: KaisarLibp2p, target: { host: string, port: numbe
   }, STREAM_LIMITS)
 }
 
-async function user (node: KaisarLibp2p, providerAddr: string, pipe: PipeOptions, viaSplice: boolean): Promise<net.Server> {
+/** The user's local port, and the encryption its connection to the provider negotiated. */
+async function user (node: KaisarLibp2p, providerAddr: string, pipe: PipeOptions, viaSplice: boolean): Promise<{ server: net.Server, encryption?: string }> {
   const ma = multiaddr(providerAddr)
   const connect = async (): Promise<Connection> => {
     const relayed = await node.dial(ma)
@@ -93,7 +98,7 @@ async function user (node: KaisarLibp2p, providerAddr: string, pipe: PipeOptions
     })().catch(() => { socket.destroy() })
   })
   await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
-  return server
+  return { server, encryption: conn.encryption }
 }
 
 async function waitForCircuitAddress (node: KaisarLibp2p, timeoutMs: number): Promise<string> {
@@ -124,8 +129,8 @@ if (process.argv[1]?.endsWith('tunnel-node.js') === true) {
   } else if (role === 'user') {
     const providerAddr = opt(args, '--provider')
     if (providerAddr == null) throw new Error('user needs --provider MULTIADDR')
-    const server = await user(node, providerAddr, pipe, args.includes('--splice'))
-    ready = { port: (server.address() as net.AddressInfo).port }
+    const { server, encryption } = await user(node, providerAddr, pipe, args.includes('--splice'))
+    ready = { port: (server.address() as net.AddressInfo).port, encryption }
   } else if (role === 'gateway') {
     const everyone = { isAllowed: () => true, onRevoke: () => {} }
     await new SpliceRelay({ libp2p: node, policy: everyone, logger: pino({ level: 'silent' }), metrics: new NodeMetrics() }, { host: '127.0.0.1', port: 0 }).start()

@@ -20,7 +20,8 @@
 // Options: --size MiB (1024) --runs N (3) --rtt-samples N (2000) --target-port P (use a running
 // target speaking bench/tunnel-target.ts's protocol instead of starting one)
 // --variants a,b (stock,tuned; see tunnel-node.ts parseTuning) --sodium-path DIR (adds
-// tuned+sodium) --relay-variant V (tuned) --no-ssh --no-relay --no-circuit (no circuit relay path)
+// tuned+sodium) --relay-variant V[,V2...] (tuned; the first is the headline's, each further one
+// adds a spliced trio named `spliced:V2`) --no-ssh --no-relay --no-circuit (no circuit relay path)
 // --splice-flags 'SET;SET;...' (one spliced trio, user + gateway + provider, per set of V8/Node
 // flags, all measured in the same run; see parseFlagSets; default: DATA_PATH_NODE_FLAGS, the flags
 // bin/kaisar-node.js runs `start` and `connect` with, so the headline is what the product runs;
@@ -262,7 +263,8 @@ export async function run (args: string[]): Promise<Record<string, unknown>> {
   const sodiumPath = opt(args, '--sodium-path')
   const variants = (opt(args, '--variants') ?? 'stock,tuned').split(',').filter(v => v !== '')
   if (sodiumPath != null && !variants.some(v => v.includes('sodium'))) variants.push('tuned+sodium')
-  const relayVariant = opt(args, '--relay-variant') ?? 'tuned'
+  // The first is the headline's; more (comma-separated) add spliced trios `spliced:VARIANT`.
+  const relayVariants = (opt(args, '--relay-variant') ?? 'tuned').split(',').filter(v => v !== '')
   const withSsh = !args.includes('--no-ssh')
   const withRelay = !args.includes('--no-relay')
   const withCircuit = !args.includes('--no-circuit')
@@ -295,25 +297,27 @@ export async function run (args: string[]): Promise<Record<string, unknown>> {
 
     for (const variant of variants) {
       const prov = await spawnJson<{ multiaddr: string }>(NODE, ['provider', '--target', `127.0.0.1:${targetPort}`, '--tuning', variant, ...sodiumArgs], first.flags.provider)
-      const usr = await spawnJson<{ port: number }>(NODE, ['user', '--provider', prov.info.multiaddr, '--tuning', variant, ...sodiumArgs], first.flags.user)
+      const usr = await spawnJson<{ port: number, encryption?: string }>(NODE, ['user', '--provider', prov.info.multiaddr, '--tuning', variant, ...sodiumArgs], first.flags.user)
       paths.set(`tunnel:${variant}`, { port: usr.info.port, pids: [usr.child.pid as number, prov.child.pid as number], roles: ['user', 'provider'] })
-      log(`tunnel ${variant}: user port ${usr.info.port} → ${prov.info.multiaddr}`)
+      log(`tunnel ${variant}: user port ${usr.info.port} → ${prov.info.multiaddr} (${usr.info.encryption ?? '?'})`)
     }
-    // One trio (gateway, provider behind it, spliced user) per flag set; the first set's trio also
-    // carries the circuit relay path (its own user node).
-    for (const [i, set] of (withRelay ? flagSets : []).entries()) {
-      const gw = await spawnJson<{ multiaddr: string, peerId: string }>(NODE, ['gateway', '--tuning', relayVariant, ...sodiumArgs], set.flags.gateway)
-      const gwAddr = `${gw.info.multiaddr.replace(/\/p2p\/[^/]+$/, '')}/p2p/${gw.info.peerId}`
-      const prov = await spawnJson<{ multiaddr: string }>(NODE, ['provider', '--target', `127.0.0.1:${targetPort}`, '--relay', gwAddr, '--tuning', relayVariant, ...sodiumArgs], set.flags.provider)
-      if (i === 0 && withCircuit) {
-        const usr = await spawnJson<{ port: number }>(NODE, ['user', '--provider', prov.info.multiaddr, '--tuning', relayVariant, ...sodiumArgs], set.flags.user)
-        paths.set('relayed', { port: usr.info.port, pids: [usr.child.pid as number, gw.child.pid as number, prov.child.pid as number], roles: ['user', 'gateway', 'provider'] })
-        log(`relayed (${relayVariant}): user port ${usr.info.port} → ${prov.info.multiaddr}`)
+    // One trio (gateway, provider behind it, spliced user) per relay variant and flag set; the
+    // first variant's first set's trio also carries the circuit relay path (its own user node).
+    for (const [v, relayVariant] of (withRelay ? relayVariants : []).entries()) {
+      for (const [i, set] of flagSets.entries()) {
+        const gw = await spawnJson<{ multiaddr: string, peerId: string }>(NODE, ['gateway', '--tuning', relayVariant, ...sodiumArgs], set.flags.gateway)
+        const gwAddr = `${gw.info.multiaddr.replace(/\/p2p\/[^/]+$/, '')}/p2p/${gw.info.peerId}`
+        const prov = await spawnJson<{ multiaddr: string }>(NODE, ['provider', '--target', `127.0.0.1:${targetPort}`, '--relay', gwAddr, '--tuning', relayVariant, ...sodiumArgs], set.flags.provider)
+        if (v === 0 && i === 0 && withCircuit) {
+          const usr = await spawnJson<{ port: number }>(NODE, ['user', '--provider', prov.info.multiaddr, '--tuning', relayVariant, ...sodiumArgs], set.flags.user)
+          paths.set('relayed', { port: usr.info.port, pids: [usr.child.pid as number, gw.child.pid as number, prov.child.pid as number], roles: ['user', 'gateway', 'provider'] })
+          log(`relayed (${relayVariant}): user port ${usr.info.port} → ${prov.info.multiaddr}`)
+        }
+        const spl = await spawnJson<{ port: number, encryption?: string }>(NODE, ['user', '--provider', prov.info.multiaddr, '--splice', '--tuning', relayVariant, ...sodiumArgs], set.flags.user)
+        const name = `spliced${v === 0 ? '' : `:${relayVariant}`}${i === 0 ? '' : `[${set.label}]`}`
+        paths.set(name, { port: spl.info.port, pids: [spl.child.pid as number, gw.child.pid as number, prov.child.pid as number], roles: ['user', 'gateway', 'provider'] })
+        log(`${name} (${relayVariant}, node flags ${set.label}): user port ${spl.info.port} → gateway splice port → ${prov.info.multiaddr} (${spl.info.encryption ?? '?'})`)
       }
-      const spl = await spawnJson<{ port: number }>(NODE, ['user', '--provider', prov.info.multiaddr, '--splice', '--tuning', relayVariant, ...sodiumArgs], set.flags.user)
-      const name = i === 0 ? 'spliced' : `spliced[${set.label}]`
-      paths.set(name, { port: spl.info.port, pids: [spl.child.pid as number, gw.child.pid as number, prov.child.pid as number], roles: ['user', 'gateway', 'provider'] })
-      log(`${name} (${relayVariant}, node flags ${set.label}): user port ${spl.info.port} → gateway splice port → ${prov.info.multiaddr}`)
     }
 
     // Warm-up: one small transfer and a few round trips per path (JIT, windows, connections).
