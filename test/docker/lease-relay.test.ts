@@ -7,7 +7,7 @@
 import { createHash, randomBytes } from 'node:crypto'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { PROTOCOLS } from '../../protocols/ids.js'
+import { NOISE_AESGCM_PROTOCOL, PROTOCOLS } from '../../protocols/ids.js'
 import { sendWithBackpressure } from '../../node/network/streams.js'
 import { knowProvider, openTunnel } from '../../node/user/lease-client.js'
 import { UserNode } from '../../node/user/user-node.js'
@@ -99,7 +99,7 @@ test('a relayed provider serves a lease: order, GET and 100 MiB through the gate
   for (const conn of conns) {
     if (conn !== spliced) assert.match(conn.remoteAddr.toString(), /\/p2p-circuit/, 'the other one is relayed')
     assert.is(conn.remotePeer.toString(), provider.ready.peerId, 'Noise authenticated the provider, not the gateway')
-    assert.is(conn.encryption, '/noise')
+    assert.is(conn.encryption, NOISE_AESGCM_PROTOCOL, 'Noise (its AES-256-GCM variant) end to end')
     assert.is(conn.limits, undefined, 'the gateway lifted its limits for the lease holder')
   }
   const metric = async (name: string): Promise<number> => Number((await (await fetch(`${gateway.ready.api}/metrics`)).text()).split('\n').find(l => l.startsWith(`${name} `))?.split(' ')[1])

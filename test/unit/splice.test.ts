@@ -12,7 +12,7 @@ import { pino } from 'pino'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { multiaddr } from '@multiformats/multiaddr'
-import { PROTOCOLS } from '../../protocols/ids.js'
+import { NOISE_AESGCM_PROTOCOL, PROTOCOLS } from '../../protocols/ids.js'
 import { NodeMetrics } from '../../node/metrics/registry.js'
 import { registerReqResp, request, RemoteError } from '../../node/network/reqresp.js'
 import { spliceGrantSchema, spliceOfferSchema } from '../../protocols/splice/messages.js'
@@ -96,7 +96,7 @@ test('a lease holder gets a direct connection the gateway only copies bytes for'
   const conn = await until('splice', async () => await user.services.splice?.connect(provider.peerId))
   assert.ok(conn.direct, 'not a /p2p-circuit connection')
   assert.is(conn.remotePeer.toString(), provider.peerId.toString(), 'Noise authenticated the provider, across the gateway')
-  assert.is(conn.encryption, '/noise')
+  assert.is(conn.encryption, NOISE_AESGCM_PROTOCOL, 'Noise (its AES-256-GCM variant) end to end')
   assert.is(conn.limits, undefined)
   assert.match(conn.remoteAddr.toString(), new RegExp(`/tcp/${relay.port}/p2p/${provider.peerId.toString()}$`), 'bytes go to the gateway\'s splice port')
   assert.is(await counter('kaisar_splices_opened_total'), 1)
