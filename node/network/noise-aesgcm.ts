@@ -2,9 +2,9 @@
 // /noise (ChaCha20-Poly1305) stays as the fallback for every other peer.
 //
 // Why: on the tunnel path each end's main thread spent ≈ 25 % in node:crypto's ChaCha20-Poly1305
-// (bench/TUNNEL.md), which runs at 1.2–1.9 GB/s on this machine against AES-256-GCM's
-// 3.5–5 GB/s (AES-NI, VAES). Any x86-64 or ARMv8 server a provider rents out has AES
-// instructions; a CPU without them is where ChaCha20 wins, and /noise is still there.
+// (bench/TUNNEL.md), which seals 64 KiB frames at 1.2–1.8 GiB/s on this machine against
+// AES-256-GCM's 3.4–5.0 GiB/s (AES-NI, VAES). The server CPUs providers rent out have AES
+// instructions; on a CPU without them ChaCha20 is the faster one, and /noise is still there.
 //
 // What it is: @libp2p/noise's XX handshake and framing unchanged, with Noise's AESGCM cipher
 // functions (the Noise spec §12.4: 96-bit nonce of 32 zero bits and the 64-bit counter big-endian)

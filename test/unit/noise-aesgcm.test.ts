@@ -73,7 +73,7 @@ async function echo (from: KaisarLibp2p, to: KaisarLibp2p, data: Uint8Array): Pr
   return back.subarray()
 }
 
-test('two kaisar nodes negotiate it and every frame size crosses intact; a /noise-only peer gets /noise', async () => {
+test('two kaisar nodes negotiate it and every frame size crosses intact; a /noise-only peer gets /noise either way', async () => {
   const nodes: KaisarLibp2p[] = []
   try {
     // Over loopback TCP, the product's transport. (On @libp2p/memory a second dialler's stream
@@ -92,9 +92,12 @@ test('two kaisar nodes negotiate it and every frame size crosses intact; a /nois
       const data = crypto.randomBytes(size)
       assert.ok(Buffer.compare(Buffer.from(await echo(kaisar, listener, data)), data) === 0, `${size} bytes changed`)
     }
-    const plain = await startTestNode(nodes, { listen: [], ...tcp, tuning: { ...DEFAULT_TUNING, noiseAesGcm: false } })
+    const plain = await startTestNode(nodes, { listen: ['/ip4/127.0.0.1/tcp/0'], ...tcp, tuning: { ...DEFAULT_TUNING, noiseAesGcm: false } })
     const fallback = await plain.dial(listener.getMultiaddrs()[0] as Multiaddr)
     assert.is(fallback.encryption, '/noise')
+    // ... and the other way round: a kaisar node dialling a /noise-only listener.
+    const back = await startTestNode(nodes, { listen: [], ...tcp })
+    assert.is((await back.dial(plain.getMultiaddrs()[0] as Multiaddr)).encryption, '/noise')
     const data = crypto.randomBytes(200_000)
     assert.ok(Buffer.compare(Buffer.from(await echo(plain, listener, data)), data) === 0)
   } finally {
