@@ -120,15 +120,25 @@ export class Cluster {
     const host = joining ? undefined : await build(0)
     await host?.node.start()
     if (host != null) cluster.nodes.push(host)
-    spec.onBootstrap?.(bootstrap)
-    const first = host != null ? 1 : 0
+    const started: Array<ClusterNode | undefined> = []
+    // The other gateways next, before `onBootstrap` tells other processes where they listen: their
+    // ports were only free for a moment (freePort), and every outbound connection of this machine
+    // takes its local port from the same range (a 1,000-node run over five processes lost one).
+    const first = joining ? 0 : gateways.length
+    let failure: unknown
+    for (let i = 1; i < first && failure == null; i++) {
+      try {
+        const n = await build(i)
+        started[i] = n
+        await n.node.start()
+      } catch (err) { failure = err }
+    }
+    if (failure == null) spec.onBootstrap?.(bootstrap)
     const concurrency = spec.startConcurrency ?? 8
     const tStart = Date.now()
     // Node by node: each starts at its own due time (with a rate) and at most `concurrency` start
     // at once. Batches of `concurrency` would start in bursts, e.g. 16 nodes every 16 s at 1/s.
-    const started: Array<ClusterNode | undefined> = []
     const starting = new Set<Promise<void>>()
-    let failure: unknown
     let up = first
     for (let i = first; i < ordered.length && failure == null; i++) {
       if (spec.startRate != null && spec.startRate > 0) {
