@@ -54,6 +54,8 @@ export interface SimOptions {
 }
 
 export const MIN_NODES = 8
+/** A shard worker's V8 heap limit per node it holds (twice the RSS a node measured, for GC headroom). */
+const WORKER_HEAP_MIB_PER_NODE = 24
 export const SIM_ORDER: Order = { image: 'sim/echo:1', cpus: 1, memoryBytes: 64 * 2 ** 20, gpus: 0, ports: [80], seconds: 600 }
 
 export interface ProviderVerdict {
@@ -157,7 +159,10 @@ export async function runSim (opts: SimOptions): Promise<SimReport> {
     const total = up.reduce((a, b) => a + b, 0)
     if (Math.floor(total / 100) > Math.floor(before / 100)) progress(`  ${total} nodes up`)
   }
-  const shards = [...Array(shardCount - 1).keys()].map(i => ShardClient.spawn(i + 1, gossip, n => { countUp(i + 1, n) }))
+  // A node takes 11–16 MiB (sim/README.md); past ≈ 170 nodes a worker would reach V8's default
+  // 4 GiB heap limit and spend its time in full GCs, so its limit grows with its share.
+  const heapMiB = Math.max(4096, Math.ceil(initial.length / processes) * WORKER_HEAP_MIB_PER_NODE)
+  const shards = [...Array(shardCount - 1).keys()].map(i => ShardClient.spawn(i + 1, gossip, n => { countUp(i + 1, n) }, heapMiB))
   const stopShards = async (): Promise<void> => { await Promise.all(shards.map(async s => { await s.stop() })) }
   // Each process that takes nodes starts them at its share of the rate: together they keep the rate asked for.
   const startRate = (opts.startRate ?? 0) / processes

@@ -119,10 +119,14 @@ export class ShardClient {
     })
   }
 
-  /** Forks a shard worker (sim/shard-main.ts); `onStarted` hears how many of its nodes are up. */
-  static spawn (index: number, sink: GossipSink, onStarted: (n: number) => void = () => {}): ShardClient {
+  /**
+   * Forks a shard worker (sim/shard-main.ts); `onStarted` hears how many of its nodes are up.
+   * `heapMiB` raises V8's heap limit (4 GiB by default here) for a worker that holds many nodes.
+   */
+  static spawn (index: number, sink: GossipSink, onStarted: (n: number) => void = () => {}, heapMiB?: number): ShardClient {
+    const execArgv = heapMiB != null ? [...process.execArgv, `--max-old-space-size=${heapMiB}`] : process.execArgv
     // 'advanced': structured clone over IPC, so heartbeat sequences (bigint) cross as they are.
-    const child = fork(new URL('./shard-main.js', import.meta.url), [String(index)], { serialization: 'advanced', stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+    const child = fork(new URL('./shard-main.js', import.meta.url), [String(index)], { execArgv, serialization: 'advanced', stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
     return new ShardClient(index, child, sink, onStarted)
   }
 
