@@ -33,7 +33,7 @@ export interface ProtocolHandlers {
 
 /** What asking needs: a libp2p node, or a service's connection manager behind this shape. */
 export interface StreamDialer {
-  dialProtocol: (peer: PeerId | Multiaddr, protocol: string, options?: AbortOptions) => Promise<Stream>
+  dialProtocol: (peer: PeerId | Multiaddr, protocol: string, options?: AbortOptions & { force?: boolean }) => Promise<Stream>
 }
 
 type Wire = { ok: true, result: unknown } | { ok: false, error: { code: string, message: string } }
@@ -96,7 +96,17 @@ export async function request (libp2p: StreamDialer, peer: PeerId | Multiaddr, p
     : AbortSignal.timeout(options.timeoutMs ?? 30_000)
   let wire: Wire
   try {
-    const stream = await libp2p.dialProtocol(peer, protocol, { signal, maxOutboundStreams: 1024, runOnLimitedConnection: options.runOnLimitedConnection === true } as AbortOptions)
+    const dialOptions = { signal, maxOutboundStreams: 1024, runOnLimitedConnection: options.runOnLimitedConnection === true }
+    let stream: Stream
+    try {
+      stream = await libp2p.dialProtocol(peer, protocol, dialOptions)
+    } catch (err) {
+      // A connection the remote is closing (its trimmer closes idle ones, connection-trimmer.ts)
+      // is still listed here for a moment, and libp2p picks it. Nothing was sent yet, so any
+      // request may go again, once, on a new connection.
+      if ((err as Error).name !== 'ConnectionClosedError') throw err
+      stream = await libp2p.dialProtocol(peer, protocol, { ...dialOptions, force: true })
+    }
     const lp = lpStream(stream, { maxDataLength: MAX_MESSAGE_BYTES })
     await lp.write(encodeJson(body), { signal })
     const bytes = await lp.read({ signal })
