@@ -214,7 +214,8 @@ export async function runSim (opts: SimOptions): Promise<SimReport> {
     const tReg = performance.now()
     const providers = initial.filter(p => p.role === 'provider').length
     const checkers = initial.filter(p => p.role === 'checker').length
-    const registerTimeout = Math.min(300_000, 60_000 + opts.nodes * 400)
+    // Registration retries at the node's (dilated) intervals, so the bound stretches with them.
+    const registerTimeout = Math.min(300_000, 60_000 + opts.nodes * 400) * schedule.dilation
     progress(`waiting for ${providers} providers and ${checkers} checkers to register`)
     while ((await chain.providers()).length < providers || (await chain.checkers()).length < checkers) {
       if (performance.now() - tReg > registerTimeout) throw new Error(`registrations incomplete after ${registerTimeout / 1000} s: ${(await chain.providers()).length}/${providers} providers, ${(await chain.checkers()).length}/${checkers} checkers`)
