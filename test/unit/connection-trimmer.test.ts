@@ -7,6 +7,7 @@ import { KEEP_ALIVE } from '@libp2p/interface'
 import { defaultLogger } from '@libp2p/logger'
 import { ConnectionTrimmer } from '../../node/network/connection-trimmer.js'
 import { startTestNode } from '../helpers/network.js'
+import { waitFor } from '../helpers/wait.js'
 import type { KaisarLibp2p } from '../../node/network/libp2p.js'
 import type { Multiaddr } from '@multiformats/multiaddr'
 
@@ -81,8 +82,7 @@ test('connections with an open stream and keep-alive peers are not trimmed', asy
     }
     // The ninth connection reached the high water mark (9 of 10): the trimmer closes idle
     // connections down to the low water mark, 7, and only the idle ones qualify.
-    const deadline = Date.now() + 2_000
-    while (server.getConnections().length > 7 && Date.now() < deadline) await new Promise(resolve => setTimeout(resolve, 20))
+    await waitFor('the trimmer down to 7 connections', () => server.getConnections().length <= 7, 2_000, 20)
     assert.is(server.getConnections().length, 7, `${server.getConnections().length} connections open`)
     assert.is(server.services.trimmer.trimmed, 2, `trimmed ${server.services.trimmer.trimmed}`)
     for (const c of busy) assert.is(server.getConnections(c.peerId).length, 1, 'a connection with an open stream was trimmed')

@@ -3,6 +3,7 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { startTestNode } from '../helpers/network.js'
+import { waitFor } from '../helpers/wait.js'
 import type { KaisarLibp2p } from '../../node/network/libp2p.js'
 import type { Multiaddr } from '@multiformats/multiaddr'
 
@@ -23,15 +24,8 @@ test('a DHT client keeps no closest peer alive; a server keeps its closest', asy
     const client = await startTestNode(nodes, { listen: [] })
     const clientStarted = Date.now()
     for (const s of servers) await client.dial(s.getMultiaddrs()[0] as Multiaddr)
-    // kad-dht re-tags its closest peers every 5 s; wait for the servers' tags (or 12 s).
-    const deadline = Date.now() + 12_000
-    let serverTags = 0
-    while (Date.now() < deadline) {
-      serverTags = await keepAliveTagged(servers[1] as KaisarLibp2p)
-      if (serverTags > 0) break
-      await new Promise(resolve => setTimeout(resolve, 250))
-    }
-    assert.ok(serverTags > 0, 'no server tagged a closest peer: the test shows nothing')
+    // kad-dht re-tags its closest peers every 5 s: a server's tags show the test's network does tag.
+    await waitFor('a server tagging its closest peers (else the test shows nothing)', async () => await keepAliveTagged(servers[1] as KaisarLibp2p) > 0, 12_000, 250)
     // ... and for the client's own first round, 5 s after it started.
     await new Promise(resolve => setTimeout(resolve, Math.max(0, clientStarted + 6_000 - Date.now())))
     assert.is(await keepAliveTagged(client), 0, 'the client tagged closest peers keep-alive')
