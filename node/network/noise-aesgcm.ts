@@ -24,16 +24,19 @@ export const NOISE_AESGCM_PROLOGUE: Uint8Array = new TextEncoder().encode(NOISE_
 const CIPHER = 'aes-256-gcm'
 const TAG_LENGTH = 16
 
+/** One nonce buffer for every message: createCipheriv copies the IV before it returns. */
+const nonceScratch = Buffer.alloc(12)
+
 /**
  * Noise's AESGCM nonce from the one @libp2p/noise builds for ChaChaPoly: it writes its counter
  * little-endian at bytes 4–11 after 4 zero bytes; AESGCM wants 4 zero bytes, then big-endian.
+ * Valid until the next call (see nonceScratch).
  */
 export function aesGcmNonce (chachaNonce: Uint8Array): Buffer {
   const src = new DataView(chachaNonce.buffer, chachaNonce.byteOffset, chachaNonce.byteLength)
-  const out = Buffer.alloc(12)
-  out.writeUInt32BE(src.getUint32(8, true), 4)
-  out.writeUInt32BE(src.getUint32(4, true), 8)
-  return out
+  nonceScratch.writeUInt32BE(src.getUint32(8, true), 4)
+  nonceScratch.writeUInt32BE(src.getUint32(4, true), 8)
+  return nonceScratch
 }
 
 function encrypt (plaintext: Uint8Array | Uint8ArrayList, nonce: Uint8Array, ad: Uint8Array, k: Uint8Array): Uint8ArrayList {
