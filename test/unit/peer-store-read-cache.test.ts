@@ -9,6 +9,7 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { cachePeerStoreReads } from '../../node/network/peer-store-read-cache.js'
 import { startTestNode } from '../helpers/network.js'
+import { waitFor } from '../helpers/wait.js'
 import type { KaisarLibp2p } from '../../node/network/libp2p.js'
 import type { PeerId } from '@libp2p/interface'
 
@@ -107,9 +108,8 @@ test('a DHT client with no listen address adds the server it dialled to its rout
     if (address == null) throw new Error('the server has no address')
     await client.dial(address)
     const table = (client.services.dht as unknown as { routingTable: { size: number } }).routingTable
-    const until = Date.now() + 6_000
-    while (table.size === 0 && Date.now() < until) await new Promise(resolve => setTimeout(resolve, 50))
-    assert.is(table.size, 1, 'the client\'s routing table stayed empty: kad-dht\'s ping of its first contact got no echo')
+    await waitFor('the client\'s routing table to hold the server (kad-dht\'s ping of its first contact must get an echo)', () => table.size > 0, 6_000, 50)
+    assert.is(table.size, 1)
   } finally {
     await Promise.all(nodes.map(async n => { await n.stop() }))
   }

@@ -10,8 +10,8 @@ import * as assert from 'uvu/assert'
 import { Uint8ArrayList } from 'uint8arraylist'
 import { DEFAULT_TUNING, STOCK_TUNING, sodiumCrypto } from '../../node/network/stream-tuning.js'
 import { tapYamuxFrames, YAMUX_FLAG, YAMUX_FRAME } from '../helpers/network.js'
+import { waitFor } from '../helpers/wait.js'
 import { connect, listen, portOf, smallNode, startTunnel } from '../helpers/tunnel.js'
-import type { Connection } from '@libp2p/interface'
 import type { StreamTuning } from '../../node/network/stream-tuning.js'
 
 const MiB = 1024 * 1024
@@ -91,13 +91,9 @@ async function windowUpdatesFor (receiverTuning: StreamTuning, writes: Uint8Arra
       })
     })
     const conn = await sender.dial(receiver.getMultiaddrs()[0] as NonNullable<ReturnType<typeof receiver.getMultiaddrs>[0]>)
-    const until = Date.now() + 5_000
-    while (receiver.getConnections().length === 0) {
-      if (Date.now() > until) throw new Error('the receiver never saw the connection')
-      await new Promise(resolve => setTimeout(resolve, 5))
-    }
+    const inbound = await waitFor('the receiver\'s side of the connection', () => receiver.getConnections()[0], 5_000, 5)
     let updates = 0
-    tapYamuxFrames(receiver.getConnections()[0] as Connection, (type, flag) => { if (type === YAMUX_FRAME.windowUpdate && flag === YAMUX_FLAG.none) updates++ })
+    tapYamuxFrames(inbound, (type, flag) => { if (type === YAMUX_FRAME.windowUpdate && flag === YAMUX_FLAG.none) updates++ })
     const stream = await conn.newStream(SINK)
     const sent = createHash('sha256')
     for (const w of writes) {
