@@ -7,6 +7,7 @@ import { NodeMetrics } from '../node/metrics/registry.js'
 import { Registry } from 'prom-client'
 import { createNetwork, type KaisarLibp2p } from '../node/network/libp2p.js'
 import { RecordVersionIndex, recordValidators } from '../node/network/records/validators.js'
+import type { InProcessLinks } from '../node/network/in-process-links.js'
 import type { StreamTuning } from '../node/network/stream-tuning.js'
 import type { StateDb } from '../node/store/state-db.js'
 
@@ -26,6 +27,8 @@ export interface BenchNodeOptions {
   maxConnections?: number
   /** Default createNetwork's (on). */
   peerStoreReadCache?: boolean
+  /** TCP: this process's registry of nodes (node/network/in-process-links.ts); absent: kernel TCP. */
+  inProcessLinks?: InProcessLinks
 }
 
 /** The production libp2p stack (TCP or memory, Noise, Yamux, ...) without persistence, for benchmarks. */
@@ -37,6 +40,7 @@ export async function benchNode (listenOrOptions: string[] | BenchNodeOptions = 
     maxConnections: opts.maxConnections ?? 100, inboundConnectionThreshold: opts.maxConnections ?? 100, dhtServer: opts.dhtServer ?? false, relayServer: opts.relayServer ?? false, autonat: false, dcutr: false,
     records: recordValidators(new RecordVersionIndex(db), new NodeMetrics()),
     ...(opts.peerStoreReadCache != null ? { peerStoreReadCache: opts.peerStoreReadCache } : {}),
+    ...(opts.inProcessLinks != null ? { inProcessLinks: opts.inProcessLinks } : {}),
     ...(opts.metrics !== false ? { metricsRegistry: new Registry() } : {}),
     ...(opts.tuning != null ? { tuning: opts.tuning } : {}),
     ...(opts.relayUnlimited != null ? { relayUnlimited: opts.relayUnlimited } : {})

@@ -10,6 +10,7 @@ const BENCHES: Record<string, () => Promise<Bench>> = {
   node: async () => (await import('./node.js')).run,
   discovery: async () => (await import('./discovery.js')).run,
   dht: async () => (await import('./dht.js')).run,
+  links: async () => (await import('./links.js')).run,
   ledger: async () => (await import('./ledger.js')).run,
   tunnel: async () => (await import('./tunnel.js')).run,
   popw: async () => (await import('./popw.js')).run,

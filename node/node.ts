@@ -43,6 +43,7 @@ import type { Ledger } from '../chain/ledger.js'
 import type { Outbox } from '../chain/outbox.js'
 import type { ContainerRuntime } from './containers/runtime.js'
 import type { HardwareInventory } from './hardware/schema.js'
+import type { InProcessLinks } from './network/in-process-links.js'
 import type { StateDb } from './store/state-db.js'
 import type { ConnectionGater, Startable } from '@libp2p/interface'
 import type { Datastore } from 'interface-datastore'
@@ -87,6 +88,8 @@ export interface NodeEnvironment {
   ownedStores?: Array<{ close: () => Promise<void> }>
   /** Memory transport: latency of each message this node sends. */
   memoryLatencyMs?: number
+  /** TCP transport in the simulator: dials to this process's other nodes stay in memory. */
+  inProcessLinks?: InProcessLinks
   /** Provider: this inventory instead of probing (simulated hardware). */
   inventory?: HardwareInventory
   /** Provider: the container engine leases run on (closed by `stop`). */
@@ -279,6 +282,7 @@ export class KaisarNode {
       records: recordValidators(new RecordVersionIndex(env.stateDb), metrics),
       metricsRegistry: env.metricsRegistry,
       memoryLatencyMs: env.memoryLatencyMs,
+      inProcessLinks: env.inProcessLinks,
       connectionGater: env.connectionGater
     })
     const gossip = new GossipService(

@@ -8,6 +8,7 @@ import { configSchema, roleDefaults, type NodeConfig, type Role } from '../node/
 import { ephemeralIdentity, type NodeIdentity } from '../node/identity/keystore.js'
 import { freePort } from '../node/runtime/free-port.js'
 import { KaisarNode, type NodeEnvironment } from '../node/node.js'
+import type { InProcessLinks } from '../node/network/in-process-links.js'
 import type { ContainerRuntime } from '../node/containers/runtime.js'
 import type { HardwareInventory } from '../node/hardware/schema.js'
 import type { Logger } from '../node/log.js'
@@ -40,6 +41,11 @@ export interface ClusterSpec {
    * in other processes (the simulator's shards, sim/shard.ts) can reach them.
    */
   transport?: 'memory' | 'tcp'
+  /**
+   * TCP only: this process's registry of listening nodes, so links between two nodes of the
+   * process stay in memory (node/network/in-process-links.ts). Absent: every link is kernel TCP.
+   */
+  inProcessLinks?: InProcessLinks
   /**
    * Join a network that runs elsewhere (another shard's gateways, the ledger host first) instead
    * of starting one: no node here hosts the ledger and no gateway is required.
@@ -111,7 +117,7 @@ export class Cluster {
       const stateDb: StateDb = new MemoryLevel<string, Uint8Array>({ valueEncoding: 'view' })
       const node = await KaisarNode.build(config, identities[i] as NodeIdentity, {
         stateDb, transport, api: false, logger: logger.child({ node: name }), memoryLatencyMs: spec.memoryLatencyMs, inventory: spec_.inventory,
-        runtime: spec_.runtime, popwHooks: spec_.popwHooks, connectionGater: spec_.connectionGater
+        runtime: spec_.runtime, popwHooks: spec_.popwHooks, connectionGater: spec_.connectionGater, inProcessLinks: transport === 'tcp' ? spec.inProcessLinks : undefined
       })
       return { name, spec: spec_, node, identity: identities[i] as NodeIdentity }
     }
@@ -177,7 +183,7 @@ export class Cluster {
     const logger = this.spec?.logger ?? pino({ level: 'silent' })
     const node = await KaisarNode.build(config, identity, {
       stateDb, transport, api: false, logger: logger.child({ node: name }), memoryLatencyMs: this.spec?.memoryLatencyMs, inventory: spec_.inventory,
-      runtime: spec_.runtime, popwHooks: spec_.popwHooks, connectionGater: spec_.connectionGater
+      runtime: spec_.runtime, popwHooks: spec_.popwHooks, connectionGater: spec_.connectionGater, inProcessLinks: transport === 'tcp' ? this.spec?.inProcessLinks : undefined
     })
     await node.start()
     const added = { name, spec: spec_, node, identity }

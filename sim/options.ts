@@ -7,7 +7,7 @@ export class SimFlagError extends KaisarError<{ code: 'SIM_FLAG', flag: string }
   constructor (flag: string, reason: string) { super({ code: 'SIM_FLAG', flag }, `${flag}: ${reason}`) }
 }
 
-export interface SimFlags { scenario?: string, nodes?: string, duration?: string, seed?: string, dilation?: string, epochMs?: string, heartbeatMs?: string, gossipHeartbeatMs?: string, startRate?: string, latencyMs?: string, shards?: string, transport?: string }
+export interface SimFlags { scenario?: string, nodes?: string, duration?: string, seed?: string, dilation?: string, epochMs?: string, heartbeatMs?: string, gossipHeartbeatMs?: string, startRate?: string, latencyMs?: string, shards?: string, transport?: string, kernelLinks?: boolean }
 
 /** "90s", "3m", "1500ms" or a bare number of seconds. */
 export function parseDuration (text: string): number | undefined {
@@ -61,6 +61,7 @@ export function simOptions (flags: SimFlags): SimOptions {
     startRate: integer('--start-rate', flags.startRate, 0, 0, 10_000),
     latencyMs,
     shards,
-    transport
+    transport,
+    inProcessLinks: flags.kernelLinks !== true
   }
 }

@@ -11,6 +11,7 @@ import { nodeSpec, popwConfig } from './node-spec.js'
 import { Partition, type PartitionedNode } from './partition.js'
 import { partitionReport, unreachablePair, type PartitionReport, type SplitLog } from './partition-report.js'
 import { ShardClient, placement } from './shard.js'
+import { InProcessLinks } from '../node/network/in-process-links.js'
 import type { MemoryRuntime } from './runtime.js'
 import { CHEATING, scheduleHash, type NodePlan, type SimEvent, type SimSchedule } from './schedule.js'
 import { buildSchedule } from './scenarios/index.js'
@@ -48,6 +49,12 @@ export interface SimOptions {
   shards?: number
   /** 'memory' (default with one shard) or 'tcp' (loopback; the only choice with several shards). */
   transport?: 'memory' | 'tcp'
+  /**
+   * TCP: links between two nodes of the same process in memory (node/network/in-process-links.ts),
+   * kernel TCP only between processes. Default true; false puts every link on loopback TCP (as
+   * before stop 19), to measure what it buys.
+   */
+  inProcessLinks?: boolean
   logger?: Logger
   /** Progress lines (stderr in the CLI). */
   onProgress?: (line: string) => void
@@ -86,6 +93,8 @@ export interface SimReport {
   durationMs: number
   shards: number
   transport: 'memory' | 'tcp'
+  /** TCP: whether links inside a process stayed in memory. */
+  inProcessLinks: boolean
   scheduleHash: string
   events: number
   /** Events played, by kind (a leave of a node already gone is not played). */
@@ -151,7 +160,8 @@ export async function runSim (opts: SimOptions): Promise<SimReport> {
   const shardOf = new Map(initial.map(p => [p.id, p.role === 'gateway' ? 0 : place(p.id)]))
   const localPlans = initial.filter(p => (shardOf.get(p.id) ?? 0) === 0)
   const specs = localPlans.map(specOf)
-  progress(`${schedule.scenario}: starting ${initial.length} nodes in ${shardCount} process${shardCount > 1 ? 'es' : ''} over ${transport} (seed ${schedule.seed}, dilation ×${schedule.dilation}, epochs of ${schedule.epochMs} ms, heartbeats every ${schedule.heartbeatMs} ms, gossipsub heartbeat ${gossipHeartbeatMs} ms, Yamux keep-alive ${SIM_KEEP_ALIVE_MS / 1000} s)`)
+  const inProcessLinks = transport === 'tcp' && opts.inProcessLinks !== false
+  progress(`${schedule.scenario}: starting ${initial.length} nodes in ${shardCount} process${shardCount > 1 ? 'es' : ''} over ${transport}${inProcessLinks ? ' (in memory within a process)' : ''} (seed ${schedule.seed}, dilation ×${schedule.dilation}, epochs of ${schedule.epochMs} ms, heartbeats every ${schedule.heartbeatMs} ms, gossipsub heartbeat ${gossipHeartbeatMs} ms, Yamux keep-alive ${SIM_KEEP_ALIVE_MS / 1000} s)`)
   const up = new Array<number>(shardCount).fill(0)
   const countUp = (shard: number, n: number): void => {
     const before = up.reduce((a, b) => a + b, 0)
@@ -172,6 +182,7 @@ export async function runSim (opts: SimOptions): Promise<SimReport> {
     cluster = await Cluster.start({
       nodes: specs.map(s => s.spec),
       transport,
+      ...(inProcessLinks ? { inProcessLinks: new InProcessLinks() } : {}),
       heartbeatMs: schedule.heartbeatMs,
       memoryLatencyMs: opts.latencyMs,
       logger: opts.logger ?? pino({ level: 'silent' }),
@@ -181,7 +192,7 @@ export async function runSim (opts: SimOptions): Promise<SimReport> {
       // The shards start their nodes as soon as the ledger host is up, alongside this process's.
       onBootstrap: bootstrap => {
         remoteStart = Promise.all(shards.map(async (shard, i) => await shard.start({
-          plans: initial.filter(p => shardOf.get(p.id) === i + 1), popw, nodes: opts.nodes, epochMs: schedule.epochMs, heartbeatMs: schedule.heartbeatMs, gossipHeartbeatMs, bootstrap, startRate, startConcurrency: 16
+          plans: initial.filter(p => shardOf.get(p.id) === i + 1), popw, nodes: opts.nodes, epochMs: schedule.epochMs, heartbeatMs: schedule.heartbeatMs, gossipHeartbeatMs, bootstrap, startRate, startConcurrency: 16, inProcessLinks
         })))
         remoteStart.catch(() => {}) // awaited (and its failure thrown) once this cluster is up
       }
@@ -408,6 +419,7 @@ export async function runSim (opts: SimOptions): Promise<SimReport> {
       durationMs: schedule.durationMs,
       shards: shardCount,
       transport,
+      inProcessLinks,
       scheduleHash: scheduleHash(schedule),
       events: schedule.events.length,
       played,
@@ -544,6 +556,7 @@ export function summary (r: SimReport): Record<string, unknown> {
     heartbeat_ms: r.heartbeatMs,
     shards: r.shards,
     transport: r.transport,
+    in_process_links: r.inProcessLinks,
     schedule_hash: r.scheduleHash,
     gossip_delivery: round(r.gossip.ratio, 5),
     gossip_p50_ms: round(r.gossip.p50Ms, 1),

@@ -8,6 +8,7 @@ import { fork, type ChildProcess } from 'node:child_process'
 import { pino } from 'pino'
 import { z } from 'zod'
 import { ROLES } from '../node/config/schema.js'
+import { InProcessLinks } from '../node/network/in-process-links.js'
 import { Cluster, type ClusterNode } from './cluster.js'
 import { ResourceMonitor, timedLookup, watchNode, type GossipSink, type Lookup, type WindowResources } from './metrics.js'
 import { nodeSpec } from './node-spec.js'
@@ -46,6 +47,8 @@ export interface ShardStart {
   bootstrap: string[]
   startRate: number
   startConcurrency: number
+  /** Links between this shard's own nodes in memory (in-process-links.ts) rather than over kernel TCP. */
+  inProcessLinks: boolean
 }
 
 const nodePlan: z.ZodType<NodePlan> = z.object({
@@ -69,7 +72,8 @@ const request = z.discriminatedUnion('op', [
       gossipHeartbeatMs: z.number().positive(),
       bootstrap: z.array(z.string()).min(1),
       startRate: z.number().min(0),
-      startConcurrency: z.number().int().positive()
+      startConcurrency: z.number().int().positive(),
+      inProcessLinks: z.boolean()
     })
   }),
   z.object({ op: z.literal('unadvertised') }),
@@ -244,6 +248,7 @@ export function runShardWorker (index: string): void {
         cluster = await Cluster.start({
           nodes: made.map(m => m.spec),
           transport: 'tcp',
+          ...(s.inProcessLinks ? { inProcessLinks: new InProcessLinks() } : {}),
           bootstrap: s.bootstrap,
           heartbeatMs: s.heartbeatMs,
           logger,

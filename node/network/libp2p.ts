@@ -16,6 +16,7 @@ import { createLibp2p, type Libp2p } from 'libp2p'
 import { createHash } from 'node:crypto'
 import { DHT_PROTOCOL } from '../../protocols/ids.js'
 import { keepNoClosestPeersAlive } from './dht-client.js'
+import { inProcessTcp, type InProcessLinks } from './in-process-links.js'
 import { connectionTrimmer, type ConnectionTrimmer, type ConnectionTrimmerInit } from './connection-trimmer.js'
 import { scoreParams, SCORE_THRESHOLDS } from './gossip/scoring.js'
 import { dedupePeerStoreMerges } from './peer-store-dedupe.js'
@@ -81,6 +82,11 @@ export interface NetworkInit {
   /** Memory transport only: delay added to every message this node sends (the simulator's link latency). */
   memoryLatencyMs?: number
   /**
+   * TCP transport only: this process's registry of listening nodes. Dials to one of them stay
+   * in memory (in-process-links.ts); the simulator's shards set it, a real node never does.
+   */
+  inProcessLinks?: InProcessLinks
+  /**
    * Byte-path tuning (stream-tuning.ts). Default: DEFAULT_TUNING. STOCK_TUNING = libp2p as
    * published; `{ ...DEFAULT_TUNING, noiseCrypto: await loadSodiumCrypto() }` opts in to
    * libsodium's cipher (not the default: it did not measure faster across processes).
@@ -126,7 +132,10 @@ export async function createNetwork (init: NetworkInit): Promise<KaisarLibp2p> {
   const socketOpts = { noDelay: true, ...(tuning.tcpHighWaterMark != null ? { highWaterMark: tuning.tcpHighWaterMark } : {}) }
   const transports: Array<(components: any) => Transport> = init.transport === 'memory'
     ? [memory({ latency: init.memoryLatencyMs })]
-    : [tcp({ dialOpts: socketOpts, listenOpts: socketOpts }), ...(init.websockets === false ? [] : [webSockets()])]
+    : [
+        init.inProcessLinks != null ? inProcessTcp(init.inProcessLinks, { dialOpts: socketOpts, listenOpts: socketOpts }) : tcp({ dialOpts: socketOpts, listenOpts: socketOpts }),
+        ...(init.websockets === false ? [] : [webSockets()])
+      ]
   transports.push(circuitRelayTransport({ reservationCompletionTimeout: 10_000 }))
 
   const services: Record<string, (components: any) => unknown> = {

@@ -1,5 +1,6 @@
 // Issue 7: the simulator over two processes (sim/shard.ts). The cheaters scenario at small scale
-// with half of the providers and checkers in a forked shard, every link over loopback TCP: the
+// with half of the providers and checkers in a forked shard, links between the processes over
+// loopback TCP and links within one in memory (node/network/in-process-links.ts): the
 // same correctness as in one process (cheaters caught in both processes, no honest provider
 // failed, gossip crossing between the processes, DHT lookups and orders), each process's cost
 // reported, and no shard process left behind.
@@ -25,7 +26,8 @@ function children (): string[] {
 test('cheaters over two shards: the same correctness as one process, and no shard left running', async () => {
   const r = await runSim({ scenario: 'cheaters', nodes: 16, seed: 11, durationMs: 20_000, dilation: 1, baseEpochMs: 5000, baseHeartbeatMs: 2000, shards: 2, logger: testLogger() })
   const why = JSON.stringify(r.outcomes.providers.filter(p => p.judged !== 'clean'))
-  assert.equal([r.shards, r.transport], [2, 'tcp'])
+  // Links between two nodes of one process in memory (in-process-links.ts), TCP between the processes.
+  assert.equal([r.shards, r.transport, r.inProcessLinks], [2, 'tcp', true])
   assert.is(r.resources.processes.length, 2)
   for (const p of r.resources.processes) assert.ok(p.nodes > 0 && p.cpuCores > 0 && p.rssMaxMiB > 0, `each process ran nodes and was measured: ${JSON.stringify(r.resources.processes)}`)
   assert.is(r.resources.processes.reduce((n, p) => n + p.nodes, 0), r.nodes)

@@ -77,7 +77,8 @@ test('bad flags are errors that name the flag', () => {
   const ok = simOptions({ scenario: 'steady', nodes: '300', duration: '90s', dilation: '2' })
   assert.equal([ok.nodes, ok.durationMs, ok.dilation, ok.seed, ok.shards, ok.transport], [300, 90_000, 2, 1, 1, 'memory'])
   const sharded = simOptions({ scenario: 'steady', shards: '2' })
-  assert.equal([sharded.shards, sharded.transport], [2, 'tcp'])
+  assert.equal([sharded.shards, sharded.transport, sharded.inProcessLinks], [2, 'tcp', true])
+  assert.is(simOptions({ scenario: 'steady', shards: '2', kernelLinks: true }).inProcessLinks, false)
 })
 
 test.run()

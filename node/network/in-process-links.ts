@@ -1,0 +1,222 @@
+// Connections between libp2p nodes of one process, kept off the kernel.
+//
+// Why: the simulator's shards (sim/shard.ts) run hundreds of nodes per process and join the
+// processes over loopback TCP, so a frame between two nodes of the same process went through
+// writev, the kernel and the socket's read path for bytes that never leave the process (writev
+// alone was 6.5 % of a 300-node worker's busy time). The issue's design is
+// the memory transport inside a process; these links are that, under the nodes' TCP addresses,
+// so one node is dialled in memory by a neighbour in its own process and over TCP by the others.
+// `npm run bench -- links`: a 300-byte round trip costs 0.71× the CPU of loopback TCP, a kad-dht
+// query among 20 servers 0.93× (its cost is mostly Noise handshakes and the DHT itself).
+//
+// How: `inProcessTcp` wraps @libp2p/tcp. Its listener registers each TCP address it listens on
+// in an `InProcessLinks` registry (one per process); a dial to a registered address becomes a
+// pair of in-memory connections, upgraded as TCP's are (Noise, Yamux): only the kernel's part
+// is skipped. Any other address is dialled over TCP. Bytes cross on the next turn of the event
+// loop (setImmediate), several writes in one delivery, as a socket's reads coalesce them; there
+// is no flow control, as on @libp2p/memory. Unlike TCP's sockets these links have no idle
+// timeout: Yamux's keep-alive (and the connection monitor, where it runs) close dead links.
+import { StreamResetError, serviceCapabilities, transportSymbol } from '@libp2p/interface'
+import { tcp, type TCPOptions } from '@libp2p/tcp'
+import { AbstractMultiaddrConnection, type AbstractMultiaddrConnectionInit, type SendResult } from '@libp2p/utils'
+import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
+import { TypedEventEmitter } from 'main-event'
+import { Uint8ArrayList } from 'uint8arraylist'
+import type {
+  AbortOptions, ComponentLogger, Connection, CreateListenerOptions, DialTransportOptions, Listener, ListenerEvents,
+  MultiaddrConnection, Transport, Upgrader
+} from '@libp2p/interface'
+
+/** Accepts one inbound connection (the listener's upgrade). */
+type Accept = (maConn: MultiaddrConnection) => void
+
+/**
+ * The TCP addresses this process's nodes listen on, each with its listener. One registry per
+ * process; every node of the process is given the same one.
+ */
+export class InProcessLinks {
+  private readonly listeners = new Map<string, Accept>()
+  /** Source ports for the inbound side's remote address, as a kernel's ephemeral ports would be. */
+  private nextPort = 32768
+  /** Links opened in memory (the simulator reports it). */
+  opened = 0
+
+  register (address: string, accept: Accept): void { this.listeners.set(address, accept) }
+  unregister (address: string): void { this.listeners.delete(address) }
+  lookup (address: string): Accept | undefined { return this.listeners.get(address) }
+
+  /** The dialled address's host with the next ephemeral-like port: where an inbound link seems to come from. */
+  sourceAddress (dialled: Multiaddr): Multiaddr {
+    const host = dialled.getComponents()[0]
+    const port = this.nextPort
+    this.nextPort = this.nextPort >= 60999 ? 32768 : this.nextPort + 1
+    return multiaddr(`/${host?.name ?? 'ip4'}/${host?.value ?? '127.0.0.1'}/tcp/${port}`)
+  }
+}
+
+/** `host:port` of a TCP multiaddr (any /p2p suffix ignored), or undefined for another kind. */
+export function tcpAddressKey (ma: Multiaddr): string | undefined {
+  const parts = ma.getComponents()
+  const host = parts[0]
+  const port = parts[1]
+  if (host == null || port == null || port.name !== 'tcp' || (host.name !== 'ip4' && host.name !== 'ip6')) return undefined
+  return `${host.value ?? ''}:${port.value ?? ''}`
+}
+
+interface LinkEndInit extends Omit<AbstractMultiaddrConnectionInit, 'name' | 'stream'> {}
+
+/** One end of an in-memory link. */
+class LinkEnd extends AbstractMultiaddrConnection {
+  peer: LinkEnd | undefined
+  private pending: Array<Uint8Array | Uint8ArrayList> = []
+  private flushScheduled = false
+  /** The end is over: nothing more is delivered to or from it. */
+  private finished = false
+
+  constructor (init: LinkEndInit) {
+    super(init)
+  }
+
+  sendData (data: Uint8ArrayList): SendResult {
+    // The buffers are handed over as to a socket's write: libp2p does not reuse one it has sent.
+    for (const buf of data) this.pending.push(buf)
+    this.scheduleFlush()
+    return { sentBytes: data.byteLength, canSendMore: true }
+  }
+
+  private scheduleFlush (): void {
+    if (this.flushScheduled) return
+    this.flushScheduled = true
+    setImmediate(() => { this.flush() })
+  }
+
+  private flush (): void {
+    this.flushScheduled = false
+    const bufs = this.pending
+    this.pending = []
+    const peer = this.peer
+    if (peer == null || peer.finished || bufs.length === 0) return
+    // One delivery for everything written since the last: a Noise frame is written in parts
+    // (length, ciphertext, tag), and each delivery is one pass through the reader's stack.
+    peer.onData(bufs.length === 1 ? bufs[0] as Uint8Array | Uint8ArrayList : new Uint8ArrayList(...bufs))
+  }
+
+  async sendClose (options?: AbortOptions): Promise<void> {
+    options?.signal?.throwIfAborted()
+    // Like a socket's end: what was written arrives first (its delivery is queued ahead of this
+    // one, setImmediate runs in order), then the remote sees the close.
+    const peer = this.peer
+    this.finished = true
+    if (peer != null && !peer.finished) {
+      setImmediate(() => {
+        peer.finished = true
+        peer.onTransportClosed()
+      })
+    }
+  }
+
+  sendReset (): void {
+    this.pending = []
+    const peer = this.peer
+    this.finished = true
+    if (peer != null && !peer.finished) {
+      setImmediate(() => {
+        peer.finished = true
+        peer.abort(new StreamResetError('in-process link reset by the remote end'))
+      })
+    }
+  }
+
+  sendPause (): void {
+    // No flow control (as on @libp2p/memory): a paused reader buffers up to its own limit.
+  }
+
+  sendResume (): void {}
+}
+
+/** A connected pair: [dialer's end, listener's end]. */
+function linkPair (dialled: Multiaddr, source: Multiaddr, logger: ComponentLogger): [LinkEnd, LinkEnd] {
+  const log = logger.forComponent('kaisar:in-process-link')
+  const outbound = new LinkEnd({ remoteAddr: dialled, direction: 'outbound', log: log.newScope('outbound') })
+  const inbound = new LinkEnd({ remoteAddr: source, direction: 'inbound', log: log.newScope('inbound') })
+  outbound.peer = inbound
+  inbound.peer = outbound
+  return [outbound, inbound]
+}
+
+/** A TCP listener that also registers its addresses for in-process dials. */
+class InProcessTcpListener extends TypedEventEmitter<ListenerEvents> implements Listener {
+  private readonly registered: string[] = []
+  private readonly shutdown = new AbortController()
+
+  constructor (private readonly tcpListener: Listener, private readonly links: InProcessLinks, private readonly upgrader: Upgrader) {
+    super()
+    for (const type of ['listening', 'error', 'close'] as const) {
+      tcpListener.addEventListener(type, (evt) => { this.safeDispatchEvent(type, { detail: (evt as CustomEvent).detail }) })
+    }
+  }
+
+  async listen (ma: Multiaddr): Promise<void> {
+    await this.tcpListener.listen(ma)
+    for (const addr of this.tcpListener.getAddrs()) {
+      const key = tcpAddressKey(addr)
+      if (key == null) continue
+      this.links.register(key, (maConn) => {
+        this.upgrader.upgradeInbound(maConn, { signal: this.shutdown.signal }).catch((err: Error) => { maConn.abort(err) })
+      })
+      this.registered.push(key)
+    }
+  }
+
+  getAddrs (): Multiaddr[] { return this.tcpListener.getAddrs() }
+
+  updateAnnounceAddrs (addrs: Multiaddr[]): void { this.tcpListener.updateAnnounceAddrs(addrs) }
+
+  async close (): Promise<void> {
+    for (const key of this.registered.splice(0)) this.links.unregister(key)
+    this.shutdown.abort()
+    await this.tcpListener.close()
+  }
+}
+
+type TcpComponents = Parameters<ReturnType<typeof tcp>>[0]
+
+class InProcessTcp implements Transport {
+  readonly [transportSymbol] = true
+  readonly [Symbol.toStringTag] = '@libp2p/tcp'
+  readonly [serviceCapabilities]: string[] = ['@libp2p/transport']
+
+  constructor (private readonly components: TcpComponents, private readonly tcpTransport: Transport, private readonly links: InProcessLinks) {}
+
+  readonly listenFilter = (addrs: Multiaddr[]): Multiaddr[] => this.tcpTransport.listenFilter(addrs)
+  readonly dialFilter = (addrs: Multiaddr[]): Multiaddr[] => this.tcpTransport.dialFilter(addrs)
+
+  async dial (ma: Multiaddr, options: DialTransportOptions): Promise<Connection> {
+    const key = tcpAddressKey(ma)
+    const accept = key != null ? this.links.lookup(key) : undefined
+    if (accept == null) return await this.tcpTransport.dial(ma, options)
+    options.signal.throwIfAborted()
+    const [outbound, inbound] = linkPair(ma, this.links.sourceAddress(ma), this.components.logger)
+    this.links.opened++
+    accept(inbound)
+    try {
+      return await options.upgrader.upgradeOutbound(outbound, options)
+    } catch (err) {
+      outbound.abort(err as Error)
+      throw err
+    }
+  }
+
+  createListener (options: CreateListenerOptions): Listener {
+    return new InProcessTcpListener(this.tcpTransport.createListener(options), this.links, options.upgrader)
+  }
+}
+
+/**
+ * @libp2p/tcp, with dials to another node of this process (an address in `links`) kept in
+ * memory. Everything else is TCP's: listening, addresses, dials to other processes.
+ */
+export function inProcessTcp (links: InProcessLinks, options: TCPOptions = {}): (components: TcpComponents) => Transport {
+  const tcpFactory = tcp(options)
+  return (components) => new InProcessTcp(components, tcpFactory(components), links)
+}
