@@ -1,6 +1,6 @@
 // Structured logs (pino, JSON lines on stderr so stdout stays for command output).
 // Child loggers are named by subsystem (`node`, `gossip`, `api`, ...), like Lodestar's modules.
-import { enable as enableLibp2pDebug } from '@libp2p/logger'
+import { enableLibp2pDebug } from './network/libp2p-logger.js'
 import { pino, type Logger } from 'pino'
 import type { LogLevel } from './config/schema.js'
 

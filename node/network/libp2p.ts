@@ -17,6 +17,7 @@ import { createHash } from 'node:crypto'
 import { DHT_PROTOCOL } from '../../protocols/ids.js'
 import { keepNoClosestPeersAlive } from './dht-client.js'
 import { inProcessTcp, type InProcessLinks } from './in-process-links.js'
+import { libp2pLogger } from './libp2p-logger.js'
 import { connectionTrimmer, type ConnectionTrimmer, type ConnectionTrimmerInit } from './connection-trimmer.js'
 import { scoreParams, SCORE_THRESHOLDS } from './gossip/scoring.js'
 import { dedupePeerStoreMerges } from './peer-store-dedupe.js'
@@ -200,7 +201,7 @@ export async function createNetwork (init: NetworkInit): Promise<KaisarLibp2p> {
     },
     ...(init.connectionGater != null ? { connectionGater: init.connectionGater } : {}),
     metrics: init.metricsRegistry != null ? prometheusMetrics({ registry: init.metricsRegistry, collectDefaultMetrics: false }) : undefined,
-    logger: init.logger,
+    logger: init.logger ?? libp2pLogger(),
     services: services as unknown as { [K in keyof KaisarServices]: (components: any) => KaisarServices[K] },
     start: false
   })
