@@ -15,6 +15,16 @@ export interface EpochView {
   checkers: readonly Member[]
   providers: readonly Member[]
   params: AssignmentParams
+  /**
+   * The provider's candidates, when the view keeps them (the node's EpochContext does: it ranks
+   * each provider's checkers once per epoch, for the duties and for the outcomes).
+   */
+  candidatesOf?: (provider: Member) => Member[]
+}
+
+/** The provider's candidates (k assigned, then the backups) under `view`. */
+function candidatesIn (view: EpochView, provider: Member): Member[] {
+  return view.candidatesOf?.(provider) ?? candidates(view.seed, provider.key, view.checkers, view.params)
 }
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex')
@@ -33,7 +43,7 @@ const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex')
 export function decideOutcome (view: EpochView, provider: Member, committed: (checker: Member) => boolean, revealed: (checker: Member) => Verdict | undefined): Outcome | undefined {
   const k = effectiveK(view.checkers.length, view.params.k)
   if (k === 0) return undefined
-  const committers = candidates(view.seed, provider.key, view.checkers, view.params).filter(committed)
+  const committers = candidatesIn(view, provider).filter(committed)
   const counted = committers.slice(0, k)
   const tally = { pass: 0, fail: 0 }
   for (const c of counted) { const r = resultOf(revealed(c)?.result ?? VerdictResult.RESULT_UNSPECIFIED); if (r != null) tally[r]++ }
@@ -61,7 +71,7 @@ export async function checkOutcome (o: Outcome, view: EpochView): Promise<Outcom
   if (provider == null) return { ok: false, reason: 'unknown-provider' }
   const k = effectiveK(view.checkers.length, view.params.k)
   if (o.assigned.length === 0 || o.assigned.length > k) return { ok: false, reason: 'bad-assignment' }
-  const order = candidates(view.seed, provider.key, view.checkers, view.params).map(c => hex(c.key))
+  const order = candidatesIn(view, provider).map(c => hex(c.key))
   let last = -1
   for (const a of o.assigned) {
     const at = order.indexOf(hex(a))

@@ -155,6 +155,10 @@ test('settlement: rewards only for counted agreeing checkers without dissent, pe
   const vb = await verdicts(bad, ['fail', 'fail', 'fail', 'fail'])
   const og = decideOutcome(ctx, good, () => true, m => vg.get(m.peerId)) as Outcome
   const ob = decideOutcome(ctx, bad, () => true, m => vb.get(m.peerId)) as Outcome
+  // The context's cached candidates decide as a plain view's fresh ranking does.
+  const plain = { epoch: ctx.epoch, seed: ctx.seed, checkers: ctx.checkers, providers: ctx.providers, params: ctx.params }
+  assert.equal(decideOutcome(plain, good, () => true, m => vg.get(m.peerId)), og)
+  assert.equal(decideOutcome(plain, bad, () => true, m => vb.get(m.peerId)), ob)
   const dissenter = (ctx.candidatesOf(good)[2] as Actor).address
   const start = ctx.times.start
   const escrows: LeaseEscrow[] = [
