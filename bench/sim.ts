@@ -11,6 +11,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { renderHtmlReport, scalePointOf } from '../sim/report-html.js'
+import { SIM_YOUNG_GENERATION_FLAGS } from '../sim/shard.js'
 import { log } from './lib.js'
 import type { SimReport } from '../sim/runner.js'
 
@@ -25,8 +26,9 @@ const root = path.resolve(fileURLToPath(new URL('../..', import.meta.url)))
 
 async function simProcess (argv: string[], timeoutMs: number): Promise<{ code: number | null, stdout: string, stderr: string }> {
   return await new Promise(resolve => {
-    // A 1000-node process needs more heap than V8's default limit.
-    const child = spawn(process.execPath, ['--max-old-space-size=16384', path.join(root, 'bin', 'kaisar-node.js'), 'sim', ...argv], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] })
+    // A 1000-node process needs more heap than V8's default limit; its young generation is the
+    // shard workers' (sim/shard.ts says why).
+    const child = spawn(process.execPath, ['--max-old-space-size=16384', ...SIM_YOUNG_GENERATION_FLAGS, path.join(root, 'bin', 'kaisar-node.js'), 'sim', ...argv], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] })
     let stdout = ''
     let stderr = ''
     child.stdout.on('data', d => { stdout += d })
