@@ -4,7 +4,7 @@
 // without it, alternated round by round. Each server answers a query with the 20 closest peers
 // it knows, so a query among 20 servers is ≈ 19 RPCs and ≈ 380 peer-store reads.
 import { randomBytes } from 'node:crypto'
-import { benchNode, log, median, round } from './lib.js'
+import { benchNode, log, median, positiveIntFlag, round } from './lib.js'
 import type { KaisarLibp2p } from '../node/network/libp2p.js'
 
 interface Round { cpuMsPerQuery: number, cpuMsPerRpc: number, rpcsPerQuery: number }
@@ -38,18 +38,10 @@ async function measure (servers: number, queries: number, cache: boolean): Promi
   }
 }
 
-function flag (args: string[], name: string, fallback: number): number {
-  const i = args.indexOf(name)
-  if (i < 0) return fallback
-  const value = Number(args[i + 1])
-  if (!Number.isInteger(value) || value < 1) throw new Error(`${name} must be a positive integer`)
-  return value
-}
-
 export async function run (args: string[]): Promise<Record<string, unknown>> {
-  const servers = flag(args, '--servers', 20)
-  const queries = flag(args, '--queries', 150)
-  const rounds = flag(args, '--rounds', 3)
+  const servers = positiveIntFlag(args, '--servers', 20)
+  const queries = positiveIntFlag(args, '--queries', 150)
+  const rounds = positiveIntFlag(args, '--rounds', 3)
   const cached: Round[] = []
   const stock: Round[] = []
   for (let r = 0; r < rounds; r++) {

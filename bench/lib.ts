@@ -60,6 +60,15 @@ export function median (values: number[]): number {
 
 export const round = (x: number, digits = 3): number => Number(x.toFixed(digits))
 
+/** `--name N` from a bench's arguments: a positive integer, or `fallback` when absent. */
+export function positiveIntFlag (args: string[], name: string, fallback: number): number {
+  const i = args.indexOf(name)
+  if (i < 0) return fallback
+  const value = Number(args[i + 1])
+  if (!Number.isInteger(value) || value < 1) throw new Error(`${name} must be a positive integer`)
+  return value
+}
+
 export function log (msg: string): void {
   process.stderr.write(`[bench] ${msg}\n`)
 }

@@ -6,7 +6,7 @@
 // Both sides are the whole stack (Noise, Yamux, libp2p); only the kernel's part differs.
 import { randomBytes } from 'node:crypto'
 import { InProcessLinks } from '../node/network/in-process-links.js'
-import { benchNode, log, median, round } from './lib.js'
+import { benchNode, log, median, positiveIntFlag, round } from './lib.js'
 import type { KaisarLibp2p } from '../node/network/libp2p.js'
 import type { Multiaddr } from '@multiformats/multiaddr'
 
@@ -56,19 +56,11 @@ async function roundTrips (pings: number, links: InProcessLinks | undefined): Pr
   }
 }
 
-function flag (args: string[], name: string, fallback: number): number {
-  const i = args.indexOf(name)
-  if (i < 0) return fallback
-  const value = Number(args[i + 1])
-  if (!Number.isInteger(value) || value < 1) throw new Error(`${name} must be a positive integer`)
-  return value
-}
-
 export async function run (args: string[]): Promise<Record<string, unknown>> {
-  const servers = flag(args, '--servers', 20)
-  const queries = flag(args, '--queries', 150)
-  const pings = flag(args, '--pings', 5000)
-  const rounds = flag(args, '--rounds', 3)
+  const servers = positiveIntFlag(args, '--servers', 20)
+  const queries = positiveIntFlag(args, '--queries', 150)
+  const pings = positiveIntFlag(args, '--pings', 5000)
+  const rounds = positiveIntFlag(args, '--rounds', 3)
   const inMemory: Round[] = []
   const kernel: Round[] = []
   for (let r = 0; r < rounds; r++) {

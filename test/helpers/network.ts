@@ -6,7 +6,9 @@ import { MemoryLevel } from 'memory-level'
 import { NodeMetrics } from '../../node/metrics/registry.js'
 import { createNetwork, type KaisarLibp2p, type NetworkInit } from '../../node/network/libp2p.js'
 import { RecordVersionIndex, recordValidators } from '../../node/network/records/validators.js'
+import { Uint8ArrayList } from 'uint8arraylist'
 import type { Connection } from '@libp2p/interface'
+import type { Multiaddr } from '@multiformats/multiaddr'
 
 /** Builds and starts a node; `started` collects it so the test's `finally` can stop them all. */
 export async function startTestNode (started: KaisarLibp2p[], init: Partial<NetworkInit> & { listen: string[] }): Promise<KaisarLibp2p> {
@@ -32,4 +34,31 @@ export function tapYamuxFrames (conn: Connection, seen: (type: number, flag: num
     seen(h.type, h.flag)
     return sendFrame(h, d)
   }
+}
+
+/** A protocol that sends back every byte it gets and closes when the other side does (see `echo`). */
+export const ECHO_PROTOCOL = '/kaisar-test/echo/1.0.0'
+
+export async function handleEcho (node: KaisarLibp2p): Promise<void> {
+  await node.handle(ECHO_PROTOCOL, (stream) => {
+    stream.addEventListener('message', (evt) => { stream.send(evt.data) })
+    stream.addEventListener('remoteCloseWrite', () => { void stream.close() })
+  })
+}
+
+/** Sends `data` over a new ECHO_PROTOCOL stream from `from` to `to`, honouring backpressure; returns what came back. */
+export async function echo (from: KaisarLibp2p, to: Multiaddr, data: Uint8Array): Promise<Uint8Array> {
+  const stream = await from.dialProtocol(to, ECHO_PROTOCOL)
+  const back = new Uint8ArrayList()
+  const done = new Promise<void>((resolve, reject) => {
+    stream.addEventListener('message', (evt) => { back.append(evt.data) })
+    stream.addEventListener('remoteCloseWrite', () => { resolve() })
+    stream.addEventListener('close', (evt) => { if (evt.error != null) reject(evt.error) })
+  })
+  for (let i = 0; i < data.byteLength; i += 100_000) {
+    if (!stream.send(data.subarray(i, i + 100_000))) await new Promise(resolve => stream.addEventListener('drain', resolve, { once: true }))
+  }
+  await stream.close()
+  await done
+  return back.subarray()
 }

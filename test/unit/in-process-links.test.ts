@@ -5,39 +5,18 @@
 import crypto from 'node:crypto'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { Uint8ArrayList } from 'uint8arraylist'
 import { InProcessLinks, tcpAddressKey } from '../../node/network/in-process-links.js'
 import { NOISE_AESGCM_PROTOCOL } from '../../node/network/noise-aesgcm.js'
-import { startTestNode } from '../helpers/network.js'
+import { echo, handleEcho, startTestNode } from '../helpers/network.js'
 import { waitFor } from '../helpers/wait.js'
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import type { KaisarLibp2p } from '../../node/network/libp2p.js'
 
-const ECHO = '/kaisar-test/echo/1.0.0'
 const tcp = { transport: 'tcp', websockets: false } as const
-
-async function echo (from: KaisarLibp2p, to: Multiaddr, data: Uint8Array): Promise<Uint8Array> {
-  const stream = await from.dialProtocol(to, ECHO)
-  const back = new Uint8ArrayList()
-  const done = new Promise<void>((resolve, reject) => {
-    stream.addEventListener('message', (evt) => { back.append(evt.data) })
-    stream.addEventListener('remoteCloseWrite', () => { resolve() })
-    stream.addEventListener('close', (evt) => { if (evt.error != null) reject(evt.error) })
-  })
-  for (let i = 0; i < data.byteLength; i += 100_000) {
-    if (!stream.send(data.subarray(i, i + 100_000))) await new Promise(resolve => stream.addEventListener('drain', resolve, { once: true }))
-  }
-  await stream.close()
-  await done
-  return back.subarray()
-}
 
 async function echoListener (nodes: KaisarLibp2p[], links: InProcessLinks): Promise<KaisarLibp2p> {
   const node = await startTestNode(nodes, { listen: ['/ip4/127.0.0.1/tcp/0'], ...tcp, inProcessLinks: links })
-  await node.handle(ECHO, (stream) => {
-    stream.addEventListener('message', (evt) => { stream.send(evt.data) })
-    stream.addEventListener('remoteCloseWrite', () => { void stream.close() })
-  })
+  await handleEcho(node)
   return node
 }
 

@@ -8,7 +8,7 @@ import { Uint8ArrayList } from 'uint8arraylist'
 import { defaultCrypto } from '@libp2p/noise/crypto'
 import { aesGcmCrypto, aesGcmNonce, NOISE_AESGCM_PROTOCOL } from '../../node/network/noise-aesgcm.js'
 import { DEFAULT_TUNING } from '../../node/network/stream-tuning.js'
-import { startTestNode } from '../helpers/network.js'
+import { echo, handleEcho, startTestNode } from '../helpers/network.js'
 import type { KaisarLibp2p } from '../../node/network/libp2p.js'
 import type { Multiaddr } from '@multiformats/multiaddr'
 
@@ -54,25 +54,6 @@ test('a changed byte, another nonce or another key is refused', () => {
   assert.throws(() => aes.chaCha20Poly1305Decrypt(sealed.subarray(0, 15), libp2pNonce(1), new Uint8Array(0), key), /shorter than its tag/)
 })
 
-const ECHO = '/kaisar-test/echo/1.0.0'
-
-/** Echoes `data` over a new stream from `from` to `to`; returns what came back. */
-async function echo (from: KaisarLibp2p, to: KaisarLibp2p, data: Uint8Array): Promise<Uint8Array> {
-  const stream = await from.dialProtocol(to.getMultiaddrs()[0] as Multiaddr, ECHO)
-  const back = new Uint8ArrayList()
-  const done = new Promise<void>((resolve, reject) => {
-    stream.addEventListener('message', (evt) => { back.append(evt.data) })
-    stream.addEventListener('remoteCloseWrite', () => { resolve() })
-    stream.addEventListener('close', (evt) => { if (evt.error != null) reject(evt.error) })
-  })
-  for (let i = 0; i < data.byteLength; i += 100_000) {
-    if (!stream.send(data.subarray(i, i + 100_000))) await new Promise(resolve => stream.addEventListener('drain', resolve, { once: true }))
-  }
-  await stream.close()
-  await done
-  return back.subarray()
-}
-
 test('two kaisar nodes negotiate it and every frame size crosses intact; a /noise-only peer gets /noise either way', async () => {
   const nodes: KaisarLibp2p[] = []
   try {
@@ -80,17 +61,15 @@ test('two kaisar nodes negotiate it and every frame size crosses intact; a /nois
     // never sees the listener's close: found writing this test, not this module's doing.)
     const tcp = { transport: 'tcp', websockets: false } as const
     const listener = await startTestNode(nodes, { listen: ['/ip4/127.0.0.1/tcp/0'], ...tcp })
-    await listener.handle(ECHO, (stream) => {
-      stream.addEventListener('message', (evt) => { stream.send(evt.data) })
-      stream.addEventListener('remoteCloseWrite', () => { void stream.close() })
-    })
+    await handleEcho(listener)
+    const at = listener.getMultiaddrs()[0] as Multiaddr
     const kaisar = await startTestNode(nodes, { listen: [], ...tcp })
     const conn = await kaisar.dial(listener.getMultiaddrs()[0] as Multiaddr)
     assert.is(conn.encryption, NOISE_AESGCM_PROTOCOL)
     // 1 byte, a gossip-sized message, and 3 MiB in Noise's 64 KiB frames.
     for (const size of [1, 900, 3 * 1024 * 1024]) {
       const data = crypto.randomBytes(size)
-      assert.ok(Buffer.compare(Buffer.from(await echo(kaisar, listener, data)), data) === 0, `${size} bytes changed`)
+      assert.ok(Buffer.compare(Buffer.from(await echo(kaisar, at, data)), data) === 0, `${size} bytes changed`)
     }
     const plain = await startTestNode(nodes, { listen: ['/ip4/127.0.0.1/tcp/0'], ...tcp, tuning: { ...DEFAULT_TUNING, noiseAesGcm: false } })
     const fallback = await plain.dial(listener.getMultiaddrs()[0] as Multiaddr)
@@ -99,7 +78,7 @@ test('two kaisar nodes negotiate it and every frame size crosses intact; a /nois
     const back = await startTestNode(nodes, { listen: [], ...tcp })
     assert.is((await back.dial(plain.getMultiaddrs()[0] as Multiaddr)).encryption, '/noise')
     const data = crypto.randomBytes(200_000)
-    assert.ok(Buffer.compare(Buffer.from(await echo(plain, listener, data)), data) === 0)
+    assert.ok(Buffer.compare(Buffer.from(await echo(plain, at, data)), data) === 0)
   } finally {
     await Promise.all(nodes.map(async n => { await n.stop() }))
   }
