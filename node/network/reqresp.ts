@@ -58,9 +58,17 @@ export async function registerReqResp<S extends z.ZodType> (libp2p: ProtocolHand
     const signal = AbortSignal.timeout(init.timeoutMs ?? 60_000)
     let reply: Wire
     try {
+      let raw: Uint8Array
+      try {
+        raw = (await lp.read({ signal })).subarray()
+      } catch (err) {
+        // Not the requester's malformed bytes: they did not all arrive in time (a slow or busy
+        // requester, a stream that ended early). Counted as invalid input, this hid overload.
+        throw new RemoteError(init.protocol, 'REQUEST_NOT_RECEIVED', `request not received: ${(err as Error).message}`)
+      }
       let request: unknown
       try {
-        request = JSON.parse(Buffer.from((await lp.read({ signal })).subarray()).toString('utf8'))
+        request = JSON.parse(Buffer.from(raw).toString('utf8'))
       } catch (err) {
         init.onInvalid?.('malformed')
         throw new RemoteError(init.protocol, 'MALFORMED', `request is not valid JSON: ${(err as Error).message}`)
