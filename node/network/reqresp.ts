@@ -19,12 +19,21 @@ export class RemoteError extends KaisarError<{ code: string, protocol: string }>
   }
 }
 
+/**
+ * Where a request stopped: opening the stream (dial, Noise, Yamux, protocol negotiation), sending
+ * the request, or waiting for the reply (and reading it). As Lodestar's DIAL_TIMEOUT / TTFB_TIMEOUT
+ * split: a timeout while opening is the connection's, one while waiting is the remote's work.
+ */
+export type RequestPhase = 'open' | 'send' | 'reply'
+
 /** The request never got an answer: dial failed, stream reset, timeout, garbage reply. */
-export class RequestFailedError extends KaisarError<{ code: 'REQUEST_FAILED', protocol: string }> {
-  constructor (protocol: string, message: string) {
-    super({ code: 'REQUEST_FAILED', protocol }, message)
+export class RequestFailedError extends KaisarError<{ code: 'REQUEST_FAILED', protocol: string, phase: RequestPhase }> {
+  constructor (protocol: string, phase: RequestPhase, message: string) {
+    super({ code: 'REQUEST_FAILED', protocol, phase }, message)
   }
 }
+
+const PHASE_WORDS: Record<RequestPhase, string> = { open: 'opening the stream', send: 'sending the request', reply: 'waiting for the reply' }
 
 /** What serving a protocol needs: a libp2p node, or a service's registrar. */
 export interface ProtocolHandlers {
@@ -103,6 +112,8 @@ export async function request (libp2p: StreamDialer, peer: PeerId | Multiaddr, p
     ? AbortSignal.any([options.signal, AbortSignal.timeout(options.timeoutMs ?? 30_000)])
     : AbortSignal.timeout(options.timeoutMs ?? 30_000)
   let wire: Wire
+  let phase: RequestPhase = 'open'
+  const startedAt = Date.now()
   try {
     const dialOptions = { signal, maxOutboundStreams: 1024, runOnLimitedConnection: options.runOnLimitedConnection === true }
     let stream: Stream
@@ -116,14 +127,16 @@ export async function request (libp2p: StreamDialer, peer: PeerId | Multiaddr, p
       stream = await libp2p.dialProtocol(peer, protocol, { ...dialOptions, force: true })
     }
     const lp = lpStream(stream, { maxDataLength: MAX_MESSAGE_BYTES })
+    phase = 'send'
     await lp.write(encodeJson(body), { signal })
+    phase = 'reply'
     const bytes = await lp.read({ signal })
     await stream.close({ signal }).catch(() => {})
     wire = JSON.parse(Buffer.from(bytes.subarray()).toString('utf8')) as Wire
   } catch (err) {
-    throw new RequestFailedError(protocol, `${protocol} to ${peer.toString()}: ${(err as Error).message}`)
+    throw new RequestFailedError(protocol, phase, `${protocol} to ${peer.toString()}: ${(err as Error).message} (${PHASE_WORDS[phase]}, ${Date.now() - startedAt} ms after the request began)`)
   }
-  if (typeof wire !== 'object' || wire == null || typeof wire.ok !== 'boolean') throw new RequestFailedError(protocol, `${protocol}: malformed reply`)
+  if (typeof wire !== 'object' || wire == null || typeof wire.ok !== 'boolean') throw new RequestFailedError(protocol, 'reply', `${protocol}: malformed reply`)
   if (!wire.ok) throw new RemoteError(protocol, String(wire.error?.code ?? 'UNKNOWN'), String(wire.error?.message ?? 'error'))
   return wire.result
 }

@@ -1,6 +1,7 @@
 // A request that libp2p puts on a connection the remote is closing (its muxer closed, the
 // connection still listed for a moment: what a peer's connection trimmer causes) goes again,
-// once, on a new connection; any other failure to open the stream is not retried.
+// once, on a new connection; any other failure to open the stream is not retried. A failed
+// request says where it stopped: opening the stream, or waiting for the reply.
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { pino } from 'pino'
@@ -11,6 +12,7 @@ import type { KaisarLibp2p } from '../../node/network/libp2p.js'
 import type { Multiaddr } from '@multiformats/multiaddr'
 
 const ECHO = '/kaisar-test/echo-request/1.0.0'
+const SLOW = '/kaisar-test/never-answers/1.0.0'
 const tcp = { transport: 'tcp', websockets: false } as const
 
 /** The moment between the remote closing a connection and this node dropping it from its list. */
@@ -36,6 +38,17 @@ test('a request on a connection whose muxer just closed goes again on a new conn
       assert.unreachable('an unsupported protocol succeeded')
     } catch (err) {
       assert.instance(err, RequestFailedError)
+      assert.is((err as RequestFailedError).type.phase, 'open', 'refused while opening the stream')
+    }
+    // A remote that takes the request and never answers: the timeout is the reply's, not the connection's.
+    await registerReqResp(server, { protocol: SLOW, schema: z.object({}), handle: async () => await new Promise(() => {}), logger: pino({ level: 'silent' }) })
+    try {
+      await request(client, server.peerId, SLOW, {}, { timeoutMs: 300 })
+      assert.unreachable('a request without a reply succeeded')
+    } catch (err) {
+      assert.instance(err, RequestFailedError)
+      assert.is((err as RequestFailedError).type.phase, 'reply')
+      assert.match((err as Error).message, /waiting for the reply, \d+ ms after the request began/)
     }
   } finally {
     await Promise.all(nodes.map(async n => { await n.stop() }))
