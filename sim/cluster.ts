@@ -19,6 +19,8 @@ export const SIM_KEEP_ALIVE_MS = 90_000
 
 export interface ClusterNodeSpec {
   role: Role
+  /** The node's name in logs and memory addresses, unique in the cluster (default: role-N in start order). */
+  name?: string
   region?: string
   /** Provider hardware (simulated). */
   inventory?: HardwareInventory
@@ -97,7 +99,7 @@ export class Cluster {
     const ordered = joining ? spec.nodes : [...gateways, ...spec.nodes.filter(n => n.role !== 'gateway')]
     const identities = await Promise.all(ordered.map(async () => await ephemeralIdentity()))
     const counters: Record<string, number> = {}
-    const names = ordered.map(n => `${n.role}-${(counters[n.role] = (counters[n.role] ?? -1) + 1)}`)
+    const names = ordered.map(n => n.name ?? `${n.role}-${(counters[n.role] = (counters[n.role] ?? -1) + 1)}`)
     const transport = spec.transport ?? 'memory'
     // Over TCP the gateways' ports must be known before they start: everyone bootstraps from them.
     const ports = await Promise.all(ordered.map(async n => transport === 'tcp' && !joining && n.role === 'gateway' ? await freePort() : 0))
@@ -175,7 +177,7 @@ export class Cluster {
   /** Starts one more node (a provider joining a running network), bootstrapped from the gateways. */
   async add (spec_: ClusterNodeSpec): Promise<ClusterNode> {
     const identity = await ephemeralIdentity()
-    const name = `${spec_.role}-x${++this.added}`
+    const name = spec_.name ?? `${spec_.role}-x${++this.added}`
     const transport = this.spec?.transport ?? 'memory'
     const listen = transport === 'memory' ? `/memory/${this.name}-${name}` : '/ip4/127.0.0.1/tcp/0'
     const config = clusterConfig(spec_, { listen: [listen], bootstrap: this.bootstrap, ledgerHost: false, heartbeatMs: this.spec?.heartbeatMs })

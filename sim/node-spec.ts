@@ -1,6 +1,7 @@
 // A node plan (sim/schedule.ts) made into a cluster node spec: the network-wide PoPW parameters,
 // the role's config, simulated hardware and runtime, and a cheater's or liar's hooks. Shared by
-// the runner and the shard workers (sim/shard.ts), so a node is the same whichever process runs it.
+// the runner and the shard workers (sim/shard.ts), so a node is the same whichever process runs it
+// (and its log lines carry the plan's id, the name the report uses, whichever process wrote them).
 import { alwaysFail, alwaysPass, replayResponder, slowResponder } from './cheats.js'
 import { SIM_GPUS, simulatedInventory } from './hardware.js'
 import { MemoryRuntime } from './runtime.js'
@@ -17,11 +18,11 @@ export function nodeSpec (plan: NodePlan, popw: Record<string, unknown>, nodes: 
   const config = { popw, network }
   if (plan.role !== 'provider') {
     const checker = plan.behaviour === 'liar-pass' ? alwaysPass : plan.behaviour === 'liar-fail' ? alwaysFail : undefined
-    return { spec: { role: plan.role, region: plan.region, config, ...(checker != null ? { popwHooks: { checker } } : {}) } }
+    return { spec: { role: plan.role, name: plan.id, region: plan.region, config, ...(checker != null ? { popwHooks: { checker } } : {}) } }
   }
   // Honest providers claim exactly what they have: a CPU (a simulated GPU would be challenged at GPU speed on this CPU).
   const inventory = simulatedInventory(plan.behaviour === 'fake-class' ? [SIM_GPUS.h100] : [])
   const responder = plan.behaviour === 'slow' ? slowResponder(epochMs) /* past any deadline, which lies inside the epoch's probe window */ : plan.behaviour === 'replay' ? replayResponder() : undefined
   const runtime = new MemoryRuntime()
-  return { spec: { role: 'provider', region: plan.region, inventory, config, runtime, ...(responder != null ? { popwHooks: { responder } } : {}) }, runtime }
+  return { spec: { role: 'provider', name: plan.id, region: plan.region, inventory, config, runtime, ...(responder != null ? { popwHooks: { responder } } : {}) }, runtime }
 }
