@@ -21,6 +21,7 @@ import { libp2pLogger } from './libp2p-logger.js'
 import { connectionTrimmer, type ConnectionTrimmer, type ConnectionTrimmerInit } from './connection-trimmer.js'
 import { scoreParams, SCORE_THRESHOLDS } from './gossip/scoring.js'
 import { dedupePeerStoreMerges } from './peer-store-dedupe.js'
+import { isolatePeerStoreLocks } from './peer-store-locks.js'
 import { cachePeerStoreReads } from './peer-store-read-cache.js'
 import { spliceService, type SpliceService } from './splice/service.js'
 import { fixStreamReadEnd } from './stream-read-end.js'
@@ -205,6 +206,8 @@ export async function createNetwork (init: NetworkInit): Promise<KaisarLibp2p> {
     services: services as unknown as { [K in keyof KaisarServices]: (components: any) => KaisarServices[K] },
     start: false
   })
+  // This node's peer-store locks are its own, not shared with other nodes of this process (the simulator's).
+  isolatePeerStoreLocks(node.peerStore, node.peerId.toString())
   // Reads first, merges on top: a merge the dedupe skips is not a write, so it keeps what the read cache holds.
   if (init.peerStoreReadCache !== false) cachePeerStoreReads(node.peerStore)
   dedupePeerStoreMerges(node.peerStore)
