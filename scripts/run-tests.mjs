@@ -46,6 +46,11 @@ function stopEngine () {
 // left is freed during the next file's run and its nodes appear to cost nothing (CI saw −0.57 MiB).
 const OWN_PROCESS_PER_FILE = new Set(['sim'])
 
+/** A count from uvu's summary ("Total:", "Passed:", "Skipped:"), 0 when absent. */
+function summaryCount (text, label) {
+  return Number((new RegExp(`${label}:\\s+(\\d+)`).exec(text) ?? [])[1] ?? 0)
+}
+
 function runUvu (dir, pattern) {
   return new Promise(resolve => {
     let text = ''
@@ -63,7 +68,7 @@ async function runEachFile (dir) {
   for (const file of files) {
     const out = await runUvu(dir, `^${file.replaceAll('.', '\\.')}$`)
     if (out.code !== 0) code = out.code ?? 1
-    for (const label of Object.keys(sums)) sums[label] += Number((new RegExp(`${label}:\\s+(\\d+)`).exec(out.text) ?? [])[1] ?? 0)
+    for (const label of Object.keys(sums)) sums[label] += summaryCount(out.text, label)
     // Each file's own summary is kept out of the tier's text, which ends with the summed one.
     text += out.text.replace(/^\s*(Total|Passed|Skipped|Duration):.*$/gm, '')
   }
@@ -81,8 +86,7 @@ for (const tier of tiers) {
   const ownEngine = tier === 'docker' && startEngineForTier()
   const out = OWN_PROCESS_PER_FILE.has(tier) ? await runEachFile(dir) : await runUvu(dir, '\\.test\\.js$')
   if (ownEngine) stopEngine()
-  const num = (label) => Number((new RegExp(`${label}:\\s+(\\d+)`).exec(out.text) ?? [])[1] ?? 0)
-  const total = num('Total'); const passed = num('Passed'); const skipped = num('Skipped')
+  const total = summaryCount(out.text, 'Total'); const passed = summaryCount(out.text, 'Passed'); const skipped = summaryCount(out.text, 'Skipped')
   const didNotRun = [...out.text.matchAll(/^(.*): DID NOT RUN \(skipped[^)]*\): (.*)$/gm)]
   totals.passed += passed; totals.skipped += skipped + didNotRun.length; totals.failed += total - passed - skipped
   for (const m of didNotRun) notRun.push(`${m[1]}: ${m[2]}`)
