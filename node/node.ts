@@ -209,7 +209,7 @@ export class KaisarNode {
       this.services.push(['popw', this.popw])
       if (config.role === 'checker') {
         this.checker = createCheckerRole({
-          config, libp2p, gossip: this.gossip, records: this.records, ledger: this.ledger, outbox: this.outbox, identity, logger: log, popw: this.popw, popwMetrics: this.popwMetrics, hooks: env.popwHooks?.checker
+          config, libp2p, gossip: this.gossip, records: this.records, ledger: this.ledger, outbox: this.outbox, identity, logger: log, popw: this.popw, popwMetrics: this.popwMetrics, providerTable: this.providerTable, hooks: env.popwHooks?.checker
         })
         this.services.push(...this.checker.services)
       }

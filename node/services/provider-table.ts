@@ -1,5 +1,7 @@
 // The live provider table gateways and checkers keep from heartbeats: who is online, with
-// what free capacity. A provider is offline after `missedBeforeOffline` of its own intervals.
+// what free capacity, at which addresses. A provider is offline after `missedBeforeOffline` of
+// its own intervals.
+import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import { heartbeatTopic } from '../network/gossip/topics.js'
 import type { Heartbeat } from '../../protocols/gossip/heartbeat.js'
 import type { GossipService } from '../network/gossip/service.js'
@@ -7,18 +9,25 @@ import type { GossipMessage } from '../network/gossip/topic.js'
 import type { NodeMetrics } from '../metrics/registry.js'
 import type { Startable } from '@libp2p/interface'
 
+export type HeartbeatStatus = Omit<Heartbeat, 'addresses'>
+
 export interface ProviderStatus {
   peerId: string
   online: boolean
   lastSeen: number
-  heartbeat: Heartbeat
+  heartbeat: HeartbeatStatus
+  /** Where it listens, as its last heartbeat said. */
+  addresses: string[]
 }
+
+/** Addresses are kept as they came and parsed only when asked for: heartbeats are many, dials to one provider few. */
+interface Entry { lastSeen: number, sentAt: number, heartbeat: HeartbeatStatus, addresses: Uint8Array[] }
 
 export class ProviderTable implements Startable {
   private readonly gossip: GossipService
   private readonly metrics: NodeMetrics
   private readonly missedBeforeOffline: number
-  private readonly entries = new Map<string, { lastSeen: number, sentAt: number, heartbeat: Heartbeat }>()
+  private readonly entries = new Map<string, Entry>()
   private readonly now: () => number
   private timer?: NodeJS.Timeout
 
@@ -44,8 +53,18 @@ export class ProviderTable implements Startable {
     const prev = this.entries.get(key)
     // Gossip may reorder: keep the newest by the provider's own clock.
     if (prev != null && prev.sentAt >= msg.timestamp) return
-    this.entries.set(key, { lastSeen: this.now(), sentAt: msg.timestamp, heartbeat: msg.value })
+    const { addresses, ...heartbeat } = msg.value
+    this.entries.set(key, { lastSeen: this.now(), sentAt: msg.timestamp, heartbeat, addresses })
     this.metrics.heartbeatsReceived.inc()
+  }
+
+  /**
+   * The addresses an online provider's last heartbeat gave (empty: none known), each ending with
+   * the provider's own id: a dial to one authenticates that peer whatever the heartbeat said.
+   */
+  addressesOf (peerId: string): Multiaddr[] {
+    const entry = this.entries.get(peerId)
+    return entry != null && this.isOnline(peerId) ? dialable(peerId, entry.addresses) : []
   }
 
   isOnline (peerId: string): boolean {
@@ -54,6 +73,17 @@ export class ProviderTable implements Startable {
   }
 
   list (): ProviderStatus[] {
-    return [...this.entries].map(([peerId, e]) => ({ peerId, online: this.isOnline(peerId), lastSeen: e.lastSeen, heartbeat: e.heartbeat }))
+    return [...this.entries].map(([peerId, e]) => ({ peerId, online: this.isOnline(peerId), lastSeen: e.lastSeen, heartbeat: e.heartbeat, addresses: dialable(peerId, e.addresses).map(ma => ma.toString()) }))
   }
+}
+
+/** The topic's validator parsed each address once already; one that fails here is left out. */
+function dialable (peerId: string, addresses: Uint8Array[]): Multiaddr[] {
+  const own = `/p2p/${peerId}`
+  return addresses.flatMap(bytes => {
+    try {
+      const ma = multiaddr(bytes)
+      return [ma.toString().endsWith(own) ? ma : ma.encapsulate(own)]
+    } catch { return [] }
+  })
 }

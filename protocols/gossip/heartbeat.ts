@@ -1,4 +1,4 @@
-import { decodeMessage, encodeMessage, message, streamMessage } from 'protons-runtime'
+import { decodeMessage, encodeMessage, MaxLengthError, message, streamMessage } from 'protons-runtime'
 import type { Codec, DecodeOptions } from 'protons-runtime'
 import type { Uint8ArrayList } from 'uint8arraylist'
 
@@ -11,6 +11,7 @@ export interface Heartbeat {
   runningLeases: number
   recordVersion: bigint
   sequence: bigint
+  addresses: Uint8Array<ArrayBuffer>[]
 }
 
 export namespace Heartbeat {
@@ -63,6 +64,13 @@ export namespace Heartbeat {
           w.uint64(obj.sequence)
         }
 
+        if (obj.addresses != null && obj.addresses.length > 0) {
+          for (const value of obj.addresses) {
+            w.uint32(74)
+            w.bytes(value)
+          }
+        }
+
         if (opts.lengthDelimited !== false) {
           w.ldelim()
         }
@@ -75,7 +83,8 @@ export namespace Heartbeat {
           freeGpus: 0,
           runningLeases: 0,
           recordVersion: 0n,
-          sequence: 0n
+          sequence: 0n,
+          addresses: []
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -116,6 +125,14 @@ export namespace Heartbeat {
               obj.sequence = reader.uint64()
               break
             }
+            case 9: {
+              if (opts.limits?.addresses != null && obj.addresses.length === opts.limits.addresses) {
+                throw new MaxLengthError('Decode error - repeated field "addresses" had too many elements')
+              }
+
+              obj.addresses.push(reader.bytes())
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -125,6 +142,10 @@ export namespace Heartbeat {
 
         return obj
       }, function * (reader, length, prefix, opts = {}) {
+        const obj = {
+          addresses: 0
+        }
+
         const end = length == null ? reader.len : reader.pos + length
 
         while (reader.pos < end) {
@@ -187,6 +208,21 @@ export namespace Heartbeat {
               }
               break
             }
+            case 9: {
+              if (opts.limits?.addresses != null && obj.addresses === opts.limits.addresses) {
+                throw new MaxLengthError('Streaming decode error - repeated field "addresses" had too many elements')
+              }
+
+              yield {
+                field: `${prefix}.addresses[]`,
+                index: obj.addresses,
+                value: reader.bytes()
+              }
+
+              obj.addresses++
+
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -239,6 +275,12 @@ export namespace Heartbeat {
     value: bigint
   }
 
+  export interface HeartbeatAddressesFieldEvent {
+    field: '$.addresses[]'
+    index: number
+    value: Uint8Array<ArrayBuffer>
+  }
+
   export function encode (obj: Partial<Heartbeat>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, Heartbeat.codec())
   }
@@ -247,7 +289,7 @@ export namespace Heartbeat {
     return decodeMessage(buf, Heartbeat.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Heartbeat>): Generator<HeartbeatUptimeSFieldEvent | HeartbeatIntervalMsFieldEvent | HeartbeatFreeCpusFieldEvent | HeartbeatFreeMemoryBytesFieldEvent | HeartbeatFreeGpusFieldEvent | HeartbeatRunningLeasesFieldEvent | HeartbeatRecordVersionFieldEvent | HeartbeatSequenceFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Heartbeat>): Generator<HeartbeatUptimeSFieldEvent | HeartbeatIntervalMsFieldEvent | HeartbeatFreeCpusFieldEvent | HeartbeatFreeMemoryBytesFieldEvent | HeartbeatFreeGpusFieldEvent | HeartbeatRunningLeasesFieldEvent | HeartbeatRecordVersionFieldEvent | HeartbeatSequenceFieldEvent | HeartbeatAddressesFieldEvent> {
     return streamMessage(buf, Heartbeat.codec(), opts)
   }
 }

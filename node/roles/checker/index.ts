@@ -17,6 +17,7 @@ import type { KaisarLibp2p } from '../../network/libp2p.js'
 import type { SignedRecordStore } from '../../network/records/store.js'
 import type { PopwMetrics } from '../../popw/metrics.js'
 import type { PopwService } from '../../popw/service.js'
+import type { ProviderTable } from '../../services/provider-table.js'
 import type { Startable } from '@libp2p/interface'
 
 export type { CheckerHooks }
@@ -32,6 +33,8 @@ export interface CheckerRoleComponents {
   logger: Logger
   popw: PopwService
   popwMetrics: PopwMetrics
+  /** The live provider table (heartbeats): where providers listen. */
+  providerTable: ProviderTable
   /** Test-only misbehaviour (the simulator's lying checkers); see CheckerHooks. */
   hooks?: CheckerHooks
 }
@@ -49,7 +52,7 @@ export function createCheckerRole (c: CheckerRoleComponents): CheckerRole {
   const registrar = new RoleRegistrar({ ledger: c.ledger, outbox: c.outbox, wallet: c.identity.wallet, logger: log('registration') }, {
     role: 'checker', peerId: c.libp2p.peerId.toString(), stake: c.config.checker.stake
   })
-  const prober = new Prober({ libp2p: c.libp2p, ledger: c.ledger, records: c.records, metrics: c.popwMetrics }, { challengeMs: c.config.popw.challengeMs, bandwidthBytes: c.config.popw.bandwidthBytes, challengeAllowanceMs: c.config.popw.challengeAllowanceMs })
+  const prober = new Prober({ libp2p: c.libp2p, ledger: c.ledger, records: c.records, metrics: c.popwMetrics, heartbeatAddresses: peer => c.providerTable.addressesOf(peer.toString()) }, { challengeMs: c.config.popw.challengeMs, bandwidthBytes: c.config.popw.bandwidthBytes, challengeAllowanceMs: c.config.popw.challengeAllowanceMs })
   const duty = new CheckerDuty({ libp2p: c.libp2p, privateKey: c.identity.privateKey, popw: c.popw, prober, logger: log('checker'), metrics: c.popwMetrics }, { hooks: c.hooks })
   const settler = new Settler({ libp2p: c.libp2p, ledger: c.ledger, outbox: c.outbox, popw: c.popw, wallet: c.identity.wallet.address, logger: log('settler'), metrics: c.popwMetrics }, c.config.popw)
   return {

@@ -1,10 +1,11 @@
 // A provider's heartbeat on kaisar/heartbeat/1: uptime, free capacity, running leases,
-// record version. Gateways and checkers keep their live provider table from it.
-import { heartbeatTopic } from '../../network/gossip/topics.js'
+// record version, listen addresses. Gateways and checkers keep their live provider table from it.
+import { HEARTBEAT_MAX_ADDRESSES, heartbeatTopic } from '../../network/gossip/topics.js'
 import type { Heartbeat } from '../../../protocols/gossip/heartbeat.js'
 import type { Logger } from '../../log.js'
 import type { GossipService } from '../../network/gossip/service.js'
 import type { Startable } from '@libp2p/interface'
+import type { Multiaddr } from '@multiformats/multiaddr'
 
 export interface Capacity { freeCpus: number, freeMemoryBytes: bigint, freeGpus: number, runningLeases: number }
 
@@ -12,6 +13,8 @@ export interface HeartbeatPublisherInit {
   intervalMs: number
   capacity: () => Capacity
   recordVersion: () => bigint
+  /** This provider's listen addresses as they are now (a relay reservation adds one). */
+  addresses: () => Multiaddr[]
 }
 
 export class HeartbeatPublisher implements Startable {
@@ -49,7 +52,8 @@ export class HeartbeatPublisher implements Startable {
       intervalMs: this.init.intervalMs,
       ...this.init.capacity(),
       recordVersion: this.init.recordVersion(),
-      sequence: this.sequence++
+      sequence: this.sequence++,
+      addresses: this.init.addresses().slice(0, HEARTBEAT_MAX_ADDRESSES).map(ma => ma.bytes)
     }
     return await this.gossip.publish(heartbeatTopic, hb)
   }

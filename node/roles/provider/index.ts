@@ -118,7 +118,8 @@ export function createProviderRole (c: ProviderRoleComponents): ProviderRole {
         runningLeases: used.leases
       }
     },
-    recordVersion: () => p.version
+    recordVersion: () => p.version,
+    addresses: () => c.libp2p.getMultiaddrs()
   })
   return {
     profile,

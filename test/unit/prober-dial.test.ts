@@ -1,0 +1,163 @@
+// How a checker reaches a provider (node/roles/checker/prober.ts): one it has never met at the
+// addresses the provider's heartbeat gave (node/services/provider-table.ts `addressesOf`, `open`),
+// without a DHT walk, and by libp2p's dial by id when no heartbeat was heard; a step that failed
+// is tried once more (`twice`), and a second try cut short by the window leaves the failure
+// standing. And the heartbeat topic refuses addresses that are not multiaddrs, or too many.
+import { NodeRole } from '../../protocols/gossip/codec.js'
+import { Heartbeat } from '../../protocols/gossip/heartbeat.js'
+import { PROTOCOLS } from '../../protocols/ids.js'
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import { streamPair } from '@libp2p/utils'
+import { multiaddr } from '@multiformats/multiaddr'
+import { Registry } from 'prom-client'
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import { JsonFrames } from '../../node/network/json-frames.js'
+import { HEARTBEAT_MAX_ADDRESSES, heartbeatTopic } from '../../node/network/gossip/topics.js'
+import { NodeMetrics } from '../../node/metrics/registry.js'
+import { PopwMetrics } from '../../node/popw/metrics.js'
+import { Prober, type ProbeReport } from '../../node/roles/checker/prober.js'
+import { ProviderTable } from '../../node/services/provider-table.js'
+import { challengeRequestSchema } from '../../protocols/popw/messages.js'
+import { startTestNode } from '../helpers/network.js'
+import type { Ledger } from '../../chain/ledger.js'
+import type { GossipService } from '../../node/network/gossip/service.js'
+import type { KaisarLibp2p } from '../../node/network/libp2p.js'
+import type { SignedRecordStore } from '../../node/network/records/store.js'
+import type { EpochContext } from '../../node/popw/registry.js'
+import type { Multiaddr } from '@multiformats/multiaddr'
+
+const beat = (addresses: Multiaddr[]): Heartbeat => ({
+  uptimeS: 1n, intervalMs: 60_000, freeCpus: 1, freeMemoryBytes: 1n, freeGpus: 0, runningLeases: 0, recordVersion: 1n, sequence: 0n, addresses: addresses.map(ma => ma.bytes)
+})
+
+/** The provider's side of the challenge protocol: answers a ping, refuses anything else (the probe then stops at `no-record`). */
+async function serveChallenges (provider: KaisarLibp2p): Promise<void> {
+  await provider.handle(PROTOCOLS.challenge, async stream => {
+    const frames = new JsonFrames(stream)
+    const req = await frames.read(challengeRequestSchema)
+    await frames.write(req.op === 'ping' ? { ok: true } : { ok: false, code: 'NO', message: 'not in this test' })
+    await stream.close().catch(() => {})
+  })
+}
+
+async function probe (checker: KaisarLibp2p, providerPeer: KaisarLibp2p['peerId'], table: ProviderTable): Promise<{ report: ProbeReport, dials: Record<string, number>, recordFetches: number }> {
+  const metrics = new PopwMetrics(new Registry())
+  let recordFetches = 0
+  const records = { fetch: async () => { recordFetches++; return undefined } }
+  const prober = new Prober({
+    libp2p: checker, ledger: {} as unknown as Ledger, records: records as unknown as SignedRecordStore, metrics,
+    heartbeatAddresses: peer => table.addressesOf(peer.toString())
+  }, { challengeMs: 5, bandwidthBytes: 0, challengeAllowanceMs: 600 })
+  const report = await prober.probe({ peerId: providerPeer.toString(), key: new Uint8Array(providerPeer.toMultihash().bytes), address: '5Provider' }, { epoch: 1 } as unknown as EpochContext, AbortSignal.timeout(10_000))
+  const dials = Object.fromEntries((await metrics.providerDials.get()).values.map(v => [String(v.labels.via), v.value]))
+  return { report, dials, recordFetches }
+}
+
+test('a provider never met is dialled at its heartbeat\'s addresses, without a DHT walk', async () => {
+  const started: KaisarLibp2p[] = []
+  try {
+    const provider = await startTestNode(started, { listen: ['/memory/prober-dial-provider-1'] })
+    const checker = await startTestNode(started, { listen: ['/memory/prober-dial-checker-1'] })
+    await serveChallenges(provider)
+    const table = new ProviderTable({ gossip: {} as unknown as GossipService, metrics: new NodeMetrics() }, { missedBeforeOffline: 3 })
+    // As the provider publishes them: its own listen addresses, without its id.
+    const listen = provider.getMultiaddrs().map(ma => multiaddr(ma.toString().replace(`/p2p/${provider.peerId.toString()}`, '')))
+    table.onHeartbeat({ topic: heartbeatTopic.topic, signer: provider.peerId, role: NodeRole.PROVIDER, timestamp: Date.now(), value: beat(listen) })
+    assert.ok(table.addressesOf(provider.peerId.toString()).every(ma => ma.toString().endsWith(`/p2p/${provider.peerId.toString()}`)), 'each address names the provider')
+    assert.equal(table.list()[0]?.addresses, table.addressesOf(provider.peerId.toString()).map(ma => ma.toString()))
+
+    const { report, dials, recordFetches } = await probe(checker, provider.peerId, table)
+    assert.ok(!report.reasons.includes('unreachable'), JSON.stringify(report))
+    assert.equal(report.reasons, ['no-record'], 'the ping passed; the test provider refuses the record')
+    assert.equal(dials, { heartbeat: 1 })
+    assert.is(recordFetches, 0, 'no DHT walk for the record')
+  } finally {
+    for (const node of started) await node.stop()
+  }
+})
+
+test('with no heartbeat heard, the checker dials by id (libp2p\'s DHT walk), and the failure is unreachable', async () => {
+  const started: KaisarLibp2p[] = []
+  try {
+    const provider = await startTestNode(started, { listen: ['/memory/prober-dial-provider-2'] })
+    const checker = await startTestNode(started, { listen: ['/memory/prober-dial-checker-2'] })
+    await serveChallenges(provider)
+    const table = new ProviderTable({ gossip: {} as unknown as GossipService, metrics: new NodeMetrics() }, { missedBeforeOffline: 3 })
+    const { report, dials } = await probe(checker, provider.peerId, table)
+    // Here libp2p's walk waits for a routing table that never fills and the ping's 5 s run out,
+    // twice (the retry; the record is not asked for then): the way every never-met provider went
+    // before heartbeats carried addresses.
+    assert.equal(report.reasons, ['unreachable'])
+    assert.equal(dials, { libp2p: 2 })
+  } finally {
+    for (const node of started) await node.stop()
+  }
+})
+
+/**
+ * A Prober whose n-th dial (from 1) reaches `serve(n, frames)` over an in-memory stream pair; no
+ * heartbeat table, ledger or DHT (the probes below end at the ping or the record).
+ */
+async function probeStub (serve: (n: number, frames: JsonFrames) => Promise<void>, windowMs: number): Promise<{ report: ProbeReport, retries: Record<string, number> }> {
+  const metrics = new PopwMetrics(new Registry())
+  let dials = 0
+  const libp2p = {
+    dialProtocol: async () => { const [checkerEnd, providerEnd] = await streamPair(); void serve(++dials, new JsonFrames(providerEnd)).catch(() => {}); return checkerEnd },
+    getConnections: () => []
+  }
+  const prober = new Prober({ libp2p: libp2p as unknown as KaisarLibp2p, ledger: {} as unknown as Ledger, records: {} as unknown as SignedRecordStore, metrics }, { challengeMs: 5, bandwidthBytes: 0, challengeAllowanceMs: 600 })
+  const peerId = peerIdFromPrivateKey(await generateKeyPair('Ed25519'))
+  const keepAlive = setInterval(() => {}, 1000) // the stub has no socket to keep the process alive
+  try {
+    const report = await prober.probe({ peerId: peerId.toString(), key: new Uint8Array(peerId.toMultihash().bytes), address: '5Provider' }, { epoch: 1 } as unknown as EpochContext, AbortSignal.timeout(windowMs))
+    return { report, retries: Object.fromEntries((await metrics.probeRetries.get()).values.map(v => [String(v.labels.probe), v.value])) }
+  } finally {
+    clearInterval(keepAlive)
+  }
+}
+
+test('a ping lost once is tried again, and the provider is not called unreachable', async () => {
+  const { report, retries } = await probeStub(async (n, frames) => {
+    const req = await frames.read(challengeRequestSchema)
+    if (n === 1) { frames.stream.abort(new Error('lost')); return } // the first stream dies
+    await frames.write(req.op === 'ping' ? { ok: true } : { ok: false, code: 'NO', message: 'not in this test' })
+  }, 10_000)
+  assert.equal(report.reasons, ['no-record'], JSON.stringify(report))
+  assert.equal(retries, { ping: 1, record: 1 }, 'the refused record is asked twice too')
+})
+
+test('a second try cut short by the window leaves the first failure standing (no abstention)', async () => {
+  const { report, retries } = await probeStub(async (n, frames) => {
+    await frames.read(challengeRequestSchema)
+    if (n === 1) frames.stream.abort(new Error('lost')) // fails at once, the window open
+    // the second is never answered: the window closes on it
+  }, 1_000)
+  assert.equal(report.reasons, ['unreachable'], JSON.stringify(report))
+  assert.is(report.abstain, undefined)
+  assert.equal(retries, { ping: 1 })
+})
+
+test('a provider gone offline in the table is not dialled at its old addresses', () => {
+  let now = 1_000_000
+  const table = new ProviderTable({ gossip: {} as unknown as GossipService, metrics: new NodeMetrics() }, { missedBeforeOffline: 3, now: () => now })
+  const signer = { toString: () => '12D3KooWProvider' } as unknown as KaisarLibp2p['peerId']
+  table.onHeartbeat({ topic: heartbeatTopic.topic, signer, role: NodeRole.PROVIDER, timestamp: now, value: { ...beat([multiaddr('/ip4/10.0.0.1/tcp/4001')]), intervalMs: 1000 } })
+  assert.equal(table.addressesOf('12D3KooWProvider').map(String), ['/ip4/10.0.0.1/tcp/4001/p2p/12D3KooWProvider'])
+  now += 3_001
+  assert.equal(table.addressesOf('12D3KooWProvider'), [])
+})
+
+test('the heartbeat topic rejects an address that is not a multiaddr, and more than its limit fail to decode', async () => {
+  const ctx = { signer: {} as unknown as KaisarLibp2p['peerId'], role: NodeRole.PROVIDER, timestamp: Date.now() }
+  const good = beat([multiaddr('/ip4/127.0.0.1/tcp/4001'), multiaddr('/dns4/example.org/tcp/443/wss')])
+  assert.equal(await heartbeatTopic.validate?.(good, ctx), { action: 'accept' })
+  assert.equal(await heartbeatTopic.validate?.({ ...good, addresses: [Uint8Array.from([4, 127, 0, 0])] }, ctx), { action: 'reject', reason: 'bad-address' })
+  assert.equal(await heartbeatTopic.validate?.({ ...good, addresses: [new Uint8Array(0)] }, ctx), { action: 'reject', reason: 'bad-address' })
+  const many = Heartbeat.encode(beat(Array.from({ length: HEARTBEAT_MAX_ADDRESSES + 1 }, (_, i) => multiaddr(`/ip4/10.0.0.${i}/tcp/4001`))))
+  assert.throws(() => heartbeatTopic.codec.decode(many), /too many elements/)
+  assert.is(heartbeatTopic.codec.decode(Heartbeat.encode(beat([multiaddr('/ip4/10.0.0.1/tcp/1')]))).addresses.length, 1)
+})
+
+test.run()
