@@ -82,7 +82,7 @@ test('a stopped monitor reports nothing it did not see', () => {
   assert.is(monitor.longestStallSince(t), 0)
 })
 
-const failing = (reasons: string[]): ProbeReport => ({ result: 'fail', reasons, rttMs: 1, bandwidthMbps: 0, challengeN: 64, challengeMs: 900, deadlineMs: 620, claimedClass: 'cpu', leasesChecked: 0, leasesOk: 0 })
+const failing = (reasons: string[]): ProbeReport => ({ result: 'fail', reasons, errors: [], rttMs: 1, bandwidthMbps: 0, challengeN: 64, challengeMs: 900, deadlineMs: 620, claimedClass: 'cpu', leasesChecked: 0, leasesOk: 0 })
 
 test('timed failures that stalls excuse become an abstention; one untimed reason keeps the failure', () => {
   const lag = LAG_ABSTAIN_MS + 100

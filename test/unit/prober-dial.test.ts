@@ -2,10 +2,14 @@
 // addresses the provider's heartbeat gave (node/services/provider-table.ts `addressesOf`, `open`),
 // without a DHT walk, and by libp2p's dial by id when no heartbeat was heard; a step that failed
 // is tried once more (`twice`), and a second try cut short by the window leaves the failure
-// standing. And the heartbeat topic refuses addresses that are not multiaddrs, or too many.
+// standing, while a window that closes on a challenge under way is the checker's limit. And the heartbeat topic refuses addresses that are not multiaddrs, or too many.
 import { NodeRole } from '../../protocols/gossip/codec.js'
 import { Heartbeat } from '../../protocols/gossip/heartbeat.js'
-import { PROTOCOLS } from '../../protocols/ids.js'
+import { PROTOCOLS, RECORD_NAMESPACES } from '../../protocols/ids.js'
+import { sealRecord } from '../../protocols/records/codec.js'
+import { ProviderRecord } from '../../protocols/records/provider-record.js'
+import { encodeInventory } from '../../node/hardware/schema.js'
+import { simulatedInventory } from '../../sim/hardware.js'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { streamPair } from '@libp2p/utils'
@@ -26,6 +30,7 @@ import type { GossipService } from '../../node/network/gossip/service.js'
 import type { KaisarLibp2p } from '../../node/network/libp2p.js'
 import type { SignedRecordStore } from '../../node/network/records/store.js'
 import type { EpochContext } from '../../node/popw/registry.js'
+import type { PrivateKey } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
 
 const beat = (addresses: Multiaddr[]): Heartbeat => ({
@@ -100,7 +105,7 @@ test('with no heartbeat heard, the checker dials by id (libp2p\'s DHT walk), and
  * A Prober whose n-th dial (from 1) reaches `serve(n, frames)` over an in-memory stream pair; no
  * heartbeat table, ledger or DHT (the probes below end at the ping or the record).
  */
-async function probeStub (serve: (n: number, frames: JsonFrames) => Promise<void>, windowMs: number): Promise<{ report: ProbeReport, retries: Record<string, number> }> {
+async function probeStub (serve: (n: number, frames: JsonFrames) => Promise<void>, windowMs: number, providerKey?: PrivateKey): Promise<{ report: ProbeReport, retries: Record<string, number> }> {
   const metrics = new PopwMetrics(new Registry())
   let dials = 0
   const libp2p = {
@@ -108,7 +113,7 @@ async function probeStub (serve: (n: number, frames: JsonFrames) => Promise<void
     getConnections: () => []
   }
   const prober = new Prober({ libp2p: libp2p as unknown as KaisarLibp2p, ledger: {} as unknown as Ledger, records: {} as unknown as SignedRecordStore, metrics }, { challengeMs: 5, bandwidthBytes: 0, challengeAllowanceMs: 600 })
-  const peerId = peerIdFromPrivateKey(await generateKeyPair('Ed25519'))
+  const peerId = peerIdFromPrivateKey(providerKey ?? await generateKeyPair('Ed25519'))
   const keepAlive = setInterval(() => {}, 1000) // the stub has no socket to keep the process alive
   try {
     const report = await prober.probe({ peerId: peerId.toString(), key: new Uint8Array(peerId.toMultihash().bytes), address: '5Provider' }, { epoch: 1 } as unknown as EpochContext, AbortSignal.timeout(windowMs))
@@ -126,6 +131,9 @@ test('a ping lost once is tried again, and the provider is not called unreachabl
   }, 10_000)
   assert.equal(report.reasons, ['no-record'], JSON.stringify(report))
   assert.equal(retries, { ping: 1, record: 1 }, 'the refused record is asked twice too')
+  // Each failed try, for the checker's log: the lost ping, then the record refused twice.
+  assert.equal(report.errors.map(e => e.split(' ')[0]), ['ping', 'record', 'record'], report.errors.join('; '))
+  assert.match(report.errors[1] ?? '', /not in this test/)
 })
 
 test('a second try cut short by the window leaves the first failure standing (no abstention)', async () => {
@@ -137,6 +145,22 @@ test('a second try cut short by the window leaves the first failure standing (no
   assert.equal(report.reasons, ['unreachable'], JSON.stringify(report))
   assert.is(report.abstain, undefined)
   assert.equal(retries, { ping: 1 })
+})
+
+test('the window closing while the challenge\'s rows are asked for is an abstention, not a failure', async () => {
+  const key = await generateKeyPair('Ed25519')
+  const peerId = peerIdFromPrivateKey(key)
+  const record = await sealRecord(key, peerId, RECORD_NAMESPACES.provider, 1n, ProviderRecord.encode({
+    wallet: '5Provider', region: 'DE', softwareVersion: 'test', addresses: [], inventoryJson: encodeInventory(simulatedInventory([])), benchmarkJson: '', pricesJson: ''
+  }))
+  const { report } = await probeStub(async (_n, frames) => {
+    const req = await frames.read(challengeRequestSchema)
+    if (req.op === 'ping') await frames.write({ ok: true })
+    else if (req.op === 'record') await frames.write({ ok: true, record: Buffer.from(record).toString('base64') })
+    else if (req.op === 'challenge') await frames.write({ ok: true, root: `0x${'ab'.repeat(32)}` }) // in time; the rows are never sent
+  }, 1_500, key)
+  assert.is(report.abstain, true, JSON.stringify(report))
+  assert.equal(report.reasons, [], 'nothing the provider did: no reason')
 })
 
 test('a provider gone offline in the table is not dialled at its old addresses', () => {

@@ -139,6 +139,9 @@ export class CheckerDuty implements Startable {
         this.c.metrics.verdicts.inc({ result: 'abstained' })
         continue
       }
+      // Why, where an operator (or the provider's owner, asking) can read it: the verdict carries
+      // the reasons' codes only.
+      if (report.result === 'fail') this.c.logger.info({ epoch, provider: p.peerId, reasons: report.reasons, errors: report.errors.slice(0, 8) }, 'probe failed')
       const result = this.init.hooks?.verdict?.(p.peerId, report.result) ?? report.result
       const verdict = await signVerdict(this.c.privateKey, {
         epoch: BigInt(epoch),

@@ -42,6 +42,8 @@ export interface ProbeReport {
   /** Set when the report became an abstention because this checker's own loop stalled (the stall, ms): see `lagVerdict`. */
   checkerLagMs?: number
   reasons: string[]
+  /** What the failed tries threw, `step: message`, for this checker's log (not signed). */
+  errors: string[]
   rttMs: number
   bandwidthMbps: number
   challengeN: number
@@ -149,7 +151,7 @@ export class Prober {
   }
 
   private async run (provider: Member, ctx: EpochContext, signal: AbortSignal, excused: Map<string, number>): Promise<ProbeReport> {
-    const report: ProbeReport = { result: 'fail', reasons: [], rttMs: 0, bandwidthMbps: 0, challengeN: 0, challengeMs: 0, deadlineMs: 0, claimedClass: '', leasesChecked: 0, leasesOk: 0 }
+    const report: ProbeReport = { result: 'fail', reasons: [], errors: [], rttMs: 0, bandwidthMbps: 0, challengeN: 0, challengeMs: 0, deadlineMs: 0, claimedClass: '', leasesChecked: 0, leasesOk: 0 }
     const peer = peerIdFromString(provider.peerId)
     // Each step is timed, and the loop's stalls are read over the step whose failure stands: a
     // stall in an earlier step that passed excuses nothing.
@@ -169,6 +171,9 @@ export class Prober {
     // A step that ended because the window closed is this checker's limit, not the provider's
     // failing; unless its first try had already failed while the window was open (`twice`).
     const outOfTime = (err?: unknown): boolean => signal.aborted && report.reasons.length === 0 && !(err instanceof RetryCutShort)
+    // The window closed between steps: a failure found so far stands, and the steps not taken
+    // add none (their reasons would be the window's); with none found, the checker does not know.
+    const cutShort = (): ProbeReport => report.reasons.length === 0 ? { ...report, abstain: true } : report
     const fail = (reason: string, err?: unknown): ProbeReport => {
       if (outOfTime(err)) return { ...report, abstain: true }
       note(reason)
@@ -177,7 +182,7 @@ export class Prober {
 
     // 1. Liveness and RTT.
     try {
-      report.rttMs = Math.round(await step('ping', async () => await this.twice('ping', signal, async () => await this.ping(peer, AbortSignal.any([signal, AbortSignal.timeout(5_000)])))))
+      report.rttMs = Math.round(await step('ping', async () => await this.twice('ping', signal, report.errors, async () => await this.ping(peer, AbortSignal.any([signal, AbortSignal.timeout(5_000)])))))
     } catch (err) {
       return fail('unreachable', err)
     }
@@ -185,7 +190,7 @@ export class Prober {
     // 2. What it claims.
     let claims: Claims
     try {
-      claims = await step('record', async () => await this.twice('record', signal, async () => await this.claims(peer, ctx.epoch, signal)))
+      claims = await step('record', async () => await this.twice('record', signal, report.errors, async () => await this.claims(peer, ctx.epoch, signal)))
     } catch (err) {
       return fail('no-record', err)
     }
@@ -195,24 +200,25 @@ export class Prober {
     const claim = claimedCompute(claims.inventory, claims.benchmark)
     const plan = planChallenge(claim, this.init.challengeMs, report.rttMs, this.init.challengeAllowanceMs)
     Object.assign(report, { claimedClass: claim.id, challengeN: plan.n, deadlineMs: plan.deadlineMs })
-    let challenge = await step('challenge', async () => await this.challenge(peer, provider, plan.n, plan.deadlineMs, signal))
+    let challenge = await step('challenge', async () => await this.challenge(peer, provider, plan.n, plan.deadlineMs, signal, report.errors))
     // A missed deadline, or a stream that failed, gets one more try with a fresh nonce, when the
     // window still has room for it: a moment's congestion should not fail an honest provider (nor
     // give its checker a minority verdict), while a provider that is slow, or claims more than it
     // has, misses both.
     if (challenge.reason != null && RETRIED_CHALLENGE_REASONS.has(challenge.reason) && !signal.aborted) {
       this.c.metrics.probeRetries.inc({ probe: 'challenge' })
-      const again = await step('challenge', async () => await this.challenge(peer, provider, plan.n, plan.deadlineMs, signal))
+      const again = await step('challenge', async () => await this.challenge(peer, provider, plan.n, plan.deadlineMs, signal, report.errors))
       if (again.reason !== 'probe-window') challenge = again // a retry cut short by the window leaves the miss standing
     }
     report.challengeMs = Math.round(challenge.ms)
     if (challenge.reason === 'probe-window') return fail('probe-window')
     if (challenge.reason != null) note(challenge.reason)
+    if (signal.aborted) return cutShort()
 
     // 4. Bandwidth against the claimed benchmark.
     if (this.init.bandwidthBytes > 0) {
       try {
-        const sample = await step('bandwidth', async () => await this.twice('bandwidth', signal, async () => await measureTransfer(this.c.libp2p, peer, this.init.bandwidthBytes, AbortSignal.any([signal, AbortSignal.timeout(10_000)]))))
+        const sample = await step('bandwidth', async () => await this.twice('bandwidth', signal, report.errors, async () => await measureTransfer(this.c.libp2p, peer, this.init.bandwidthBytes, AbortSignal.any([signal, AbortSignal.timeout(10_000)]))))
         report.bandwidthMbps = Math.round(sample.bytes * 8 / 1e6 / (sample.elapsedMs / 1000))
         const claimed = claims.benchmark?.network
         if (claimed?.status === 'ok' && report.bandwidthMbps * BANDWIDTH_TOLERANCE < claimed.throughputMBps * 8) note('bandwidth-below-claim')
@@ -223,8 +229,9 @@ export class Prober {
     }
 
     // 5. Its running leases, as their user.
+    if (signal.aborted) return cutShort()
     try {
-      const leases = await step('leases', async () => await this.twice('leases', signal, async () => await this.leases(peer, provider, ctx, signal)))
+      const leases = await step('leases', async () => await this.twice('leases', signal, report.errors, async () => await this.leases(peer, provider, ctx, signal)))
       report.leasesChecked = leases.checked
       report.leasesOk = leases.ok
       note(...leases.reasons)
@@ -243,14 +250,23 @@ export class Prober {
    * a provider that is down, or refuses, fails the second time too. A second try that the window
    * cuts short leaves the first failure standing (RetryCutShort), as before there was a retry.
    */
-  private async twice<T> (probe: string, signal: AbortSignal, fn: () => Promise<T>): Promise<T> {
+  private async twice<T> (probe: string, signal: AbortSignal, errors: string[], fn: () => Promise<T>): Promise<T> {
+    const attempt = async (): Promise<T> => {
+      const t0 = performance.now()
+      try {
+        return await fn()
+      } catch (err) {
+        errors.push(`${probe} (${Math.round(performance.now() - t0)} ms): ${(err as Error).message}`)
+        throw err
+      }
+    }
     try {
-      return await fn()
+      return await attempt()
     } catch (first) {
       if (signal.aborted) throw first
       this.c.metrics.probeRetries.inc({ probe })
       try {
-        return await fn()
+        return await attempt()
       } catch (second) {
         throw signal.aborted ? new RetryCutShort(probe, first) : second
       }
@@ -329,10 +345,16 @@ export class Prober {
     return { inventory: decodeInventory(record.inventoryJson), benchmark: record.benchmarkJson !== '' ? decodeBenchmark(record.benchmarkJson) : undefined, wallet: record.wallet }
   }
 
-  private async challenge (peer: PeerId, provider: Member, n: number, deadlineMs: number, signal: AbortSignal): Promise<{ ms: number, reason?: string }> {
+  private async challenge (peer: PeerId, provider: Member, n: number, deadlineMs: number, signal: AbortSignal, errors: string[]): Promise<{ ms: number, reason?: string }> {
     const nonce = new Uint8Array(randomBytes(NONCE_BYTES))
     let frames: JsonFrames
-    try { frames = await this.open(peer, AbortSignal.any([signal, AbortSignal.timeout(5_000)])) } catch { return { ms: 0, reason: 'challenge-unreachable' } }
+    const opening = performance.now()
+    try {
+      frames = await this.open(peer, AbortSignal.any([signal, AbortSignal.timeout(5_000)]))
+    } catch (err) {
+      errors.push(`challenge (opening, ${Math.round(performance.now() - opening)} ms): ${(err as Error).message}`)
+      return { ms: 0, reason: signal.aborted ? 'probe-window' : 'challenge-unreachable' }
+    }
     const t0 = performance.now()
     try {
       await frames.write({ op: 'challenge', nonce: `0x${Buffer.from(nonce).toString('hex')}`, n, deadlineMs })
@@ -361,8 +383,10 @@ export class Prober {
       const check = checkOpenedRows(nonce, provider.key, n, fromHex(root.root), asked, rows.rows.map(r => ({ index: r.index, data: Buffer.from(r.data, 'base64'), proof: r.proof.map(fromHex) })))
       if (replayed) return { ms, reason: 'challenge-replayed' }
       return check.ok ? { ms } : { ms, reason: `challenge-${check.reason}` }
-    } catch {
-      return { ms: performance.now() - t0, reason: 'challenge-failed' }
+    } catch (err) {
+      errors.push(`challenge (${Math.round(performance.now() - t0)} ms): ${(err as Error).message}`)
+      // The window closing while the rows were asked for is this checker's limit too.
+      return { ms: performance.now() - t0, reason: signal.aborted ? 'probe-window' : 'challenge-failed' }
     } finally {
       await frames.stream.close().catch(() => {})
     }
