@@ -24,7 +24,7 @@ export class PopwMetrics {
     this.probeSeconds = new Histogram({ name: 'kaisar_popw_probe_seconds', help: 'Duration of this checker\'s probes, by probe', labelNames: ['probe'], buckets: [0.005, 0.02, 0.1, 0.5, 2, 10], registers: r })
     this.laggedProbes = new Counter({ name: 'kaisar_popw_probes_lagged_total', help: 'Probes this checker abstained on because its own event loop stalled during them and every failure was timed', registers: r })
     this.providerDials = new Counter({ name: 'kaisar_popw_provider_dials_total', help: 'Dials of a provider this checker had no connection to, by where the address came from: heartbeat (its last heartbeat), libp2p (the peer store, or libp2p\'s own DHT walk for the peer), record (its signed record from the DHT, after that failed)', labelNames: ['via'], registers: r })
-    this.probeRetries = new Counter({ name: 'kaisar_popw_probe_retries_total', help: 'Probe steps this checker tried a second time after a timed failure (a provider that is down fails both), by probe', labelNames: ['probe'], registers: r })
+    this.probeRetries = new Counter({ name: 'kaisar_popw_probe_retries_total', help: 'Probe steps this checker tried a second time after the first try failed (a provider that is down fails both), by probe', labelNames: ['probe'], registers: r })
     this.challengesServed = new Counter({ name: 'kaisar_popw_challenges_served_total', help: 'Seeded challenges this provider answered, by result', labelNames: ['result'], registers: r })
   }
 }

@@ -42,7 +42,7 @@ export interface ProbeReport {
   /** Set when the report became an abstention because this checker's own loop stalled (the stall, ms): see `lagVerdict`. */
   checkerLagMs?: number
   reasons: string[]
-  /** What the failed tries threw, `step: message`, for this checker's log (not signed). */
+  /** What each failed try threw, `step (ms): message`, for this checker's log (not signed). */
   errors: string[]
   rttMs: number
   bandwidthMbps: number
