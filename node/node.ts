@@ -351,7 +351,7 @@ export class KaisarNode {
   }
 
   status (): NodeStatus {
-    const providers = this.providerTable?.list()
+    const providers = this.providerTable?.counts()
     return {
       peerId: this.peerId,
       role: this.config.role,
@@ -362,7 +362,7 @@ export class KaisarNode {
       uptimeS: Math.floor((Date.now() - this.startedAt) / 1000),
       peers: this.peers(),
       gossipTopics: this.libp2p.services.pubsub.getTopics(),
-      providers: providers == null ? undefined : { online: providers.filter(p => p.online).length, known: providers.length },
+      providers,
       provider: this.provider == null
         ? undefined
         : {

@@ -96,7 +96,7 @@ export class Discovery {
     if (rec == null) return undefined
     const record = ProviderRecord.decode(rec.payload)
     const inv = decodeInventory(record.inventoryJson)
-    const live = this.c.providerTable?.list().find(p => p.peerId === peer.toString())
+    const live = this.c.providerTable?.get(peer.toString())
     return {
       peerId: peer.toString(),
       recordVersion: rec.version.toString(),

@@ -40,7 +40,7 @@ export class ProviderTable implements Startable {
 
   async start (): Promise<void> {
     this.gossip.register(heartbeatTopic, msg => { this.onHeartbeat(msg) })
-    this.timer = setInterval(() => { this.metrics.providersOnline.set(this.list().filter(p => p.online).length) }, 1000)
+    this.timer = setInterval(() => { this.metrics.providersOnline.set(this.counts().online) }, 1000)
     this.timer.unref()
   }
 
@@ -72,8 +72,21 @@ export class ProviderTable implements Startable {
     return entry != null && this.now() - entry.lastSeen <= entry.heartbeat.intervalMs * this.missedBeforeOffline
   }
 
+  /** How many providers are known and online, without building their statuses (a 1 s gauge reads it). */
+  counts (): { online: number, known: number } {
+    let online = 0
+    for (const peerId of this.entries.keys()) if (this.isOnline(peerId)) online++
+    return { online, known: this.entries.size }
+  }
+
+  /** One provider's status; its addresses are parsed here, so callers that need one ask for one. */
+  get (peerId: string): ProviderStatus | undefined {
+    const e = this.entries.get(peerId)
+    return e == null ? undefined : { peerId, online: this.isOnline(peerId), lastSeen: e.lastSeen, heartbeat: e.heartbeat, addresses: dialable(peerId, e.addresses).map(ma => ma.toString()) }
+  }
+
   list (): ProviderStatus[] {
-    return [...this.entries].map(([peerId, e]) => ({ peerId, online: this.isOnline(peerId), lastSeen: e.lastSeen, heartbeat: e.heartbeat, addresses: dialable(peerId, e.addresses).map(ma => ma.toString()) }))
+    return [...this.entries.keys()].map(peerId => this.get(peerId) as ProviderStatus)
   }
 }
 
