@@ -29,6 +29,10 @@ export class EpochContext implements EpochView {
   private readonly checkerByKey: Map<string, Member>
   private readonly providerByKey: Map<string, Member>
   private readonly ranked = new Map<string, Member[]>()
+  /** Per provider: its candidates' keys in hex, for isCandidate (asked for every verdict and challenge). */
+  private readonly candidateKeys = new Map<string, Set<string>>()
+  /** Per checker: its duties (asked several times an epoch by the duty loop). */
+  private readonly duties = new Map<string, readonly Member[]>()
   private settlerList?: Member[]
 
   constructor (init: { epoch: number, times: EpochTimes, seed: Uint8Array, seedHeight: number, checkers: Member[], providers: Member[], params: AssignmentParams }) {
@@ -55,13 +59,21 @@ export class EpochContext implements EpochView {
   }
 
   isCandidate (provider: Member, checker: Uint8Array): boolean {
-    const k = hex(checker)
-    return this.candidatesOf(provider).some(c => hex(c.key) === k)
+    const key = hex(provider.key)
+    let keys = this.candidateKeys.get(key)
+    if (keys == null) { keys = new Set(this.candidatesOf(provider).map(c => hex(c.key))); this.candidateKeys.set(key, keys) }
+    return keys.has(hex(checker))
   }
 
-  /** Providers `checker` probes this epoch. */
-  dutiesOf (checker: Uint8Array): Member[] {
-    return this.providers.filter(p => this.isCandidate(p, checker))
+  /**
+   * Providers `checker` probes this epoch; cached. Finding them ranks every checker for every
+   * provider (providers × checkers hashes), which a checker needs once an epoch, not once per look.
+   */
+  dutiesOf (checker: Uint8Array): readonly Member[] {
+    const key = hex(checker)
+    let list = this.duties.get(key)
+    if (list == null) { list = this.providers.filter(p => this.isCandidate(p, checker)); this.duties.set(key, list) }
+    return list
   }
 
   settlers (): Member[] {

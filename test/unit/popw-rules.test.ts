@@ -142,6 +142,23 @@ test('verdicts: signed by their checker; the commitment binds verdict and salt',
   assert.not.equal(commitment(v, salt), commitment({ ...v, result: VerdictResult.FAIL }, salt))
 })
 
+test('epoch context: each checker\'s duties are the providers whose candidates it is among (cached, as ranked fresh)', async () => {
+  const checkers = await actors(6, 'c')
+  const providers = await actors(12, 'p')
+  const ctx = new EpochContext({ epoch: 4, times: new EpochSchedule(60_000).times(4), seed: seed(), seedHeight: 1, checkers, providers, params: { k: 3, backups: 1 } })
+  let assignments = 0
+  for (const c of checkers) {
+    const duties = ctx.dutiesOf(c.key)
+    assert.is(ctx.dutiesOf(c.key), duties, 'asked twice, the same list')
+    const fresh = providers.filter(p => candidates(ctx.seed, p.key, checkers, ctx.params).some(m => m.peerId === c.peerId))
+    assert.equal(duties.map(p => p.peerId), fresh.map(p => p.peerId))
+    for (const p of providers) assert.is(ctx.isCandidate(p, c.key), duties.includes(p))
+    assignments += duties.length
+  }
+  assert.is(assignments, providers.length * 4) // k + backups per provider
+  assert.is(ctx.isCandidate(providers[0] as Actor, (providers[1] as Actor).key), false) // a provider is no checker
+})
+
 test('settlement: rewards only for counted agreeing checkers without dissent, penalties per failing provider, points for lease time in failed epochs', async () => {
   const checkers = await actors(4, 'c')
   const providers = await actors(2, 'p')

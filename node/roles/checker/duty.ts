@@ -79,7 +79,7 @@ export class CheckerDuty implements Startable {
   }
 
   /** Providers this checker probes in `epoch` (for status and tests). */
-  duties (epoch: number): Member[] {
+  duties (epoch: number): readonly Member[] {
     const w = this.work.get(epoch)
     return w == null ? [] : w.ctx.dutiesOf(this.key)
   }
@@ -105,7 +105,7 @@ export class CheckerDuty implements Startable {
     for (const e of this.work.keys()) if (e < epoch - 3) this.work.delete(e)
   }
 
-  private async runAll (duties: Member[], ctx: EpochContext, signal: AbortSignal, spreadMs: number, reports: Map<string, ProbeReport>): Promise<void> {
+  private async runAll (duties: readonly Member[], ctx: EpochContext, signal: AbortSignal, spreadMs: number, reports: Map<string, ProbeReport>): Promise<void> {
     const startAt = new Map(duties.map(p => [p.peerId, Date.now() + Math.floor(Math.random() * spreadMs)]))
     const queue = [...duties].sort((a, b) => (startAt.get(a.peerId) ?? 0) - (startAt.get(b.peerId) ?? 0))
     const worker = async (): Promise<void> => {
