@@ -82,11 +82,15 @@ export class ProviderTable implements Startable {
   /** One provider's status; its addresses are parsed here, so callers that need one ask for one. */
   get (peerId: string): ProviderStatus | undefined {
     const e = this.entries.get(peerId)
-    return e == null ? undefined : { peerId, online: this.isOnline(peerId), lastSeen: e.lastSeen, heartbeat: e.heartbeat, addresses: dialable(peerId, e.addresses).map(ma => ma.toString()) }
+    return e == null ? undefined : this.status(peerId, e)
   }
 
   list (): ProviderStatus[] {
-    return [...this.entries.keys()].map(peerId => this.get(peerId) as ProviderStatus)
+    return [...this.entries].map(([peerId, e]) => this.status(peerId, e))
+  }
+
+  private status (peerId: string, e: Entry): ProviderStatus {
+    return { peerId, online: this.isOnline(peerId), lastSeen: e.lastSeen, heartbeat: e.heartbeat, addresses: dialable(peerId, e.addresses).map(ma => ma.toString()) }
   }
 }
 
