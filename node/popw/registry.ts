@@ -28,9 +28,8 @@ export class EpochContext implements EpochView {
   readonly params: AssignmentParams
   private readonly checkerByKey: Map<string, Member>
   private readonly providerByKey: Map<string, Member>
-  private readonly ranked = new Map<string, Member[]>()
-  /** Per provider: its candidates' keys in hex, for isCandidate (asked for every verdict and challenge). */
-  private readonly candidateKeys = new Map<string, Set<string>>()
+  /** Per provider (hex key): its candidates, and their keys in hex for isCandidate (asked for every verdict and challenge). */
+  private readonly ranked = new Map<string, { list: Member[], keys: Set<string> }>()
   /** Per checker: its duties (asked several times an epoch by the duty loop). */
   private readonly duties = new Map<string, readonly Member[]>()
   private settlerList?: Member[]
@@ -52,17 +51,11 @@ export class EpochContext implements EpochView {
 
   /** The provider's candidates this epoch (k assigned, then the backups); cached. */
   candidatesOf (provider: Member): Member[] {
-    const key = hex(provider.key)
-    let list = this.ranked.get(key)
-    if (list == null) { list = candidates(this.seed, provider.key, this.checkers, this.params); this.ranked.set(key, list) }
-    return list
+    return this.rankingOf(provider).list
   }
 
   isCandidate (provider: Member, checker: Uint8Array): boolean {
-    const key = hex(provider.key)
-    let keys = this.candidateKeys.get(key)
-    if (keys == null) { keys = new Set(this.candidatesOf(provider).map(c => hex(c.key))); this.candidateKeys.set(key, keys) }
-    return keys.has(hex(checker))
+    return this.rankingOf(provider).keys.has(hex(checker))
   }
 
   /**
@@ -72,8 +65,19 @@ export class EpochContext implements EpochView {
   dutiesOf (checker: Uint8Array): readonly Member[] {
     const key = hex(checker)
     let list = this.duties.get(key)
-    if (list == null) { list = this.providers.filter(p => this.isCandidate(p, checker)); this.duties.set(key, list) }
+    if (list == null) { list = this.providers.filter(p => this.rankingOf(p).keys.has(key)); this.duties.set(key, list) }
     return list
+  }
+
+  private rankingOf (provider: Member): { list: Member[], keys: Set<string> } {
+    const key = hex(provider.key)
+    let ranking = this.ranked.get(key)
+    if (ranking == null) {
+      const list = candidates(this.seed, provider.key, this.checkers, this.params)
+      ranking = { list, keys: new Set(list.map(c => hex(c.key))) }
+      this.ranked.set(key, ranking)
+    }
+    return ranking
   }
 
   settlers (): Member[] {

@@ -64,18 +64,18 @@ export class ProviderTable implements Startable {
    */
   addressesOf (peerId: string): Multiaddr[] {
     const entry = this.entries.get(peerId)
-    return entry != null && this.isOnline(peerId) ? dialable(peerId, entry.addresses) : []
+    return entry != null && this.online(entry) ? dialable(peerId, entry.addresses) : []
   }
 
   isOnline (peerId: string): boolean {
     const entry = this.entries.get(peerId)
-    return entry != null && this.now() - entry.lastSeen <= entry.heartbeat.intervalMs * this.missedBeforeOffline
+    return entry != null && this.online(entry)
   }
 
   /** How many providers are known and online, without building their statuses (a 1 s gauge reads it). */
   counts (): { online: number, known: number } {
     let online = 0
-    for (const peerId of this.entries.keys()) if (this.isOnline(peerId)) online++
+    for (const entry of this.entries.values()) if (this.online(entry)) online++
     return { online, known: this.entries.size }
   }
 
@@ -89,8 +89,12 @@ export class ProviderTable implements Startable {
     return [...this.entries].map(([peerId, e]) => this.status(peerId, e))
   }
 
+  private online (e: Entry): boolean {
+    return this.now() - e.lastSeen <= e.heartbeat.intervalMs * this.missedBeforeOffline
+  }
+
   private status (peerId: string, e: Entry): ProviderStatus {
-    return { peerId, online: this.isOnline(peerId), lastSeen: e.lastSeen, heartbeat: e.heartbeat, addresses: dialable(peerId, e.addresses).map(ma => ma.toString()) }
+    return { peerId, online: this.online(e), lastSeen: e.lastSeen, heartbeat: e.heartbeat, addresses: dialable(peerId, e.addresses).map(ma => ma.toString()) }
   }
 }
 
