@@ -1,5 +1,5 @@
 // `npm run bench -- sim [--runs 300:1,1000:4] [--scenario steady] [--seed 1] [--duration D]
-// [--epoch-ms MS] [--heartbeat-ms MS] [--start-rate N] [--shards N]`:
+// [--epoch-ms MS] [--heartbeat-ms MS] [--start-rate N] [--shards N] [--gossip-mesh d=4,…]`:
 // the simulator at scale. Each run is `kaisar-node sim` in its own process (its own heap, its
 // own RSS and CPU figures), given as NODES:DILATION. Writes each run's HTML report next to the
 // JSON results, and fails (exit 1) when a run's correctness falls short: gossip delivery below
@@ -58,7 +58,7 @@ export async function run (args: string[]): Promise<Record<string, unknown>> {
   // Passed on to every run as given: the product's own intervals (--epoch-ms 60000
   // --heartbeat-ms 15000), a paced start, where the simulator's defaults are the devnet's, and
   // the processes to spread the nodes over (one per core: sim/shard.ts).
-  const passed = ['--epoch-ms', '--heartbeat-ms', '--start-rate', '--shards'].flatMap(f => { const v = arg(args, f); return v != null ? [f, v] : [] })
+  const passed = ['--epoch-ms', '--heartbeat-ms', '--start-rate', '--shards', '--gossip-mesh'].flatMap(f => { const v = arg(args, f); return v != null ? [f, v] : [] })
   const outDir = path.join(root, 'bench', 'results')
   await fs.mkdir(outDir, { recursive: true })
   const results: RunResult[] = []

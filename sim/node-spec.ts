@@ -6,6 +6,7 @@ import { alwaysFail, alwaysPass, replayResponder, slowResponder } from './cheats
 import { SIM_GPUS, simulatedInventory } from './hardware.js'
 import { MemoryRuntime } from './runtime.js'
 import type { ClusterNodeSpec } from './cluster.js'
+import type { GossipMesh } from '../node/config/schema.js'
 import type { NodePlan, SimSchedule } from './schedule.js'
 
 /** Network-wide PoPW parameters: small challenges (hundreds of providers share two cores), a deadline allowance that grows with the load. */
@@ -13,8 +14,16 @@ export function popwConfig (s: SimSchedule, nodes: number): Record<string, unkno
   return { epochMs: s.epochMs, k: 3, backups: 1, challengeMs: 5, challengeAllowanceMs: Math.min(Math.round(s.epochMs / 5), 600 + 4 * nodes), bandwidthBytes: 16 * 1024 }
 }
 
-export function nodeSpec (plan: NodePlan, popw: Record<string, unknown>, nodes: number, epochMs: number, gossipHeartbeatMs: number): { spec: ClusterNodeSpec, runtime?: MemoryRuntime } {
-  const network = { dhtServer: plan.dhtServer, maxConnections: plan.role === 'gateway' ? Math.max(300, nodes * 2 + 100) : 300, gossipHeartbeatMs }
+/** gossipsub's settings for every node of a run: its heartbeat (dilated) and, when set, its mesh degrees. */
+export interface SimGossip { heartbeatMs: number, mesh?: GossipMesh }
+
+/** `d=4,dLow=3,dHigh=6,dLazy=4,dOut=1,dScore=2`: the form `--gossip-mesh` takes and the report prints. */
+export function meshText (m: GossipMesh): string {
+  return Object.entries(m).map(([k, v]) => `${k}=${String(v)}`).join(',')
+}
+
+export function nodeSpec (plan: NodePlan, popw: Record<string, unknown>, nodes: number, epochMs: number, gossip: SimGossip): { spec: ClusterNodeSpec, runtime?: MemoryRuntime } {
+  const network = { dhtServer: plan.dhtServer, maxConnections: plan.role === 'gateway' ? Math.max(300, nodes * 2 + 100) : 300, gossipHeartbeatMs: gossip.heartbeatMs, ...(gossip.mesh != null ? { gossipMesh: gossip.mesh } : {}) }
   const config = { popw, network }
   if (plan.role !== 'provider') {
     const checker = plan.behaviour === 'liar-pass' ? alwaysPass : plan.behaviour === 'liar-fail' ? alwaysFail : undefined

@@ -1,4 +1,5 @@
 // `kaisar-node sim` flags, checked: every bad value is one error that names its flag.
+import { gossipMeshSchema, type GossipMesh } from '../node/config/schema.js'
 import { KaisarError } from '../node/errors.js'
 import { MIN_NODES, type SimOptions } from './runner.js'
 import { SCENARIOS } from './scenarios/index.js'
@@ -7,7 +8,7 @@ export class SimFlagError extends KaisarError<{ code: 'SIM_FLAG', flag: string }
   constructor (flag: string, reason: string) { super({ code: 'SIM_FLAG', flag }, `${flag}: ${reason}`) }
 }
 
-export interface SimFlags { scenario?: string, nodes?: string, duration?: string, seed?: string, dilation?: string, epochMs?: string, heartbeatMs?: string, gossipHeartbeatMs?: string, startRate?: string, latencyMs?: string, shards?: string, transport?: string, kernelLinks?: boolean }
+export interface SimFlags { scenario?: string, nodes?: string, duration?: string, seed?: string, dilation?: string, epochMs?: string, heartbeatMs?: string, gossipHeartbeatMs?: string, gossipMesh?: string, startRate?: string, latencyMs?: string, shards?: string, transport?: string, kernelLinks?: boolean }
 
 /** "90s", "3m", "1500ms" or a bare number of seconds. */
 export function parseDuration (text: string): number | undefined {
@@ -23,6 +24,19 @@ function integer (flag: string, text: string | undefined, fallback: number, min:
   if (!/^-?\d+$/.test(text.trim()) || !Number.isSafeInteger(n)) throw new SimFlagError(flag, `"${text}" is not an integer`)
   if (n < min || n > max) throw new SimFlagError(flag, `${n} is outside ${min}..${max}`)
   return n
+}
+
+/** `--gossip-mesh d=4,dLow=3,…`: the keys of the node's `network.gossipMesh`; the ones left out keep gossipsub's own. */
+export function parseGossipMesh (text: string): GossipMesh {
+  const given: Record<string, number> = {}
+  for (const pair of text.split(',').map(p => p.trim()).filter(p => p.length > 0)) {
+    const m = /^([A-Za-z]+)=(\d+)$/.exec(pair)
+    if (m == null) throw new SimFlagError('--gossip-mesh', `"${pair}" is not KEY=N (keys: ${Object.keys(gossipMeshSchema.parse({})).join(', ')})`)
+    given[m[1] as string] = Number(m[2])
+  }
+  const parsed = gossipMeshSchema.safeParse(given)
+  if (!parsed.success) throw new SimFlagError('--gossip-mesh', parsed.error.issues.map(i => `${i.path.join('.') || 'mesh'}: ${i.message}`).join('; '))
+  return parsed.data
 }
 
 export function simOptions (flags: SimFlags): SimOptions {
@@ -58,6 +72,7 @@ export function simOptions (flags: SimFlags): SimOptions {
     baseEpochMs,
     baseHeartbeatMs,
     baseGossipHeartbeatMs: integer('--gossip-heartbeat-ms', flags.gossipHeartbeatMs, 1000, 50, 60_000),
+    ...(flags.gossipMesh != null ? { gossipMesh: parseGossipMesh(flags.gossipMesh) } : {}),
     startRate: integer('--start-rate', flags.startRate, 0, 0, 10_000),
     latencyMs,
     shards,

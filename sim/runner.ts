@@ -5,9 +5,10 @@ import { pino } from 'pino'
 import { VerdictResult } from '../protocols/popw/popw.js'
 import { keyToString } from '../protocols/popw/verdict.js'
 import { placeOrder } from '../node/user/order.js'
+import { gossipMeshSchema, type GossipMesh } from '../node/config/schema.js'
 import { Cluster, SIM_KEEP_ALIVE_MS, type ClusterNode, type ClusterNodeSpec } from './cluster.js'
 import { GossipProbe, ResourceMonitor, combineResources, maxOf, percentile, timedLookup, watchNode, type GossipMisses, type TimedResult } from './metrics.js'
-import { nodeSpec, popwConfig } from './node-spec.js'
+import { meshText, nodeSpec, popwConfig } from './node-spec.js'
 import { Partition, type PartitionedNode } from './partition.js'
 import { partitionReport, unreachablePair, type PartitionReport, type SplitLog } from './partition-report.js'
 import { ShardClient, placement } from './shard.js'
@@ -38,6 +39,8 @@ export interface SimOptions {
   startRate?: number
   /** gossipsub's heartbeat before dilation (default 1 s, gossipsub's own). */
   baseGossipHeartbeatMs?: number
+  /** gossipsub's mesh degrees on every node (default gossipsub's own, as the node's config). */
+  gossipMesh?: GossipMesh
   /** Per-message latency of the memory transport, ms. */
   latencyMs?: number
   /**
@@ -90,6 +93,8 @@ export interface SimReport {
   dilation: number
   epochMs: number
   heartbeatMs: number
+  /** gossipsub's mesh degrees when the run set them (`--gossip-mesh`); gossipsub's own otherwise. */
+  gossipMesh?: GossipMesh
   durationMs: number
   shards: number
   transport: 'memory' | 'tcp'
@@ -145,7 +150,7 @@ export async function runSim (opts: SimOptions): Promise<SimReport> {
   const split: SplitLog = { connectionsCut: 0, crossConnectionsSeen: 0, orders: [], dhtSameSide: [], dhtAcross: [] }
   let crossSampler: NodeJS.Timeout | undefined
   const specOf = (plan: NodePlan): { spec: ClusterNodeSpec, runtime?: MemoryRuntime } => {
-    const made = nodeSpec(plan, popw, opts.nodes, schedule.epochMs, gossipHeartbeatMs)
+    const made = nodeSpec(plan, popw, opts.nodes, schedule.epochMs, { heartbeatMs: gossipHeartbeatMs, mesh: opts.gossipMesh })
     if (partition != null) made.spec.connectionGater = partition.gater(plan.id)
     return made
   }
@@ -161,7 +166,7 @@ export async function runSim (opts: SimOptions): Promise<SimReport> {
   const localPlans = initial.filter(p => (shardOf.get(p.id) ?? 0) === 0)
   const specs = localPlans.map(specOf)
   const inProcessLinks = transport === 'tcp' && opts.inProcessLinks !== false
-  progress(`${schedule.scenario}: starting ${initial.length} nodes in ${shardCount} process${shardCount > 1 ? 'es' : ''} over ${transport}${inProcessLinks ? ' (in memory within a process)' : ''} (seed ${schedule.seed}, dilation ×${schedule.dilation}, epochs of ${schedule.epochMs} ms, heartbeats every ${schedule.heartbeatMs} ms, gossipsub heartbeat ${gossipHeartbeatMs} ms, Yamux keep-alive ${SIM_KEEP_ALIVE_MS / 1000} s)`)
+  progress(`${schedule.scenario}: starting ${initial.length} nodes in ${shardCount} process${shardCount > 1 ? 'es' : ''} over ${transport}${inProcessLinks ? ' (in memory within a process)' : ''} (seed ${schedule.seed}, dilation ×${schedule.dilation}, epochs of ${schedule.epochMs} ms, heartbeats every ${schedule.heartbeatMs} ms, gossipsub heartbeat ${gossipHeartbeatMs} ms${opts.gossipMesh != null ? `, gossipsub mesh ${meshText(opts.gossipMesh)}` : ''}, Yamux keep-alive ${SIM_KEEP_ALIVE_MS / 1000} s)`)
   const up = new Array<number>(shardCount).fill(0)
   const countUp = (shard: number, n: number): void => {
     const before = up.reduce((a, b) => a + b, 0)
@@ -192,7 +197,7 @@ export async function runSim (opts: SimOptions): Promise<SimReport> {
       // The shards start their nodes as soon as the ledger host is up, alongside this process's.
       onBootstrap: bootstrap => {
         remoteStart = Promise.all(shards.map(async (shard, i) => await shard.start({
-          plans: initial.filter(p => shardOf.get(p.id) === i + 1), popw, nodes: opts.nodes, epochMs: schedule.epochMs, heartbeatMs: schedule.heartbeatMs, gossipHeartbeatMs, bootstrap, startRate, startConcurrency: 16, inProcessLinks
+          plans: initial.filter(p => shardOf.get(p.id) === i + 1), popw, nodes: opts.nodes, epochMs: schedule.epochMs, heartbeatMs: schedule.heartbeatMs, gossipHeartbeatMs, gossipMesh: opts.gossipMesh, bootstrap, startRate, startConcurrency: 16, inProcessLinks
         })))
         remoteStart.catch(() => {}) // awaited (and its failure thrown) once this cluster is up
       }
@@ -416,6 +421,7 @@ export async function runSim (opts: SimOptions): Promise<SimReport> {
       dilation: schedule.dilation,
       epochMs: schedule.epochMs,
       heartbeatMs: schedule.heartbeatMs,
+      ...(opts.gossipMesh != null ? { gossipMesh: opts.gossipMesh } : {}),
       durationMs: schedule.durationMs,
       shards: shardCount,
       transport,
@@ -530,6 +536,8 @@ export function degradations (r: SimReport): string[] {
   if (unsettled > 0) out.push(`${unsettled} of ${r.outcomes.epochs.length} epochs not settled`)
   if (r.resources.loopP99Ms > 200) out.push(`event-loop lag p99 ${r.resources.loopP99Ms} ms`)
   if (r.dilation > 1) out.push(`time dilated ×${r.dilation}: every protocol interval ${r.dilation}× longer than configured`)
+  const stockMesh = meshText(gossipMeshSchema.parse({}))
+  if (r.gossipMesh != null && meshText(r.gossipMesh) !== stockMesh) out.push(`gossipsub mesh ${meshText(r.gossipMesh)}, not the node's default ${stockMesh}`)
   const p = r.partition
   if (p != null) {
     const pct = (x: number): string => `${(x * 100).toFixed(1)} %`
@@ -554,6 +562,7 @@ export function summary (r: SimReport): Record<string, unknown> {
     dilation: r.dilation,
     epoch_ms: r.epochMs,
     heartbeat_ms: r.heartbeatMs,
+    ...(r.gossipMesh != null ? { gossip_mesh: r.gossipMesh } : {}),
     shards: r.shards,
     transport: r.transport,
     in_process_links: r.inProcessLinks,

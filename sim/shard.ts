@@ -7,7 +7,7 @@
 import { fork, type ChildProcess } from 'node:child_process'
 import { pino } from 'pino'
 import { z } from 'zod'
-import { ROLES } from '../node/config/schema.js'
+import { ROLES, gossipMeshSchema, type GossipMesh } from '../node/config/schema.js'
 import { InProcessLinks } from '../node/network/in-process-links.js'
 import { Cluster, type ClusterNode } from './cluster.js'
 import { ResourceMonitor, timedLookup, watchNode, type GossipSink, type Lookup, type WindowResources } from './metrics.js'
@@ -53,6 +53,7 @@ export interface ShardStart {
   epochMs: number
   heartbeatMs: number
   gossipHeartbeatMs: number
+  gossipMesh?: GossipMesh
   /** The gateways' TCP addresses, the ledger host's first. */
   bootstrap: string[]
   startRate: number
@@ -80,6 +81,7 @@ const request = z.discriminatedUnion('op', [
       epochMs: z.number().positive(),
       heartbeatMs: z.number().positive(),
       gossipHeartbeatMs: z.number().positive(),
+      gossipMesh: gossipMeshSchema.optional(),
       bootstrap: z.array(z.string()).min(1),
       startRate: z.number().min(0),
       startConcurrency: z.number().int().positive(),
@@ -256,7 +258,7 @@ export function runShardWorker (index: string): void {
       case 'start': {
         if (cluster != null) throw new Error('already started')
         const s = started = req.start
-        const made = s.plans.map(plan => ({ plan, ...nodeSpec(plan, s.popw, s.nodes, s.epochMs, s.gossipHeartbeatMs) }))
+        const made = s.plans.map(plan => ({ plan, ...nodeSpec(plan, s.popw, s.nodes, s.epochMs, { heartbeatMs: s.gossipHeartbeatMs, mesh: s.gossipMesh }) }))
         cluster = await Cluster.start({
           nodes: made.map(m => m.spec),
           transport: 'tcp',
@@ -288,7 +290,7 @@ export function runShardWorker (index: string): void {
       }
       case 'join': {
         if (cluster == null || started == null) throw new Error('not started')
-        const { spec, runtime } = nodeSpec(req.plan, started.popw, started.nodes, started.epochMs, started.gossipHeartbeatMs)
+        const { spec, runtime } = nodeSpec(req.plan, started.popw, started.nodes, started.epochMs, { heartbeatMs: started.gossipHeartbeatMs, mesh: started.gossipMesh })
         const member = await cluster.add(spec)
         members.set(req.plan.id, { plan: req.plan, member, runtime })
         watchNode(member.node, gossip)

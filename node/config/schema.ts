@@ -37,6 +37,25 @@ const tokenAmount = z.string().regex(TOKEN_AMOUNT, 'must be a token amount such 
 /** `local` (the embedded ledger) or a peaq node's WebSocket endpoint. */
 const chainString = z.string().refine(v => v === 'local' || /^wss?:\/\/\S+$/.test(v), { message: 'must be "local" or a ws:// / wss:// URL' })
 
+/**
+ * gossipsub's mesh degrees (its D, Dlo, Dhi, Dlazy, Dout, Dscore); the defaults are gossipsub's
+ * own. A node forwards every message it receives to its mesh peers, so a topic costs the network
+ * about `d` copies per subscriber: the mesh degree is the main lever on gossip's CPU. The checks
+ * are gossipsub's own invariants, which it does not enforce itself.
+ */
+export const gossipMeshSchema = z.object({
+  d: z.number().int().min(1).max(64).default(6),
+  dLow: z.number().int().min(1).max(64).default(4),
+  dHigh: z.number().int().min(1).max(128).default(12),
+  dLazy: z.number().int().min(0).max(64).default(6),
+  dOut: z.number().int().min(0).max(32).default(2),
+  dScore: z.number().int().min(0).max(64).default(4)
+}).strict()
+  .refine(m => m.dLow <= m.d && m.d <= m.dHigh, { message: 'needs dLow ≤ d ≤ dHigh' })
+  .refine(m => m.dOut < m.dLow && m.dOut <= m.d / 2, { message: 'needs dOut < dLow and dOut ≤ d/2' })
+  .refine(m => m.dScore <= m.d, { message: 'needs dScore ≤ d' })
+export type GossipMesh = z.infer<typeof gossipMeshSchema>
+
 export const PEAQ_ESCROW_MISSING = 'a node on peaq needs the deployment\'s escrow account (--peaq-escrow or KAISAR_PEAQ_ESCROW)'
 
 export const configSchema = z.object({
@@ -88,6 +107,7 @@ export const configSchema = z.object({
      * spend much of their CPU on heartbeats, and messages still travel the mesh at once.
      */
     gossipHeartbeatMs: z.number().int().min(100).max(60_000).default(1000),
+    gossipMesh: gossipMeshSchema.prefault({}),
     relayServer: z.boolean().default(false),
     /**
      * Relay servers (gateways): HOST:PORT of the splice port, where a lease holder's node and a

@@ -29,6 +29,7 @@ import { DEFAULT_TUNING, noiseEncrypters, tunedYamux, type StreamTuning } from '
 import type { ComponentLogger, ConnectionGater, PrivateKey, ServiceMap, Transport } from '@libp2p/interface'
 import type { Datastore } from 'interface-datastore'
 import type { Registry } from 'prom-client'
+import type { GossipMesh } from '../config/schema.js'
 
 export interface KaisarServices extends ServiceMap {
   identify: Identify
@@ -63,6 +64,8 @@ export interface NetworkInit {
   keepAliveMs?: number
   /** gossipsub's heartbeat interval (default 1 s, gossipsub's own). */
   gossipHeartbeatMs?: number
+  /** gossipsub's mesh degrees (default gossipsub's own: D 6, Dlo 4, Dhi 12, Dlazy 6, Dout 2, Dscore 4). */
+  gossipMesh?: GossipMesh
   relayServer: boolean
   autonat: boolean
   dcutr: boolean
@@ -125,6 +128,10 @@ function messageId (msg: { data: Uint8Array }): Uint8Array {
   return createHash('sha256').update(msg.data).digest().subarray(0, 20)
 }
 
+function meshDegrees (m: GossipMesh): { D: number, Dlo: number, Dhi: number, Dlazy: number, Dout: number, Dscore: number } {
+  return { D: m.d, Dlo: m.dLow, Dhi: m.dHigh, Dlazy: m.dLazy, Dout: m.dOut, Dscore: m.dScore }
+}
+
 export async function createNetwork (init: NetworkInit): Promise<KaisarLibp2p> {
   fixStreamReadEnd()
   const tuning = init.tuning ?? DEFAULT_TUNING
@@ -169,7 +176,8 @@ export async function createNetwork (init: NetworkInit): Promise<KaisarLibp2p> {
       doPX: init.gossipPeerExchange === true,
       scoreThresholds: SCORE_THRESHOLDS,
       maxInboundDataLength: 64 * 1024,
-      ...(init.gossipHeartbeatMs != null ? { heartbeatInterval: init.gossipHeartbeatMs } : {})
+      ...(init.gossipHeartbeatMs != null ? { heartbeatInterval: init.gossipHeartbeatMs } : {}),
+      ...(init.gossipMesh != null ? meshDegrees(init.gossipMesh) : {})
     }),
     trimmer: connectionTrimmer(init.connectionTrimmer)
   }

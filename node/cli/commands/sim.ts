@@ -19,6 +19,7 @@ export function simCommand (): Command {
     .option('--heartbeat-ms <ms>', 'provider heartbeat interval before dilation', '5000')
     .option('--start-rate <n>', 'nodes started per second (0: all at once)', '0')
     .option('--gossip-heartbeat-ms <ms>', 'gossipsub heartbeat (mesh upkeep, IHAVE gossip) before dilation', '1000')
+    .option('--gossip-mesh <degrees>', 'gossipsub mesh degrees of every node, e.g. d=4,dLow=3,dHigh=6,dLazy=4,dOut=1,dScore=2 (keys left out keep gossipsub\'s own)')
     .option('--latency-ms <ms>', 'latency the memory transport adds to every message', '0')
     .option('--shards <n>', 'processes to run the nodes in, one per core (this one keeps gateways, users and the schedule; more than 1 uses --transport tcp)', '1')
     .option('--transport <t>', 'links between nodes: memory (in-process; default with 1 shard) or tcp (loopback; the only one across shards)')
