@@ -86,8 +86,25 @@ export class EpochContext implements EpochView {
   }
 }
 
+/**
+ * Registrations already read, as members: every node rebuilds its epoch context from the whole
+ * registry each epoch, and parsing each peer id (base58, then the multihash) was most of that.
+ * The registry changes little between epochs, so nodes keep what they parsed. In the simulator one
+ * process holds hundreds of nodes reading the same registry, and 1,000 of them spent ≈ 9 % of a
+ * worker here (sim/README.md, stop 23); the members are shared, and nothing writes to them.
+ */
+const members = new Map<string, Member | null>()
+const MEMBERS_KEPT = 100_000
+
 function member (reg: { peerId: string, address: string }): Member | undefined {
-  try { return { peerId: reg.peerId, key: keyOf(peerIdFromString(reg.peerId)), address: reg.address } } catch { return undefined }
+  const id = `${reg.peerId} ${reg.address}`
+  let m = members.get(id)
+  if (m === undefined) {
+    try { m = { peerId: reg.peerId, key: keyOf(peerIdFromString(reg.peerId)), address: reg.address } } catch { m = null }
+    if (members.size >= MEMBERS_KEPT) members.clear()
+    members.set(id, m)
+  }
+  return m ?? undefined
 }
 
 /** Licensed at the seed block, with stake, and not yet made ineligible at it. */

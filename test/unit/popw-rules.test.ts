@@ -6,6 +6,7 @@
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { randomBytes } from 'node:crypto'
+import { pino } from 'pino'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { candidates, quorum, rankCheckers, settlerOrder, type Member } from '../../protocols/popw/assignment.js'
@@ -13,10 +14,10 @@ import { EpochSchedule } from '../../protocols/popw/epoch.js'
 import { checkOutcome, decideOutcome, majorityOf, type EpochView } from '../../protocols/popw/outcome.js'
 import { Outcome, VerdictResult, type Verdict } from '../../protocols/popw/popw.js'
 import { commitment, keyOf, newSalt, signVerdict, verifyVerdict, wireResult, type Result } from '../../protocols/popw/verdict.js'
-import { EpochContext } from '../../node/popw/registry.js'
+import { EpochContext, EpochRegistry } from '../../node/popw/registry.js'
 import { ProviderScores, NEUTRAL_SCORE } from '../../node/popw/scores.js'
 import { massUnreachable, overlapMs, settlementFor } from '../../node/popw/settlement.js'
-import type { LeaseEscrow } from '../../chain/ledger.js'
+import type { CheckerLicence, LeaseEscrow, Ledger, ProviderRegistration } from '../../chain/ledger.js'
 import type { PrivateKey } from '@libp2p/interface'
 
 interface Actor extends Member { privateKey: PrivateKey }
@@ -157,6 +158,35 @@ test('epoch context: each checker\'s duties are the providers whose candidates i
   }
   assert.is(assignments, providers.length * 4) // k + backups per provider
   assert.is(ctx.isCandidate(providers[0] as Actor, (providers[1] as Actor).key), false) // a provider is no checker
+})
+
+test('epoch registry: members parsed once for every node and epoch; a bad peer id left out, a new address read anew', async () => {
+  const checkers = await actors(4, 'c')
+  const providers = await actors(6, 'p')
+  let registered: ProviderRegistration[] = providers.map(p => ({ address: p.address, peerId: p.peerId, stake: 1n, registeredAt: 1 }))
+  registered.push({ address: 'p-bad', peerId: 'not-a-peer-id', stake: 1n, registeredAt: 1 })
+  const licences: CheckerLicence[] = checkers.map(c => ({ address: c.address, peerId: c.peerId, stake: 1n, licensedAt: 1, eligible: true }))
+  // The three reads an epoch context makes; the rest of the ledger is not used.
+  const ledger = { seedAt: async () => ({ seed: `0x${'ab'.repeat(32)}`, height: 5 }), providers: async () => registered, checkers: async () => licences } as unknown as Ledger
+  const params = { schedule: new EpochSchedule(60_000), params: { k: 3, backups: 1 } }
+  const logger = pino({ level: 'silent' })
+  const nodeA = new EpochRegistry({ ledger, logger }, params)
+  const nodeB = new EpochRegistry({ ledger, logger }, params)
+  const a1 = await nodeA.context(1)
+  const b1 = await nodeB.context(1)
+  const a2 = await nodeA.context(2)
+  assert.equal(a1.providers.map(p => p.peerId), providers.map(p => p.peerId), 'the bad peer id is left out')
+  assert.equal(a1.providers.map(p => hex(p.key)), providers.map(p => hex(p.key)))
+  a1.providers.forEach((m, i) => {
+    assert.is(b1.providers[i], m, 'another node shares the member')
+    assert.is(a2.providers[i], m, 'the next epoch reuses it')
+  })
+  assert.is(b1.checkers[0], a1.checkers[0])
+  registered = registered.map((r, i) => i === 0 ? { ...r, address: 'p-moved' } : r)
+  const a3 = await nodeA.context(3)
+  assert.is(a3.providers[0]?.address, 'p-moved')
+  assert.is(a3.providers[0]?.peerId, providers[0]?.peerId)
+  assert.is(a3.providers[1], a1.providers[1])
 })
 
 test('settlement: rewards only for counted agreeing checkers without dissent, penalties per failing provider, points for lease time in failed epochs', async () => {
