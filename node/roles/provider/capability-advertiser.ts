@@ -6,6 +6,9 @@ import type { Logger } from '../../log.js'
 import type { KaisarLibp2p } from '../../network/libp2p.js'
 import type { Startable } from '@libp2p/interface'
 
+/** Rounds failed in a row after which a failing provide is logged as a warning, not at debug. */
+const STILL_FAILING_ROUNDS = 4
+
 export class CapabilityAdvertiser implements Startable {
   private timer?: NodeJS.Timeout
   private running = false
@@ -55,7 +58,10 @@ export class CapabilityAdvertiser implements Startable {
         this.done.add(name)
         this.c.logger.debug({ capability: name }, 'provided')
       } catch (err) {
-        this.c.logger.debug({ capability: name, err: (err as Error).message }, 'provide failed, will retry')
+        // The first failures are expected (a DHT still filling at start); a provider that stays
+        // unfindable is not, and says why (simulator runs had a few providers never provided).
+        const level = this.failedRounds >= STILL_FAILING_ROUNDS ? 'warn' : 'debug'
+        this.c.logger[level]({ capability: name, err: (err as Error).message, failedRounds: this.failedRounds }, 'provide failed, will retry')
       }
     }
     if (this.outstanding === 0) { this.failedRounds = 0; return }
