@@ -18,6 +18,31 @@ export class EpochContextError extends KaisarError<{ code: 'EPOCH_CONTEXT_UNAVAI
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex')
 
+interface Ranking { readonly list: readonly Member[], readonly keys: ReadonlySet<string> }
+
+/**
+ * Providers' candidates per epoch, for the whole process. A provider's ranking is a pure function
+ * of the epoch's seed, the provider and the licensed checkers, so every node of a network computes
+ * the same one: one SHA-256 per checker per provider. A checker needs all of them each epoch
+ * (its duties), so it costs providers × checkers hashes a node; in the simulator hundreds of nodes
+ * in one process repeated them, and at 1,000 nodes a worker spent minutes of each epoch on them
+ * (sim/README.md, stop 23). Keyed by the seed, k and backups, and the checkers (ids and addresses):
+ * contexts that agree on all of them share the rankings. The last few epochs are kept.
+ */
+const rankingsByEpoch = new Map<string, Map<string, Ranking>>()
+const EPOCHS_RANKED = 4
+
+function sharedRankings (seed: Uint8Array, checkers: readonly Member[], params: AssignmentParams): Map<string, Ranking> {
+  const id = `${hex(seed)}|${params.k}+${params.backups}|${checkers.map(c => `${c.peerId}@${c.address}`).join(',')}`
+  let rankings = rankingsByEpoch.get(id)
+  if (rankings == null) {
+    rankings = new Map()
+    rankingsByEpoch.set(id, rankings)
+    for (const old of rankingsByEpoch.keys()) { if (rankingsByEpoch.size <= EPOCHS_RANKED) break; rankingsByEpoch.delete(old) }
+  }
+  return rankings
+}
+
 export class EpochContext implements EpochView {
   readonly epoch: number
   readonly times: EpochTimes
@@ -28,8 +53,8 @@ export class EpochContext implements EpochView {
   readonly params: AssignmentParams
   private readonly checkerByKey: Map<string, Member>
   private readonly providerByKey: Map<string, Member>
-  /** Per provider (hex key): its candidates, and their keys in hex for isCandidate (asked for every verdict and challenge). */
-  private readonly ranked = new Map<string, { list: Member[], keys: Set<string> }>()
+  /** Per provider (hex key): its candidates, and their keys in hex for isCandidate (asked for every verdict and challenge); shared by the process. */
+  private readonly ranked: Map<string, Ranking>
   /** Per checker: its duties (asked several times an epoch by the duty loop). */
   private readonly duties = new Map<string, readonly Member[]>()
   private settlerList?: Member[]
@@ -44,13 +69,14 @@ export class EpochContext implements EpochView {
     this.params = init.params
     this.checkerByKey = new Map(init.checkers.map(c => [hex(c.key), c]))
     this.providerByKey = new Map(init.providers.map(p => [hex(p.key), p]))
+    this.ranked = sharedRankings(init.seed, init.checkers, init.params)
   }
 
   checker (key: Uint8Array): Member | undefined { return this.checkerByKey.get(hex(key)) }
   provider (key: Uint8Array): Member | undefined { return this.providerByKey.get(hex(key)) }
 
   /** The provider's candidates this epoch (k assigned, then the backups); cached. */
-  candidatesOf (provider: Member): Member[] {
+  candidatesOf (provider: Member): readonly Member[] {
     return this.rankingOf(provider).list
   }
 
@@ -69,7 +95,7 @@ export class EpochContext implements EpochView {
     return list
   }
 
-  private rankingOf (provider: Member): { list: Member[], keys: Set<string> } {
+  private rankingOf (provider: Member): Ranking {
     const key = hex(provider.key)
     let ranking = this.ranked.get(key)
     if (ranking == null) {

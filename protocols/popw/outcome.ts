@@ -19,11 +19,11 @@ export interface EpochView {
    * The provider's candidates, when the view keeps them (the node's EpochContext does: it ranks
    * each provider's checkers once per epoch, for the duties and for the outcomes).
    */
-  candidatesOf?: (provider: Member) => Member[]
+  candidatesOf?: (provider: Member) => readonly Member[]
 }
 
 /** The provider's candidates (k assigned, then the backups) under `view`. */
-function candidatesIn (view: EpochView, provider: Member): Member[] {
+function candidatesIn (view: EpochView, provider: Member): readonly Member[] {
   return view.candidatesOf?.(provider) ?? candidates(view.seed, provider.key, view.checkers, view.params)
 }
 

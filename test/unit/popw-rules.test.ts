@@ -182,6 +182,13 @@ test('epoch registry: members parsed once for every node and epoch; a bad peer i
     assert.is(a2.providers[i], m, 'the next epoch reuses it')
   })
   assert.is(b1.checkers[0], a1.checkers[0])
+  // The providers' rankings too: one per (seed, checkers, k + backups) in the process, as a fresh ranking gives.
+  const p0 = a1.providers[0] as Member
+  assert.is(b1.candidatesOf(p0), a1.candidatesOf(p0), 'another node shares the ranking')
+  assert.equal(a1.candidatesOf(p0).map(c => c.peerId), candidates(a1.seed, p0.key, a1.checkers, a1.params).map(c => c.peerId))
+  assert.is.not(a2.candidatesOf(p0), a1.candidatesOf(p0), 'another epoch (another seed) ranks anew')
+  const wider = await new EpochRegistry({ ledger, logger }, { ...params, params: { k: 3, backups: 0 } }).context(1)
+  assert.is(wider.candidatesOf(p0).length, 3, 'other parameters rank anew')
   registered = registered.map((r, i) => i === 0 ? { ...r, address: 'p-moved' } : r)
   const a3 = await nodeA.context(3)
   assert.is(a3.providers[0]?.address, 'p-moved')
