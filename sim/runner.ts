@@ -458,9 +458,11 @@ export async function runSim (opts: SimOptions): Promise<SimReport> {
     for (const t of timers) clearTimeout(t)
     clearInterval(crossSampler)
     for (const u of users) await u.close().catch(() => {})
-    // The shards first: their nodes would otherwise spend their stop redialling a ledger host that is gone.
-    await stopShards()
-    await cluster.stop()
+    // The shards first: their nodes would otherwise spend their stop redialling a ledger host that
+    // is gone. A failure here is reported, not thrown: it would replace the finished report (a
+    // 1,000-node run lost its report so, stop 23).
+    await stopShards().catch(err => { progress(`stopping the shards: ${(err as Error).message}`) })
+    await cluster.stop().catch(err => { progress(`stopping this process's nodes: ${(err as Error).message}`) })
     for (const r of running.values()) await r.runtime?.removeAll().catch(() => {})
   }
 }

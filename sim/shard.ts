@@ -167,7 +167,8 @@ export class ShardClient {
     const timer = setTimeout(() => { this.child.kill('SIGKILL') }, graceMs)
     try {
       await this.call({ op: 'stop' }).catch(() => {})
-      this.child.disconnect?.()
+      // A worker killed by the timer above has no channel left to close (disconnect would throw).
+      if (this.child.connected) this.child.disconnect()
       await exited
     } finally {
       clearTimeout(timer)

@@ -7,7 +7,7 @@ import { once } from 'node:events'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { GossipProbe, combineResources, maxOf, percentile } from '../../sim/metrics.js'
-import { placement } from '../../sim/shard.js'
+import { ShardClient, placement } from '../../sim/shard.js'
 
 type Reply = { id: number, ok: boolean, value?: unknown, error?: string }
 
@@ -64,6 +64,14 @@ test('a shard worker whose runner goes away exits', async () => {
   assert.is(ready.ok, true)
   w.disconnect() // no stop: the runner crashed
   assert.equal(await exitOf(w), [0, null], 'exited by itself, not killed')
+})
+
+test('a shard that does not stop within its grace period is killed, and stopping it does not throw', async () => {
+  const shard = ShardClient.spawn(1, new GossipProbe(), () => {}, 512)
+  // 1 ms: the kill comes before the worker can answer `stop`, so its IPC channel is gone when
+  // stop() goes on to close it (it used to throw "IPC channel is already disconnected").
+  await shard.stop(1)
+  await shard.stop(1) // and once more, on a shard already gone
 })
 
 test('the gossip probe counts a receipt that arrives before its publish', () => {
