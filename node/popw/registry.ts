@@ -25,12 +25,13 @@ interface Ranking { readonly list: readonly Member[], readonly keys: ReadonlySet
  * of the epoch's seed, the provider and the licensed checkers, so every node of a network computes
  * the same one: one SHA-256 per checker per provider. A checker needs all of them each epoch
  * (its duties), so it costs providers × checkers hashes a node; in the simulator hundreds of nodes
- * in one process repeated them, and at 1,000 nodes a worker spent minutes of each epoch on them
- * (sim/README.md, stop 23). Keyed by the seed, k and backups, and the checkers (ids and addresses):
- * contexts that agree on all of them share the rankings. The last few epochs are kept.
+ * in one process repeated them, and at 1,000 nodes they took 55 % of a worker's 15 s profile at
+ * an epoch's start (sim/README.md, stop 23). Keyed by the seed, k and backups, and the checkers (ids and addresses):
+ * contexts that agree on all of them share the rankings. A context keeps its own reference, so
+ * dropping an old epoch here only ends the sharing.
  */
 const rankingsByEpoch = new Map<string, Map<string, Ranking>>()
-const EPOCHS_RANKED = 4
+const EPOCHS_RANKED = 8
 
 function sharedRankings (seed: Uint8Array, checkers: readonly Member[], params: AssignmentParams): Map<string, Ranking> {
   const id = `${hex(seed)}|${params.k}+${params.backups}|${checkers.map(c => `${c.peerId}@${c.address}`).join(',')}`
