@@ -26,9 +26,9 @@ interface Ranking { readonly list: readonly Member[], readonly keys: ReadonlySet
  * the same one: one SHA-256 per checker per provider. A checker needs all of them each epoch
  * (its duties), so it costs providers × checkers hashes a node; in the simulator hundreds of nodes
  * in one process repeated them, and at 1,000 nodes they took 55 % of a worker's 15 s profile at
- * an epoch's start (sim/README.md, stop 23). Keyed by the seed, k and backups, and the checkers (ids and addresses):
- * contexts that agree on all of them share the rankings. A context keeps its own reference, so
- * dropping an old epoch here only ends the sharing.
+ * an epoch's start (sim/README.md, stop 23). Keyed by the seed, k and backups, and the checkers
+ * (ids and addresses): contexts that agree on all of them share the rankings. A context keeps its
+ * own reference, so dropping an old epoch here only ends the sharing.
  */
 const rankingsByEpoch = new Map<string, Map<string, Ranking>>()
 const EPOCHS_RANKED = 8
