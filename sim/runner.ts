@@ -275,7 +275,7 @@ export async function runSim (opts: SimOptions): Promise<SimReport> {
     progress(`registered in ${registerS.toFixed(1)} s; measuring epochs ${firstEpoch}..${lastEpoch} from ${new Date(t0).toISOString()}`)
     await sleep(t0 - Date.now())
     resources.begin()
-    await Promise.all(shards.map(async s => { await s.measureBegin() }))
+    await Promise.all(shards.map(async s => { await s.measureBegin(t0 + schedule.durationMs - Date.now()) }))
     const tMeasure = performance.now()
 
     const dht: TimedResult[] = []
@@ -378,9 +378,12 @@ export async function runSim (opts: SimOptions): Promise<SimReport> {
     await sleep(tEnd - Date.now())
     const measuredS = (performance.now() - tMeasure) / 1000
     const here = resources.end([...running.values()].flatMap(r => r.member != null ? [r.member.node] : []))
+    const asked = performance.now()
     const there = await Promise.all(shards.map(async s => await s.measureEnd()))
+    const answerS = (performance.now() - asked) / 1000
     for (const t of timers) clearTimeout(t)
     clearInterval(crossSampler)
+    if (shards.length > 0) progress(`shards answered in ${answerS.toFixed(1)} s; read their windows ${there.map(w => `${(w.endLateMs / 1000).toFixed(1)} s`).join(', ')} after the end`)
     progress(`measured window over; waiting for epoch ${lastEpoch}'s settlement and ${pending.length} events in flight`)
     await withTimeout(Promise.allSettled(pending), Math.min(120_000, timeoutMs * 3), 'events').catch(() => {})
     const settleBy = popwSvc.schedule.times(lastEpoch).outcomesAt + 2 * schedule.epochMs + 30_000

@@ -92,7 +92,7 @@ const request = z.discriminatedUnion('op', [
   z.object({ op: z.literal('lookup'), from: z.string(), target: z.string(), timeoutMs: z.number().positive() }),
   z.object({ op: z.literal('leave'), node: z.string() }),
   z.object({ op: z.literal('join'), plan: nodePlan }),
-  z.object({ op: z.literal('measure-begin') }),
+  z.object({ op: z.literal('measure-begin'), windowMs: z.number().positive() }),
   z.object({ op: z.literal('measure-end') }),
   z.object({ op: z.literal('stop') })
 ])
@@ -157,8 +157,9 @@ export class ShardClient {
   async leave (node: string): Promise<void> { await this.call({ op: 'leave', node }) }
   /** Starts a node that joins during the run; resolves with its peer id. */
   async join (plan: NodePlan): Promise<string> { return await this.call({ op: 'join', plan }) as string }
-  async measureBegin (): Promise<void> { await this.call({ op: 'measure-begin' }) }
-  async measureEnd (): Promise<WindowResources> { return await this.call({ op: 'measure-end' }) as WindowResources }
+  /** Starts the shard's window; the shard reads its figures itself `windowMs` later (see `measure-end`). */
+  async measureBegin (windowMs: number): Promise<void> { await this.call({ op: 'measure-begin', windowMs }) }
+  async measureEnd (): Promise<ShardWindow> { return await this.call({ op: 'measure-end' }) as ShardWindow }
 
   /** Stops the shard's nodes and the process; kills it if it has not exited within `graceMs`. */
   async stop (graceMs = 30_000): Promise<void> {
@@ -222,6 +223,9 @@ class GossipForwarder implements GossipSink {
   close (): void { clearInterval(this.timer); this.flush() }
 }
 
+/** A shard's window figures, and how many ms after the window's end its worker read them. */
+export type ShardWindow = WindowResources & { endLateMs: number }
+
 /** A node this worker runs, with its plan and (providers) its simulated container runtime. */
 interface ShardMember { plan: NodePlan, member: ClusterNode, runtime?: MemoryRuntime }
 
@@ -244,9 +248,21 @@ export function runShardWorker (index: string): void {
     if (m == null) throw new Error(`no node ${id} in this shard`)
     return m
   }
+  // The window's figures are read when the window ends, by this worker's own timer: at 1,000
+  // nodes a saturated worker answered the runner's `measure-end` minutes late, and figures read
+  // then would cover minutes past the window. `endLateMs` says how late the timer itself fired.
+  let windowTimer: NodeJS.Timeout | undefined
+  let windowEnd: ShardWindow | undefined
+  let windowDue = 0
+  const endWindow = (): ShardWindow => {
+    windowEnd ??= { ...resources.end([...members.values()].map(m => m.member.node)), endLateMs: Math.max(0, Date.now() - windowDue) }
+    return windowEnd
+  }
+
   let stopping: Promise<void> | undefined
   const stopAll = async (): Promise<void> => {
     stopping ??= (async () => {
+      clearTimeout(windowTimer)
       await cluster?.stop()
       for (const m of members.values()) await m.runtime?.removeAll().catch(() => {})
       gossip.close()
@@ -299,9 +315,14 @@ export function runShardWorker (index: string): void {
       }
       case 'measure-begin':
         resources.begin()
+        windowEnd = undefined
+        windowDue = Date.now() + req.windowMs
+        clearTimeout(windowTimer)
+        windowTimer = setTimeout(endWindow, req.windowMs)
+        windowTimer.unref()
         return null
       case 'measure-end':
-        return resources.end([...members.values()].map(m => m.member.node))
+        return endWindow()
       case 'stop':
         await stopAll()
         return null
