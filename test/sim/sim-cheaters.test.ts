@@ -4,6 +4,10 @@
 // caught and no honest provider failed.
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
+import fs from 'node:fs/promises'
+import os from 'node:os'
+import path from 'node:path'
+import { run as benchSim } from '../../bench/sim.js'
 import { renderHtmlReport } from '../../sim/report-html.js'
 import { runSim } from '../../sim/runner.js'
 import { testLogger } from '../helpers/popw.js'
@@ -22,6 +26,29 @@ test('cheaters: ≥ 99 % of cheating providers caught, no honest provider failed
   assert.ok(r.resources.cpuPerNodePct > 0 && r.resources.rssPerNodeMiB > 0, `resources measured: ${JSON.stringify(r.resources)}`)
   assert.ok(html.includes(`<tr><td>${r.nodes}</td><td>×1</td><td>${r.resources.rssPerNodeMiB}</td><td>${r.resources.rssMaxMiB}</td><td>${r.resources.cpuPerNodePct}</td></tr>`), 'this run\'s row')
   assert.ok(html.includes('<tr><td>500</td><td>×4</td><td>9.5</td><td>4750</td><td>0.3</td></tr>'), 'the other run\'s row')
+
+  // `npm run bench -- sim --with FILE`: a run made earlier (`sim --full-json FILE`) joins the
+  // bench's table and is judged by the same rules; a copy with an honest provider failed is not correct.
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'kaisar-bench-with-'))
+  try {
+    const good = path.join(dir, 'good.json')
+    const bad = path.join(dir, 'bad.json')
+    await fs.writeFile(good, JSON.stringify(r))
+    await fs.writeFile(bad, JSON.stringify({ ...r, nodes: 17, outcomes: { ...r.outcomes, honestFailed: 1 } }))
+    const joined = await benchSim(['--runs', 'none', '--with', `${good},${bad}`, '--out', dir])
+    assert.equal(joined.per_node, [
+      { nodes: 16, dilation: 1, rss_mib: r.resources.rssPerNodeMiB, cpu_pct: r.resources.cpuPerNodePct },
+      { nodes: 17, dilation: 1, rss_mib: r.resources.rssPerNodeMiB, cpu_pct: r.resources.cpuPerNodePct }
+    ])
+    assert.is(joined.ok, false, 'one joined run failed an honest provider')
+    const runs = joined.runs as Array<{ nodes: number, ok: boolean, why: string[] }>
+    assert.equal(runs.map(x => [x.nodes, x.ok]), [[16, true], [17, false]])
+    assert.match(runs[1]?.why.join() ?? '', /1 honest providers failed/)
+    const html17 = await fs.readFile(path.join(dir, 'sim-cheaters-17.html'), 'utf8')
+    assert.ok(html17.includes(`<tr><td>16</td><td>×1</td><td>${r.resources.rssPerNodeMiB}</td>`), 'each joined run\'s page tabulates the others')
+  } finally {
+    await fs.rm(dir, { recursive: true, force: true })
+  }
 })
 
 test.run()
