@@ -389,6 +389,12 @@ export async function runSim (opts: SimOptions): Promise<SimReport> {
     const settleBy = popwSvc.schedule.times(lastEpoch).outcomesAt + 2 * schedule.epochMs + 30_000
     while ((popwSvc.settledEpoch < lastEpoch || await popwSvc.store.get(lastEpoch) == null) && Date.now() < settleBy) await sleep(250)
 
+    // Every shard's gossip events up to now must be in the probe before it is read.
+    const flushing = Promise.all(shards.map(async s => { await s.flushGossip() }))
+    await withTimeout(flushing, 600_000, 'the shards\' gossip events').catch(err => { progress(`${(err as Error).message}: the gossip figures miss what had not arrived`) })
+    const dropped = shards.reduce((n, s) => n + s.gossipDropped, 0)
+    if (dropped > 0) progress(`${dropped} gossip events from the shards could not be read`)
+
     const outcomes = await judge(schedule, running, host, chain, firstEpoch, lastEpoch)
     const graceMs = Math.min(10_000, schedule.heartbeatMs * 2)
     const sideOfPeer = (peer: string): 'a' | 'b' | undefined => partition?.sideOfPeer(peer)

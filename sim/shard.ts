@@ -3,13 +3,14 @@
 // gateways, the users and the schedule; each shard worker runs a share of the providers and
 // checkers as the same real KaisarNodes, over loopback TCP so they reach the nodes of every other
 // process. The runner drives a shard through a few requests over the fork's IPC channel; the
-// shard streams its heartbeat gossip events back in batches (sim/metrics.ts's GossipSink).
+// shard streams its heartbeat gossip events back in batches (sim/gossip-wire.ts).
 import { fork, type ChildProcess } from 'node:child_process'
 import { pino } from 'pino'
 import { z } from 'zod'
 import { ROLES, gossipMeshSchema, type GossipMesh } from '../node/config/schema.js'
 import { InProcessLinks } from '../node/network/in-process-links.js'
 import { Cluster, type ClusterNode } from './cluster.js'
+import { GossipBatchReader, GossipBatchWriter, type GossipBatch } from './gossip-wire.js'
 import { ResourceMonitor, timedLookup, watchNode, type GossipSink, type Lookup, type WindowResources } from './metrics.js'
 import { nodeSpec } from './node-spec.js'
 import { BEHAVIOURS, type NodePlan } from './schedule.js'
@@ -94,21 +95,16 @@ const request = z.discriminatedUnion('op', [
   z.object({ op: z.literal('join'), plan: nodePlan }),
   z.object({ op: z.literal('measure-begin'), windowMs: z.number().positive() }),
   z.object({ op: z.literal('measure-end') }),
+  z.object({ op: z.literal('gossip-flush') }),
   z.object({ op: z.literal('stop') })
 ])
 export type ShardRequest = z.infer<typeof request>
 
-type GossipEvent =
-  | { e: 'pub', publisher: string, sequence: bigint | number, at: number }
-  | { e: 'recv', publisher: string, sequence: bigint | number, subscriber: string, at: number }
-  | { e: 'sub', peer: string, at: number }
-  | { e: 'unsub', peer: string, at: number }
-
 /** Worker → runner: a reply to request `id`, a batch of gossip events, or start-up progress. */
-type ShardMessage =
+export type ShardMessage =
   | { id: number, ok: true, value: unknown }
   | { id: number, ok: false, error: string }
-  | { gossip: GossipEvent[] }
+  | { gossip: GossipBatch }
   | { started: number }
 
 /** The runner's handle on one shard process. */
@@ -116,11 +112,13 @@ export class ShardClient {
   private next = 0
   private readonly pending = new Map<number, { resolve: (v: unknown) => void, reject: (e: Error) => void }>()
   private exited?: string
+  private readonly gossip: GossipBatchReader
 
   private constructor (readonly index: number, private readonly child: ChildProcess, sink: GossipSink, onStarted: (n: number) => void) {
+    this.gossip = new GossipBatchReader(sink)
     child.on('message', (raw: ShardMessage) => {
       if (typeof raw !== 'object' || raw == null) return // only our own worker writes here; nothing else is expected
-      if ('gossip' in raw) { for (const ev of raw.gossip) replay(ev, sink); return }
+      if ('gossip' in raw) { this.gossip.read(raw.gossip); return }
       if ('started' in raw) { onStarted(raw.started); return }
       const waiter = this.pending.get(raw.id)
       if (waiter == null) return
@@ -160,6 +158,10 @@ export class ShardClient {
   /** Starts the shard's window; the shard reads its figures itself `windowMs` later (see `measure-end`). */
   async measureBegin (windowMs: number): Promise<void> { await this.call({ op: 'measure-begin', windowMs }) }
   async measureEnd (): Promise<ShardWindow> { return await this.call({ op: 'measure-end' }) as ShardWindow }
+  /** Resolves once every gossip event the shard saw so far has reached the runner's sink. */
+  async flushGossip (): Promise<void> { await this.call({ op: 'gossip-flush' }) }
+  /** Gossip events from this shard that could not be read (always 0 unless the wire code has a bug). */
+  get gossipDropped (): number { return this.gossip.dropped }
 
   /** Stops the shard's nodes and the process; kills it if it has not exited within `graceMs`. */
   async stop (graceMs = 30_000): Promise<void> {
@@ -190,37 +192,39 @@ export class ShardClient {
   }
 }
 
-function replay (ev: GossipEvent, sink: GossipSink): void {
-  switch (ev.e) {
-    case 'pub': sink.published(ev.publisher, ev.sequence, ev.at); return
-    case 'recv': sink.received(ev.publisher, ev.sequence, ev.subscriber, ev.at); return
-    case 'sub': sink.subscribed(ev.peer, ev.at); return
-    case 'unsub': sink.unsubscribed(ev.peer, ev.at)
-  }
-}
-
-/** Collects gossip events and sends them to the runner in batches (one IPC message per 200 ms, not per receipt). */
-class GossipForwarder implements GossipSink {
-  private batch: GossipEvent[] = []
+/**
+ * Sends the shard's gossip events to the runner every 200 ms, one batch in flight at a time. The
+ * events wait here, not in the channel's write queue, so a reply to the runner never queues
+ * behind more than one batch; and `drain()` says when everything seen so far was written, which
+ * (the channel keeps order) is before any reply sent after it.
+ */
+export class GossipForwarder {
+  readonly sink = new GossipBatchWriter()
+  private inFlight = false
+  private readonly drained: Array<() => void> = []
   private readonly timer: NodeJS.Timeout
 
-  constructor (private readonly send: (m: ShardMessage) => void) {
-    this.timer = setInterval(() => { this.flush() }, 200)
+  constructor (private readonly send: (m: ShardMessage, written: () => void) => void) {
+    this.timer = setInterval(() => { this.pump() }, 200)
     this.timer.unref()
   }
 
-  published (publisher: string, sequence: bigint | number, at: number): void { this.batch.push({ e: 'pub', publisher, sequence, at }) }
-  received (publisher: string, sequence: bigint | number, subscriber: string, at: number): void { this.batch.push({ e: 'recv', publisher, sequence, subscriber, at }) }
-  subscribed (peer: string, at: number): void { this.batch.push({ e: 'sub', peer, at }) }
-  unsubscribed (peer: string, at: number): void { this.batch.push({ e: 'unsub', peer, at }) }
-
-  flush (): void {
-    if (this.batch.length === 0) return
-    this.send({ gossip: this.batch })
-    this.batch = []
+  async drain (): Promise<void> {
+    await new Promise<void>(resolve => { this.drained.push(resolve); this.pump() })
   }
 
-  close (): void { clearInterval(this.timer); this.flush() }
+  close (): void { clearInterval(this.timer); this.pump() }
+
+  private pump (): void {
+    if (this.inFlight) return
+    const batch = this.sink.take()
+    if (batch == null) { for (const resolve of this.drained.splice(0)) resolve(); return }
+    this.inFlight = true
+    this.send({ gossip: batch }, () => {
+      this.inFlight = false
+      if (this.drained.length > 0) this.pump()
+    })
+  }
 }
 
 /** A shard's window figures, and how many ms after the window's end its worker read them. */
@@ -235,9 +239,11 @@ interface ShardMember { plan: NodePlan, member: ClusterNode, runtime?: MemoryRun
  */
 export function runShardWorker (index: string): void {
   const send = (m: ShardMessage): void => { process.send?.(m) }
+  // The callback comes once the message was written to the channel, or failed (the runner is gone).
+  const sendThen = (m: ShardMessage, written: () => void): void => { if (process.send == null) written(); else process.send(m, undefined, undefined, () => { written() }) }
   const logFile = process.env.KAISAR_SIM_LOG
   const logger = logFile != null && logFile !== '' ? pino({ level: process.env.KAISAR_SIM_LOG_LEVEL ?? 'info' }, pino.destination({ dest: `${logFile}.shard${index}`, sync: false })) : pino({ level: 'silent' })
-  const gossip = new GossipForwarder(send)
+  const gossip = new GossipForwarder(sendThen)
   const resources = new ResourceMonitor()
   const members = new Map<string, ShardMember>()
   let cluster: Cluster | undefined
@@ -291,7 +297,7 @@ export function runShardWorker (index: string): void {
           const m = made.find(x => x.spec === member.spec)
           if (m == null) continue
           members.set(m.plan.id, { plan: m.plan, member, runtime: m.runtime })
-          watchNode(member.node, gossip)
+          watchNode(member.node, gossip.sink)
         }
         return [...members.values()].map(m => ({ id: m.plan.id, peerId: m.member.node.peerId }))
       }
@@ -301,7 +307,7 @@ export function runShardWorker (index: string): void {
         return await timedLookup(node(req.from).member.node, req.target, req.timeoutMs)
       case 'leave': {
         const m = node(req.node)
-        if (m.plan.role !== 'provider') gossip.unsubscribed(m.member.node.peerId, Date.now())
+        if (m.plan.role !== 'provider') gossip.sink.unsubscribed(m.member.node.peerId, Date.now())
         await m.member.node.stop()
         return null
       }
@@ -310,7 +316,7 @@ export function runShardWorker (index: string): void {
         const { spec, runtime } = nodeSpec(req.plan, started.popw, started.nodes, started.epochMs, { heartbeatMs: started.gossipHeartbeatMs, mesh: started.gossipMesh })
         const member = await cluster.add(spec)
         members.set(req.plan.id, { plan: req.plan, member, runtime })
-        watchNode(member.node, gossip)
+        watchNode(member.node, gossip.sink)
         return member.node.peerId
       }
       case 'measure-begin':
@@ -323,6 +329,9 @@ export function runShardWorker (index: string): void {
         return null
       case 'measure-end':
         return endWindow()
+      case 'gossip-flush':
+        await gossip.drain()
+        return null
       case 'stop':
         await stopAll()
         return null
