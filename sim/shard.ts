@@ -254,9 +254,10 @@ export function runShardWorker (index: string): void {
     if (m == null) throw new Error(`no node ${id} in this shard`)
     return m
   }
-  // The window's figures are read when the window ends, by this worker's own timer: at 1,000
-  // nodes a saturated worker answered the runner's `measure-end` minutes late, and figures read
-  // then would cover minutes past the window. `endLateMs` says how late the timer itself fired.
+  // The window's figures are read when the window ends, by this worker's own timer, not when the
+  // runner's `measure-end` arrives: at 1,000 nodes that reply came 395 s after the window (it
+  // queued behind gossip events; GossipForwarder now keeps that short) and would have covered
+  // minutes past it. `endLateMs` says how late the timer itself fired (6.7 and 12.1 s there).
   let windowTimer: NodeJS.Timeout | undefined
   let windowEnd: ShardWindow | undefined
   let windowDue = 0
