@@ -22,9 +22,6 @@ export class GossipBatchWriter implements GossipSink {
   private newPeers: string[] = []
   private events: number[] = []
 
-  /** Events waiting for the next batch. */
-  get pending (): number { return this.events.length / FIELDS }
-
   published (publisher: string, sequence: bigint | number, at: number): void { this.push(PUB, this.peer(publisher), Number(sequence), 0, at) }
   received (publisher: string, sequence: bigint | number, subscriber: string, at: number): void { this.push(RECV, this.peer(publisher), Number(sequence), this.peer(subscriber), at) }
   subscribed (peer: string, at: number): void { this.push(SUB, this.peer(peer), 0, 0, at) }
