@@ -8,6 +8,8 @@
 //   relayed as tunnel, but user → gateway (circuit relay v2, limits lifted) → provider
 //   spliced as tunnel, but user → gateway's splice port (TCP bytes copied) → provider: the
 //           product's path to a provider behind a gateway (node/roles/gateway/splice-relay.ts)
+//   bare    the spliced path's shape with nothing but its unavoidable work: an AES-256-GCM end,
+//           the gateway's copy, an AES-256-GCM end; no libp2p (tunnel-bare.ts), a yardstick
 //
 // The headline `tunnel_*` figures are the spliced path: user → gateway → provider → container,
 // what issue 5 asks for; the direct user → provider tunnel is reported as `direct_*`.
@@ -21,7 +23,7 @@
 // target speaking bench/tunnel-target.ts's protocol instead of starting one)
 // --variants a,b (stock,tuned; see tunnel-node.ts parseTuning) --sodium-path DIR (adds
 // tuned+sodium) --relay-variant V[,V2...] (tuned; the first is the headline's, each further one
-// adds a spliced trio named `spliced:V2`) --no-ssh --no-relay --no-circuit (no circuit relay path)
+// adds a spliced trio named `spliced:V2`) --no-ssh --no-relay --no-circuit (no circuit relay path) --no-bare
 // --splice-flags 'SET;SET;...' (one spliced trio, user + gateway + provider, per set of V8/Node
 // flags, all measured in the same run; see parseFlagSets; default: DATA_PATH_NODE_FLAGS, the flags
 // bin/kaisar-node.js runs `start` and `connect` with, so the headline is what the product runs;
@@ -42,6 +44,7 @@ import { freePort } from '../node/runtime/free-port.js'
 
 const TARGET = fileURLToPath(new URL('./tunnel-target.js', import.meta.url))
 const NODE = fileURLToPath(new URL('./tunnel-node.js', import.meta.url))
+const BARE = fileURLToPath(new URL('./tunnel-bare.js', import.meta.url))
 const INSTALL_SSHD = fileURLToPath(new URL('../../scripts/install-sshd.sh', import.meta.url))
 const SSHD = '/usr/sbin/sshd'
 const MiB = 1024 * 1024
@@ -60,7 +63,7 @@ const children: ChildProcess[] = []
 /** Spawns a bench script and waits for its one-line JSON ready message. */
 async function spawnJson<T> (script: string, args: string[], nodeFlags: string[] = []): Promise<Proc<T>> {
   // BENCH_NODE_FLAGS: extra Node flags for the node processes, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
-  const all = script === NODE ? [...(process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(f => f !== ''), ...nodeFlags] : []
+  const all = script === NODE || script === BARE ? [...(process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(f => f !== ''), ...nodeFlags] : []
   // NAME=VALUE tokens are the process's environment, the rest its node options.
   const env = { ...process.env, ...Object.fromEntries(all.filter(isEnvToken).map(t => [t.slice(0, t.indexOf('=')), t.slice(t.indexOf('=') + 1)])) }
   const flags = all.filter(t => !isEnvToken(t))
@@ -268,6 +271,7 @@ export async function run (args: string[]): Promise<Record<string, unknown>> {
   const withSsh = !args.includes('--no-ssh')
   const withRelay = !args.includes('--no-relay')
   const withCircuit = !args.includes('--no-circuit')
+  const withBare = !args.includes('--no-bare')
   const flagSets = parseFlagSets(opt(args, '--splice-flags') ?? DATA_PATH_NODE_FLAGS.join(' '))
   const first = flagSets[0] as FlagSet
   const sodiumArgs = sodiumPath != null ? ['--sodium-path', sodiumPath] : []
@@ -318,6 +322,15 @@ export async function run (args: string[]): Promise<Record<string, unknown>> {
         paths.set(name, { port: spl.info.port, pids: [spl.child.pid as number, gw.child.pid as number, prov.child.pid as number], roles: ['user', 'gateway', 'provider'] })
         log(`${name} (${relayVariant}, node flags ${set.label}): user port ${spl.info.port} → gateway splice port → ${prov.info.multiaddr} (${spl.info.encryption ?? '?'})`)
       }
+    }
+
+    if (withBare) {
+      // Same shape as the spliced path, with the first flag set's Node flags, no libp2p (tunnel-bare.ts).
+      const end = await spawnJson<{ port: number }>(BARE, ['end', '--plain', 'next', '--next', `127.0.0.1:${targetPort}`], first.flags.provider)
+      const copy = await spawnJson<{ port: number }>(BARE, ['copy', '--next', `127.0.0.1:${end.info.port}`], first.flags.gateway)
+      const start = await spawnJson<{ port: number }>(BARE, ['end', '--plain', 'accepted', '--next', `127.0.0.1:${copy.info.port}`], first.flags.user)
+      paths.set('bare', { port: start.info.port, pids: [start.child.pid as number, copy.child.pid as number, end.child.pid as number], roles: ['user', 'gateway', 'provider'] })
+      log(`bare: user end ${start.info.port} → copy ${copy.info.port} → provider end ${end.info.port} → target (AES-256-GCM records, no libp2p)`)
     }
 
     // Warm-up: one small transfer and a few round trips per path (JIT, windows, connections).
@@ -372,6 +385,7 @@ export async function run (args: string[]): Promise<Record<string, unknown>> {
     const c = summary('tcp') as Record<string, number>
     const stock = summary('tunnel:stock')
     const relayed = summary('relayed')
+    const bare = summary('bare')
     const sodiumName = variants.find(v => v.includes('sodium'))
     const sodium = sodiumName != null ? summary(`tunnel:${sodiumName}`) : undefined
     const ratio = (a?: number, b?: number): number | null => a != null && b != null && b > 0 ? round(a / b) : null
@@ -395,6 +409,10 @@ export async function run (args: string[]): Promise<Record<string, unknown>> {
       tunnel_vs_tcp: ratio(t?.MiBps, c.MiBps),
       direct_vs_ssh: ratio(direct?.MiBps, s?.MiBps),
       spliced_vs_relayed: ratio(summary('spliced')?.MiBps, relayed?.MiBps),
+      // The yardstick: three forwarders doing only the tunnel's unavoidable work (tunnel-bare.ts).
+      bare_MiBps: bare?.MiBps ?? null,
+      bare_vs_ssh: ratio(bare?.MiBps, s?.MiBps),
+      tunnel_vs_bare: ratio(t?.MiBps, bare?.MiBps),
       ...(flagSets.length > 1 ? { splice_flag_sets: flagSets.map((f, i) => ({ path: i === 0 ? 'spliced' : `spliced[${f.label}]`, flags: f.flags })) } : {}),
       tuned_vs_stock: ratio(direct?.MiBps, stock?.MiBps),
       tunnel_variant: main,
