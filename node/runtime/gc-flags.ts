@@ -8,6 +8,15 @@
 // (bench/TUNNEL.md, "GC on the event loop", 2026-11-22). The gateway alone gains nothing; the
 // two ends do. RTT p50/p99 showed no consistent change.
 //
+// And a young generation of at most 4 MiB a semi-space (V8's default here grows to 16): every
+// Noise message is a fresh 64 KiB ArrayBuffer from node:crypto, whose small JS wrapper lives in
+// the young generation, so its memory is freed only at the next scavenge. With the default, the
+// spliced user's node held 50–100 MiB of dead ciphertext between scavenges (process.memoryUsage()
+// .arrayBuffers, sampled), touched fresh memory for every message (4× the page faults of the
+// direct user) and ran its cipher and GC 2.4× and 3× slower for the same bytes (CPU profiles);
+// with 4 MiB its CPU per MiB fell from 2.7–3.7 to 1.5–1.9 and the spliced tunnel ran 1.3–1.5×
+// faster in every same-run round (bench/TUNNEL.md, stop 25).
+//
 // How: the flag is startup-only. NODE_OPTIONS refuses it, and `v8.setFlagsFromString` at run
 // time aborts V8 at the first mark-compact ("Check failed: concurrent_marking_handle_ ...",
 // measured on Node 22.23). So bin/kaisar-node.js replaces the process (`process.execve`: same
@@ -18,7 +27,10 @@
 // with its large heaps), and KAISAR_SINGLE_THREADED_GC=0.
 
 /** The flags the data-path commands run with. */
-export const DATA_PATH_NODE_FLAGS: readonly string[] = ['--single-threaded-gc']
+export const DATA_PATH_NODE_FLAGS: readonly string[] = ['--single-threaded-gc', '--max-semi-space-size=4']
+
+/** A node option's name: `--max-semi-space-size=16` → `--max-semi-space-size`. */
+const flagName = (flag: string): string => flag.split('=')[0] as string
 
 /** Commands that forward tunnel bytes: `start` (provider, gateway), `connect` (the user's end). */
 export const DATA_PATH_COMMANDS: readonly string[] = ['start', 'connect']
@@ -34,13 +46,15 @@ export interface ReexecInput {
 
 /**
  * The argv (execPath first) to re-execute with, or undefined when this process should run as it
- * is: not a data-path command, the flags already given, an IPC channel, or opted out.
+ * is: not a data-path command, the flags already given (by name: a value the user chose stays),
+ * an IPC channel, or opted out.
  */
 export function reexecArgv (execPath: string, input: ReexecInput): string[] | undefined {
   const command = input.argv[2]
   if (command == null || !DATA_PATH_COMMANDS.includes(command)) return undefined
   if (input.env.KAISAR_SINGLE_THREADED_GC === '0' || input.hasIpc) return undefined
-  const missing = DATA_PATH_NODE_FLAGS.filter(f => !input.execArgv.includes(f))
+  const given = new Set(input.execArgv.map(flagName))
+  const missing = DATA_PATH_NODE_FLAGS.filter(f => !given.has(flagName(f)))
   if (missing.length === 0) return undefined
   return [execPath, ...missing, ...input.execArgv, ...input.argv.slice(1)]
 }
