@@ -14,8 +14,8 @@
 // spliced user's node held 50–100 MiB of dead ciphertext between scavenges (process.memoryUsage()
 // .arrayBuffers, sampled), touched fresh memory for every message (4× the page faults of the
 // direct user) and ran its cipher and GC 2.4× and 3× slower for the same bytes (CPU profiles);
-// with 4 MiB its CPU per MiB fell from 2.7–3.7 to 1.5–1.9 and the spliced tunnel ran 1.3–1.5×
-// faster in every same-run round (bench/TUNNEL.md, stop 25).
+// with 4 MiB its CPU per MiB fell from 2.7–3.7 to 1.5–1.9 and the spliced tunnel ran 1.27–1.55×
+// faster in 6 of 6 same-run rounds (bench/TUNNEL.md, stop 25).
 //
 // How: the flag is startup-only. NODE_OPTIONS refuses it, and `v8.setFlagsFromString` at run
 // time aborts V8 at the first mark-compact ("Check failed: concurrent_marking_handle_ ...",
