@@ -1,6 +1,7 @@
 // Finding providers from any node (DESIGN §1.5): a DHT lookup under the most selective
 // capability key, each candidate's signed record fetched and verified, its claimed inventory
 // checked against the filter, joined with the live heartbeat table where this node keeps one.
+import { setTimeout as wait } from 'node:timers/promises'
 import { capabilityCid, type Capability } from '../../protocols/capabilities.js'
 import { RECORD_NAMESPACES } from '../../protocols/ids.js'
 import { ProviderRecord } from '../../protocols/records/provider-record.js'
@@ -42,6 +43,9 @@ export interface DiscoveredProvider {
   freeGpus?: number
 }
 
+/** The longest wait between two lookups that found nothing. */
+const MAX_RETRY_WAIT_MS = 1_000
+
 export class Discovery {
   constructor (private readonly c: { libp2p: KaisarLibp2p, records: SignedRecordStore, logger: Logger, providerTable?: ProviderTable }) {}
 
@@ -70,9 +74,13 @@ export class Discovery {
     const signal = AbortSignal.timeout(options.timeoutMs ?? 10_000)
     const key = Discovery.keyFor(filter)
     const peers = new Map<string, PeerId>()
-    // A lookup right after joining can come back empty while the routing table fills: ask again while time remains.
-    for (let attempt = 0; peers.size === 0 && !signal.aborted && attempt < 5; attempt++) {
-      if (attempt > 0) await new Promise(resolve => setTimeout(resolve, 250 * attempt))
+    // A lookup can come back empty while the routing table fills (right after joining) or when
+    // the closest peers' answers time out (a busy network): ask again while time remains, not a
+    // fixed number of times. Five tries used to end after ≈ 5 s of a 10 s budget, and an order
+    // then failed "no provider matches" in a region with dozens of providers (sim/README.md).
+    for (let attempt = 0; peers.size === 0 && !signal.aborted; attempt++) {
+      // Cut short when the budget runs out (the loop then ends).
+      if (attempt > 0) await wait(Math.min(250 * attempt, MAX_RETRY_WAIT_MS), undefined, { signal }).catch(() => {})
       try {
         for await (const p of this.c.libp2p.contentRouting.findProviders(capabilityCid(key), { signal })) {
           peers.set(p.id.toString(), p.id)
