@@ -29,7 +29,6 @@ export class ProviderTable implements Startable {
   private readonly missedBeforeOffline: number
   private readonly entries = new Map<string, Entry>()
   private readonly now: () => number
-  private timer?: NodeJS.Timeout
 
   constructor (components: { gossip: GossipService, metrics: NodeMetrics }, init: { missedBeforeOffline: number, now?: () => number }) {
     this.gossip = components.gossip
@@ -40,12 +39,11 @@ export class ProviderTable implements Startable {
 
   async start (): Promise<void> {
     this.gossip.register(heartbeatTopic, msg => { this.onHeartbeat(msg) })
-    this.timer = setInterval(() => { this.metrics.providersOnline.set(this.counts().online) }, 1000)
-    this.timer.unref()
+    this.metrics.providersOnlineSource = () => this.counts().online
   }
 
   async stop (): Promise<void> {
-    clearInterval(this.timer)
+    this.metrics.providersOnlineSource = undefined
   }
 
   onHeartbeat (msg: GossipMessage<Heartbeat>): void {
@@ -72,7 +70,7 @@ export class ProviderTable implements Startable {
     return entry != null && this.online(entry)
   }
 
-  /** How many providers are known and online, without building their statuses (a 1 s gauge reads it). */
+  /** How many providers are known and online, without building their statuses (the metrics scrape reads it). */
   counts (): { online: number, known: number } {
     let online = 0
     for (const entry of this.entries.values()) if (this.online(entry)) online++

@@ -1,5 +1,5 @@
 // The live provider table (node/services/provider-table.ts): what its three readers get. The
-// 1 s gauge and the node's status read `counts()`, a discovery reads `get()` for one provider,
+// metrics scrape and the node's status read `counts()`, a discovery reads `get()` for one provider,
 // the HTTP API `list()`; only the last two parse heartbeat addresses, and they agree with each
 // other and with the counts.
 import { NodeRole } from '../../protocols/gossip/codec.js'
@@ -51,6 +51,27 @@ test('counts, get and list agree: online, offline, unknown, and addresses ending
   const listed = table.list()
   assert.equal(listed, [earlyStatus, lateStatus])
   assert.is(listed.filter(p => p.online).length, table.counts().online)
+})
+
+test('kaisar_providers_online is counted when scraped, from the table the node started, and not after it stopped', async () => {
+  let now = 1_000_000
+  const metrics = new NodeMetrics()
+  const gossip = { register: () => {} } as unknown as GossipService
+  const table = new ProviderTable({ gossip, metrics }, { missedBeforeOffline: 3, now: () => now })
+  const gauge = async (): Promise<number | undefined> => (await metrics.providersOnline.get()).values[0]?.value
+  await table.start()
+  const a = peerIdFromPrivateKey(await generateKeyPair('Ed25519'))
+  const b = peerIdFromPrivateKey(await generateKeyPair('Ed25519'))
+  table.onHeartbeat(heartbeatFrom(a, now, []))
+  table.onHeartbeat(heartbeatFrom(b, now, []))
+  assert.is(await gauge(), 2, 'a scrape right after two heartbeats sees both, with no timer to wait for')
+  now += 4 * INTERVAL_MS
+  table.onHeartbeat(heartbeatFrom(b, now, []))
+  assert.is(await gauge(), 1)
+  assert.match(await metrics.registry.metrics(), /kaisar_providers_online 1\b/)
+  await table.stop()
+  table.onHeartbeat(heartbeatFrom(a, now, []))
+  assert.is(await gauge(), 1, 'a stopped table no longer feeds the gauge')
 })
 
 test.run()
