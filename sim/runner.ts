@@ -58,6 +58,8 @@ export interface SimOptions {
    * before stop 19), to measure what it buys.
    */
   inProcessLinks?: boolean
+  /** In-process links run Noise as TCP links do (default false: unencrypted, in-process-links.ts says why). */
+  linkNoise?: boolean
   logger?: Logger
   /** Progress lines (stderr in the CLI). */
   onProgress?: (line: string) => void
@@ -100,6 +102,8 @@ export interface SimReport {
   transport: 'memory' | 'tcp'
   /** TCP: whether links inside a process stayed in memory. */
   inProcessLinks: boolean
+  /** Those links' encryption: none, or Noise as between processes. */
+  linkEncryption: 'none' | 'noise'
   scheduleHash: string
   events: number
   /** Events played, by kind (a leave of a node already gone is not played). */
@@ -166,7 +170,8 @@ export async function runSim (opts: SimOptions): Promise<SimReport> {
   const localPlans = initial.filter(p => (shardOf.get(p.id) ?? 0) === 0)
   const specs = localPlans.map(specOf)
   const inProcessLinks = transport === 'tcp' && opts.inProcessLinks !== false
-  progress(`${schedule.scenario}: starting ${initial.length} nodes in ${shardCount} process${shardCount > 1 ? 'es' : ''} over ${transport}${inProcessLinks ? ' (in memory within a process)' : ''} (seed ${schedule.seed}, dilation ×${schedule.dilation}, epochs of ${schedule.epochMs} ms, heartbeats every ${schedule.heartbeatMs} ms, gossipsub heartbeat ${gossipHeartbeatMs} ms${opts.gossipMesh != null ? `, gossipsub mesh ${meshText(opts.gossipMesh)}` : ''}, Yamux keep-alive ${SIM_KEEP_ALIVE_MS / 1000} s)`)
+  const linkNoise = opts.linkNoise === true
+  progress(`${schedule.scenario}: starting ${initial.length} nodes in ${shardCount} process${shardCount > 1 ? 'es' : ''} over ${transport}${inProcessLinks ? ` (in memory within a process, ${linkNoise ? 'with Noise' : 'unencrypted'})` : ''} (seed ${schedule.seed}, dilation ×${schedule.dilation}, epochs of ${schedule.epochMs} ms, heartbeats every ${schedule.heartbeatMs} ms, gossipsub heartbeat ${gossipHeartbeatMs} ms${opts.gossipMesh != null ? `, gossipsub mesh ${meshText(opts.gossipMesh)}` : ''}, Yamux keep-alive ${SIM_KEEP_ALIVE_MS / 1000} s)`)
   const up = new Array<number>(shardCount).fill(0)
   const countUp = (shard: number, n: number): void => {
     const before = up.reduce((a, b) => a + b, 0)
@@ -187,7 +192,7 @@ export async function runSim (opts: SimOptions): Promise<SimReport> {
     cluster = await Cluster.start({
       nodes: specs.map(s => s.spec),
       transport,
-      ...(inProcessLinks ? { inProcessLinks: new InProcessLinks() } : {}),
+      ...(inProcessLinks ? { inProcessLinks: new InProcessLinks({ noise: linkNoise }) } : {}),
       heartbeatMs: schedule.heartbeatMs,
       memoryLatencyMs: opts.latencyMs,
       logger: opts.logger ?? pino({ level: 'silent' }),
@@ -197,7 +202,7 @@ export async function runSim (opts: SimOptions): Promise<SimReport> {
       // The shards start their nodes as soon as the ledger host is up, alongside this process's.
       onBootstrap: bootstrap => {
         remoteStart = Promise.all(shards.map(async (shard, i) => await shard.start({
-          plans: initial.filter(p => shardOf.get(p.id) === i + 1), popw, nodes: opts.nodes, epochMs: schedule.epochMs, heartbeatMs: schedule.heartbeatMs, gossipHeartbeatMs, gossipMesh: opts.gossipMesh, bootstrap, startRate, startConcurrency: 16, inProcessLinks
+          plans: initial.filter(p => shardOf.get(p.id) === i + 1), popw, nodes: opts.nodes, epochMs: schedule.epochMs, heartbeatMs: schedule.heartbeatMs, gossipHeartbeatMs, gossipMesh: opts.gossipMesh, bootstrap, startRate, startConcurrency: 16, inProcessLinks, linkNoise
         })))
         remoteStart.catch(() => {}) // awaited (and its failure thrown) once this cluster is up
       }
@@ -435,6 +440,7 @@ export async function runSim (opts: SimOptions): Promise<SimReport> {
       shards: shardCount,
       transport,
       inProcessLinks,
+      linkEncryption: linkNoise ? 'noise' : 'none',
       scheduleHash: scheduleHash(schedule),
       events: schedule.events.length,
       played,
@@ -577,6 +583,7 @@ export function summary (r: SimReport): Record<string, unknown> {
     shards: r.shards,
     transport: r.transport,
     in_process_links: r.inProcessLinks,
+    ...(r.inProcessLinks ? { link_encryption: r.linkEncryption } : {}),
     schedule_hash: r.scheduleHash,
     gossip_delivery: round(r.gossip.ratio, 5),
     gossip_p50_ms: round(r.gossip.p50Ms, 1),

@@ -61,6 +61,8 @@ export interface ShardStart {
   startConcurrency: number
   /** Links between this shard's own nodes in memory (in-process-links.ts) rather than over kernel TCP. */
   inProcessLinks: boolean
+  /** Those links run Noise (default: unencrypted). */
+  linkNoise?: boolean
 }
 
 const nodePlan: z.ZodType<NodePlan> = z.object({
@@ -86,7 +88,8 @@ const request = z.discriminatedUnion('op', [
       bootstrap: z.array(z.string()).min(1),
       startRate: z.number().min(0),
       startConcurrency: z.number().int().positive(),
-      inProcessLinks: z.boolean()
+      inProcessLinks: z.boolean(),
+      linkNoise: z.boolean().optional()
     })
   }),
   z.object({ op: z.literal('unadvertised') }),
@@ -286,7 +289,7 @@ export function runShardWorker (index: string): void {
         cluster = await Cluster.start({
           nodes: made.map(m => m.spec),
           transport: 'tcp',
-          ...(s.inProcessLinks ? { inProcessLinks: new InProcessLinks() } : {}),
+          ...(s.inProcessLinks ? { inProcessLinks: new InProcessLinks({ noise: s.linkNoise === true }) } : {}),
           bootstrap: s.bootstrap,
           heartbeatMs: s.heartbeatMs,
           logger,

@@ -16,6 +16,13 @@
 // loop (setImmediate), several writes in one delivery, as a socket's reads coalesce them; there
 // is no flow control, as on @libp2p/memory. Unlike TCP's sockets these links have no idle
 // timeout: Yamux's keep-alive (and the connection monitor, where it runs) close dead links.
+//
+// Unencrypted by default (libp2p's `skipEncryption`, with each end's peer id taken from the
+// registry): both ends are nodes of this process, so Noise there proves nothing a real network
+// would need, while it cost a quarter of a 500-node simulator worker's busy time (@libp2p/noise
+// 9.8 % inclusive of its samples, 64 % of them idle; sim/README.md, stop 25). A dial whose address
+// names another peer than the one listening there fails, as Noise's handshake would make it.
+// `new InProcessLinks({ noise: true })` keeps Noise on them (the simulator's --link-noise).
 import { StreamResetError, serviceCapabilities, transportSymbol } from '@libp2p/interface'
 import { tcp, type TCPOptions } from '@libp2p/tcp'
 import { AbstractMultiaddrConnection, type AbstractMultiaddrConnectionInit, type SendResult } from '@libp2p/utils'
@@ -24,26 +31,35 @@ import { TypedEventEmitter } from 'main-event'
 import { Uint8ArrayList } from 'uint8arraylist'
 import type {
   AbortOptions, ComponentLogger, Connection, CreateListenerOptions, DialTransportOptions, Listener, ListenerEvents,
-  MultiaddrConnection, Transport, Upgrader
+  MultiaddrConnection, PeerId, Transport, Upgrader
 } from '@libp2p/interface'
 
-/** Accepts one inbound connection (the listener's upgrade). */
-type Accept = (maConn: MultiaddrConnection) => void
+/** Accepts one inbound connection (the listener's upgrade) from the node `dialer`. */
+type Accept = (maConn: MultiaddrConnection, dialer: PeerId) => void
+
+/** A listening node of this process: how to hand it a link, and who it is. */
+interface Listening { accept: Accept, peer: PeerId }
 
 /**
  * The TCP addresses this process's nodes listen on, each with its listener. One registry per
  * process; every node of the process is given the same one.
  */
 export class InProcessLinks {
-  private readonly listeners = new Map<string, Accept>()
+  private readonly listeners = new Map<string, Listening>()
   /** Source ports for the inbound side's remote address, as a kernel's ephemeral ports would be. */
   private nextPort = 32768
   /** Links opened in memory (the simulator reports it). */
   opened = 0
+  /** Whether the links run Noise as TCP connections do (default: no encryption, see above). */
+  readonly noise: boolean
 
-  register (address: string, accept: Accept): void { this.listeners.set(address, accept) }
+  constructor (init: { noise?: boolean } = {}) {
+    this.noise = init.noise === true
+  }
+
+  register (address: string, accept: Accept, peer: PeerId): void { this.listeners.set(address, { accept, peer }) }
   unregister (address: string): void { this.listeners.delete(address) }
-  lookup (address: string): Accept | undefined { return this.listeners.get(address) }
+  lookup (address: string): Listening | undefined { return this.listeners.get(address) }
 
   /** The dialled address's host with the next ephemeral-like port: where an inbound link seems to come from. */
   sourceAddress (dialled: Multiaddr): Multiaddr {
@@ -149,7 +165,7 @@ class InProcessTcpListener extends TypedEventEmitter<ListenerEvents> implements 
   private readonly registered: string[] = []
   private readonly shutdown = new AbortController()
 
-  constructor (private readonly tcpListener: Listener, private readonly links: InProcessLinks, private readonly upgrader: Upgrader) {
+  constructor (private readonly tcpListener: Listener, private readonly links: InProcessLinks, private readonly upgrader: Upgrader, private readonly self: PeerId) {
     super()
     for (const type of ['listening', 'error', 'close'] as const) {
       tcpListener.addEventListener(type, (evt) => { this.safeDispatchEvent(type, { detail: (evt as CustomEvent).detail }) })
@@ -161,9 +177,13 @@ class InProcessTcpListener extends TypedEventEmitter<ListenerEvents> implements 
     for (const addr of this.tcpListener.getAddrs()) {
       const key = tcpAddressKey(addr)
       if (key == null) continue
-      this.links.register(key, (maConn) => {
-        this.upgrader.upgradeInbound(maConn, { signal: this.shutdown.signal }).catch((err: Error) => { maConn.abort(err) })
-      })
+      this.links.register(key, (maConn, dialer) => {
+        const signal = this.shutdown.signal
+        const upgrade = this.links.noise
+          ? this.upgrader.upgradeInbound(maConn, { signal })
+          : this.upgrader.upgradeInbound(maConn, { signal, skipEncryption: true, remotePeer: dialer })
+        upgrade.catch((err: Error) => { maConn.abort(err) })
+      }, this.self)
       this.registered.push(key)
     }
   }
@@ -179,7 +199,8 @@ class InProcessTcpListener extends TypedEventEmitter<ListenerEvents> implements 
   }
 }
 
-type TcpComponents = Parameters<ReturnType<typeof tcp>>[0]
+/** What libp2p gives every transport; @libp2p/tcp's own type leaves out the node's peer id, which a link needs. */
+type TcpComponents = Parameters<ReturnType<typeof tcp>>[0] & { peerId: PeerId }
 
 class InProcessTcp implements Transport {
   readonly [transportSymbol] = true
@@ -193,14 +214,20 @@ class InProcessTcp implements Transport {
 
   async dial (ma: Multiaddr, options: DialTransportOptions): Promise<Connection> {
     const key = tcpAddressKey(ma)
-    const accept = key != null ? this.links.lookup(key) : undefined
-    if (accept == null) return await this.tcpTransport.dial(ma, options)
+    const listening = key != null ? this.links.lookup(key) : undefined
+    if (listening == null) return await this.tcpTransport.dial(ma, options)
     options.signal.throwIfAborted()
+    const named = ma.getComponents().findLast(c => c.name === 'p2p')?.value
+    if (!this.links.noise && named != null && named !== listening.peer.toString()) {
+      throw new Error(`in-process link to ${key ?? ''}: ${listening.peer.toString()} listens there, not ${named}`)
+    }
     const [outbound, inbound] = linkPair(ma, this.links.sourceAddress(ma), this.components.logger)
     this.links.opened++
-    accept(inbound)
+    listening.accept(inbound, this.components.peerId)
     try {
-      return await options.upgrader.upgradeOutbound(outbound, options)
+      return this.links.noise
+        ? await options.upgrader.upgradeOutbound(outbound, options)
+        : await options.upgrader.upgradeOutbound(outbound, { ...options, skipEncryption: true, remotePeer: listening.peer })
     } catch (err) {
       outbound.abort(err as Error)
       throw err
@@ -208,7 +235,7 @@ class InProcessTcp implements Transport {
   }
 
   createListener (options: CreateListenerOptions): Listener {
-    return new InProcessTcpListener(this.tcpTransport.createListener(options), this.links, options.upgrader)
+    return new InProcessTcpListener(this.tcpTransport.createListener(options), this.links, options.upgrader, this.components.peerId)
   }
 }
 

@@ -1,5 +1,6 @@
 // In-process links (node/network/in-process-links.ts): nodes of one process that share a
-// registry connect in memory under their TCP addresses, upgraded as over TCP; a node outside
+// registry connect in memory under their TCP addresses, unencrypted (or with Noise when asked),
+// Yamux as over TCP; a node outside
 // the registry still reaches them over TCP; closes and resets reach the other end; a stopped
 // node's address is no longer served in memory.
 import crypto from 'node:crypto'
@@ -27,9 +28,9 @@ test('tcpAddressKey: host and port of a TCP address, nothing for another kind', 
   assert.is(tcpAddressKey(multiaddr('/memory/x')), undefined)
 })
 
-test('nodes sharing a registry connect in memory, under Noise, and every size crosses both ways', async () => {
+test('nodes sharing a registry connect in memory, under Noise (noise: true), and every size crosses both ways', async () => {
   const nodes: KaisarLibp2p[] = []
-  const links = new InProcessLinks()
+  const links = new InProcessLinks({ noise: true })
   try {
     const listener = await echoListener(nodes, links)
     const addr = listener.getMultiaddrs()[0] as Multiaddr
@@ -52,6 +53,37 @@ test('nodes sharing a registry connect in memory, under Noise, and every size cr
     const data = crypto.randomBytes(200_000)
     assert.ok(Buffer.compare(Buffer.from(await echo(second, addr, data)), data) === 0)
     assert.is(links.opened, 2)
+  } finally {
+    await Promise.all(nodes.map(async n => { await n.stop() }))
+  }
+})
+
+test('unencrypted by default: each end knows the other by the registry, bytes and identify cross, a wrong peer id is refused', async () => {
+  const nodes: KaisarLibp2p[] = []
+  const links = new InProcessLinks()
+  try {
+    const listener = await echoListener(nodes, links)
+    const addr = listener.getMultiaddrs()[0] as Multiaddr
+    const dialler = await startTestNode(nodes, { listen: [], ...tcp, inProcessLinks: links })
+    const conn = await dialler.dial(addr)
+    assert.is(conn.encryption, 'native', 'no encrypter negotiated')
+    assert.ok(conn.remotePeer.equals(listener.peerId))
+    const inbound = await waitFor('the listener sees the link, from the dialler', () => listener.getConnections(dialler.peerId)[0])
+    assert.is(inbound.encryption, 'native')
+    for (const size of [1, 900, 3 * 1024 * 1024]) {
+      const data = crypto.randomBytes(size)
+      assert.ok(Buffer.compare(Buffer.from(await echo(dialler, addr, data)), data) === 0, `${size} bytes changed`)
+    }
+    // Identify ran over the link: the dialler learnt the listener's protocols and signed addresses.
+    await waitFor('identify', async () => (await dialler.peerStore.get(listener.peerId)).protocols.length > 0 ? true : undefined)
+    // An address naming another peer than the one listening there is refused, as Noise would refuse it.
+    const stranger = await startTestNode(nodes, { listen: [], ...tcp, inProcessLinks: new InProcessLinks() })
+    const wrong = multiaddr(`${addr.decapsulateCode(421).toString()}/p2p/${stranger.peerId.toString()}`)
+    const third = await startTestNode(nodes, { listen: [], ...tcp, inProcessLinks: links })
+    await third.dial(wrong).then(() => { assert.unreachable('dialled a peer id that does not listen there') }, (err: Error) => {
+      assert.match(err.message + String((err as Error & { errors?: Error[] }).errors?.map(e => e.message)), /listens there/)
+    })
+    assert.is(third.getConnections(listener.peerId).length, 0)
   } finally {
     await Promise.all(nodes.map(async n => { await n.stop() }))
   }
