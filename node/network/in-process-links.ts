@@ -19,8 +19,9 @@
 //
 // Unencrypted by default (libp2p's `skipEncryption`, with each end's peer id taken from the
 // registry): both ends are nodes of this process, so Noise there proves nothing a real network
-// would need, while it cost a quarter of a 500-node simulator worker's busy time (@libp2p/noise
-// 9.8 % inclusive of its samples, 64 % of them idle; sim/README.md, stop 25). A dial whose address
+// would need, while Noise on all of a worker's links was a quarter of a 500-node simulator
+// worker's busy time (@libp2p/noise 9.8 % inclusive of its samples, 64 % of them idle;
+// sim/README.md, stop 25). Links to other processes keep it. A dial whose address
 // names another peer than the one listening there fails, as Noise's handshake would make it.
 // `new InProcessLinks({ noise: true })` keeps Noise on them (the simulator's --link-noise).
 import { StreamResetError, serviceCapabilities, transportSymbol } from '@libp2p/interface'
