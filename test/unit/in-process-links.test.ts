@@ -21,6 +21,21 @@ async function echoListener (nodes: KaisarLibp2p[], links: InProcessLinks): Prom
   return node
 }
 
+/** An echo listener and a dialler sharing `links`, and the listener's address. */
+async function echoPair (nodes: KaisarLibp2p[], links: InProcessLinks): Promise<{ listener: KaisarLibp2p, addr: Multiaddr, dialler: KaisarLibp2p }> {
+  const listener = await echoListener(nodes, links)
+  const addr = listener.getMultiaddrs()[0] as Multiaddr
+  return { listener, addr, dialler: await startTestNode(nodes, { listen: [], ...tcp, inProcessLinks: links }) }
+}
+
+/** One byte, a small message and 3 MiB echo back unchanged from `addr`. */
+async function echoesEverySize (dialler: KaisarLibp2p, addr: Multiaddr): Promise<void> {
+  for (const size of [1, 900, 3 * 1024 * 1024]) {
+    const data = crypto.randomBytes(size)
+    assert.ok(Buffer.compare(Buffer.from(await echo(dialler, addr, data)), data) === 0, `${size} bytes changed`)
+  }
+}
+
 test('tcpAddressKey: host and port of a TCP address, nothing for another kind', () => {
   assert.is(tcpAddressKey(multiaddr('/ip4/127.0.0.1/tcp/4001/p2p/12D3KooWHFrmLWTTDD4NodngSNi8RZ2cqQWeuaHvdsKoK5dxR6gR')), '127.0.0.1:4001')
   assert.is(tcpAddressKey(multiaddr('/ip6/::1/tcp/4001')), '::1:4001')
@@ -43,10 +58,7 @@ test('nodes sharing a registry connect in memory, under Noise (noise: true), and
     const inbound = await waitFor('the listener sees the link', () => listener.getConnections(dialler.peerId)[0])
     const port = Number(inbound.remoteAddr.getComponents()[1]?.value)
     assert.ok(port >= 32768 && port <= 60999, `an ephemeral-like source port, got ${inbound.remoteAddr.toString()}`)
-    for (const size of [1, 900, 3 * 1024 * 1024]) {
-      const data = crypto.randomBytes(size)
-      assert.ok(Buffer.compare(Buffer.from(await echo(dialler, addr, data)), data) === 0, `${size} bytes changed`)
-    }
+    await echoesEverySize(dialler, addr)
     // A second dialler on the same listener (the case @libp2p/memory gets wrong: its stream
     // never saw the listener's close).
     const second = await startTestNode(nodes, { listen: [], ...tcp, inProcessLinks: links })
@@ -62,18 +74,13 @@ test('unencrypted by default: each end knows the other by the registry, bytes an
   const nodes: KaisarLibp2p[] = []
   const links = new InProcessLinks()
   try {
-    const listener = await echoListener(nodes, links)
-    const addr = listener.getMultiaddrs()[0] as Multiaddr
-    const dialler = await startTestNode(nodes, { listen: [], ...tcp, inProcessLinks: links })
+    const { listener, addr, dialler } = await echoPair(nodes, links)
     const conn = await dialler.dial(addr)
     assert.is(conn.encryption, 'native', 'no encrypter negotiated')
     assert.ok(conn.remotePeer.equals(listener.peerId))
     const inbound = await waitFor('the listener sees the link, from the dialler', () => listener.getConnections(dialler.peerId)[0])
     assert.is(inbound.encryption, 'native')
-    for (const size of [1, 900, 3 * 1024 * 1024]) {
-      const data = crypto.randomBytes(size)
-      assert.ok(Buffer.compare(Buffer.from(await echo(dialler, addr, data)), data) === 0, `${size} bytes changed`)
-    }
+    await echoesEverySize(dialler, addr)
     // Identify ran over the link: the dialler learnt the listener's protocols and signed addresses.
     await waitFor('identify', async () => (await dialler.peerStore.get(listener.peerId)).protocols.length > 0 ? true : undefined)
     // An address naming another peer than the one listening there is refused, as Noise would refuse it.
@@ -127,9 +134,7 @@ test('a stopped node\'s address leaves the registry, and its open links close', 
   const nodes: KaisarLibp2p[] = []
   const links = new InProcessLinks()
   try {
-    const listener = await echoListener(nodes, links)
-    const addr = listener.getMultiaddrs()[0] as Multiaddr
-    const dialler = await startTestNode(nodes, { listen: [], ...tcp, inProcessLinks: links })
+    const { listener, addr, dialler } = await echoPair(nodes, links)
     await dialler.dial(addr)
     await listener.stop()
     assert.is(links.lookup(tcpAddressKey(addr) as string), undefined)
