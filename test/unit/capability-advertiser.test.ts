@@ -72,7 +72,7 @@ test('a provide that a peer took is done, and the advertiser does not repeat it'
 test('provided again each time the routing table has doubled (and grown by at least 10), not for smaller growth', async () => {
   const attempts: Attempt[] = []
   const table = { size: 5 }
-  const advertiser = new CapabilityAdvertiser({ libp2p: fakeLibp2p(30, attempts, table), logger: pino({ level: 'silent' }) }, () => REGION, { provideTimeoutMs: 1_000, retryMs: 10, growthCheckMs: 10 })
+  const advertiser = new CapabilityAdvertiser({ libp2p: fakeLibp2p(1, attempts, table), logger: pino({ level: 'silent' }) }, () => REGION, { provideTimeoutMs: 1_000, retryMs: 10, growthCheckMs: 10 })
   await advertiser.start()
   const settle = async (): Promise<void> => { await new Promise(resolve => setTimeout(resolve, 80)) }
   try {
@@ -85,8 +85,6 @@ test('provided again each time the routing table has doubled (and grown by at le
     await until(() => attempts.length === 2, 1_000)
     assert.is(attempts.length, 2, 'not provided again after the table went from 5 to 20')
     assert.is(advertiser.reprovides, 1)
-    assert.is(advertiser.outstanding, 0, 'a capability being provided again still counts as advertised')
-    await until(() => attempts[1]?.held === true, 1_000)
     table.size = 39 // measured from 20 now: short of 40
     await settle()
     assert.is(attempts.length, 2)

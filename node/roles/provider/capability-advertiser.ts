@@ -41,8 +41,6 @@ export class CapabilityAdvertiser implements Startable {
   private timer?: NodeJS.Timeout
   private running = false
   private readonly done = new Set<string>()
-  /** Provided once, to be provided again because the DHT has grown since. */
-  private readonly stale = new Set<string>()
   /** Consecutive rounds that left something unprovided: the retry backs off (2 s … 16 s) and the time limit grows. */
   private failedRounds = 0
   private readonly provideTimeoutMs: number
@@ -50,7 +48,7 @@ export class CapabilityAdvertiser implements Startable {
   private readonly growthCheckMs: number
   /** The routing table's size when everything was last provided. */
   private providedAtTableSize = 0
-  /** Times everything was provided again because the DHT had grown (read by tests). */
+  /** Times everything was provided again because the DHT had grown (metrics, tests). */
   reprovides = 0
 
   constructor (private readonly c: { libp2p: KaisarLibp2p, logger: Logger }, private readonly capabilities: () => Capability[], init: CapabilityAdvertiserInit = {}) {
@@ -69,7 +67,7 @@ export class CapabilityAdvertiser implements Startable {
     clearTimeout(this.timer)
   }
 
-  /** Capabilities never provided yet (e.g. after the first attempt found no DHT peers); a re-provide does not count. */
+  /** Capabilities not yet provided (e.g. after the first attempt found no DHT peers). */
   get outstanding (): number {
     return this.capabilities().filter(c => !this.done.has(capabilityName(c))).length
   }
@@ -89,7 +87,7 @@ export class CapabilityAdvertiser implements Startable {
       if (size >= 2 * this.providedAtTableSize && size >= this.providedAtTableSize + MIN_TABLE_GROWTH) {
         this.c.logger.debug({ was: this.providedAtTableSize, now: size }, 'the DHT has doubled since the last provide: providing again')
         this.reprovides++
-        for (const name of this.done) this.stale.add(name)
+        this.done.clear()
         void this.provideAll()
         return
       }
@@ -107,13 +105,9 @@ export class CapabilityAdvertiser implements Startable {
     // on a saturated network (1,000 simulated nodes on two cores) a walk took longer than 30 s
     // every time, and two providers never got into the DHT.
     const timeoutMs = this.provideTimeoutMs * 2 ** Math.min(this.failedRounds, MAX_TIMEOUT_DOUBLINGS)
-    const capabilities = this.capabilities()
-    // A capability the provider no longer has is not provided again.
-    const current = new Set(capabilities.map(capabilityName))
-    for (const name of this.stale) if (!current.has(name)) this.stale.delete(name)
-    for (const cap of capabilities) {
+    for (const cap of this.capabilities()) {
       const name = capabilityName(cap)
-      if ((this.done.has(name) && !this.stale.has(name)) || !this.running) continue
+      if (this.done.has(name) || !this.running) continue
       try {
         // Done only when some other peer holds the provider record: a provide that reached
         // nobody (right after start) would leave the provider unfindable until the reprovide.
@@ -123,7 +117,6 @@ export class CapabilityAdvertiser implements Startable {
         }
         if (held === 0) throw new Error('no peer took the provider record yet')
         this.done.add(name)
-        this.stale.delete(name)
         this.c.logger.debug({ capability: name }, 'provided')
       } catch (err) {
         // The first failures are expected (a DHT still filling at start); a provider that stays
@@ -132,7 +125,7 @@ export class CapabilityAdvertiser implements Startable {
         this.c.logger[level]({ capability: name, err: (err as Error).message, failedRounds: this.failedRounds, timeoutMs }, 'provide failed, will retry')
       }
     }
-    if (this.outstanding === 0 && this.stale.size === 0) { this.failedRounds = 0; this.watchGrowth(); return }
+    if (this.outstanding === 0) { this.failedRounds = 0; this.watchGrowth(); return }
     // Back off with jitter: when the DHT is slow (a busy network, or every provider of a
     // restarted fleet announcing at once), retrying every 2 s only adds to what makes it slow.
     this.schedule(jitteredBackoff(++this.failedRounds, this.retryMs, 8 * this.retryMs))
