@@ -1,7 +1,6 @@
 // The provider's capability advertiser (node/roles/provider/capability-advertiser.ts) against a
-// fake DHT: a provide counts only once a peer took the record, a provide that keeps running
-// out of time gets more of it each round instead of the same limit again, and everything is
-// provided again once the routing table has doubled.
+// fake DHT: a provide counts only once a peer took the record, and a provide that keeps running
+// out of time gets more of it each round instead of the same limit again.
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { multiaddr } from '@multiformats/multiaddr'
@@ -15,7 +14,7 @@ const REGION: Capability[] = [{ kind: 'region', value: 'eu' }]
 interface Attempt { at: number, timedOut: boolean, held: boolean }
 
 /** A DHT whose walk takes `walkMs`, then one peer takes the record; each call's fate is recorded. */
-function fakeLibp2p (walkMs: number, attempts: Attempt[], routingTable?: { size: number }): KaisarLibp2p {
+function fakeLibp2p (walkMs: number, attempts: Attempt[]): KaisarLibp2p {
   const t0 = Date.now()
   const provide = async function * (_key: unknown, options: { signal: AbortSignal }): AsyncGenerator<{ name: string, messageName?: string }> {
     const attempt: Attempt = { at: Date.now() - t0, timedOut: false, held: false }
@@ -29,7 +28,7 @@ function fakeLibp2p (walkMs: number, attempts: Attempt[], routingTable?: { size:
   }
   return {
     getMultiaddrs: () => [multiaddr('/ip4/127.0.0.1/tcp/4001')],
-    services: { dht: { provide, routingTable } }
+    services: { dht: { provide } }
   } as unknown as KaisarLibp2p
 }
 
@@ -63,36 +62,7 @@ test('a provide that a peer took is done, and the advertiser does not repeat it'
     assert.is(advertiser.outstanding, 0)
     assert.is(attempts.length, 1)
     await new Promise(resolve => setTimeout(resolve, 100))
-    assert.is(attempts.length, 1, 'a provided capability is not provided again while the DHT does not grow')
-  } finally {
-    await advertiser.stop()
-  }
-})
-
-test('provided again each time the routing table has doubled (and grown by at least 10), not for smaller growth', async () => {
-  const attempts: Attempt[] = []
-  const table = { size: 5 }
-  const advertiser = new CapabilityAdvertiser({ libp2p: fakeLibp2p(1, attempts, table), logger: pino({ level: 'silent' }) }, () => REGION, { provideTimeoutMs: 1_000, retryMs: 10, growthCheckMs: 10 })
-  await advertiser.start()
-  const settle = async (): Promise<void> => { await new Promise(resolve => setTimeout(resolve, 80)) }
-  try {
-    await until(() => advertiser.outstanding === 0, 3_000)
-    assert.is(attempts.length, 1)
-    table.size = 10 // doubled, but only 5 more peers
-    await settle()
-    assert.is(attempts.length, 1, 'a growth of 5 peers is not worth a walk')
-    table.size = 20 // ≥ 2 × 5 and ≥ 5 + 10
-    await until(() => attempts.length === 2, 1_000)
-    assert.is(attempts.length, 2, 'not provided again after the table went from 5 to 20')
-    assert.is(advertiser.reprovides, 1)
-    table.size = 39 // measured from 20 now: short of 40
-    await settle()
-    assert.is(attempts.length, 2)
-    table.size = 40
-    await until(() => attempts.length === 3, 1_000)
-    assert.is(attempts.length, 3)
-    await settle()
-    assert.is(attempts.length, 3, 'a table that stopped growing brings no more provides')
+    assert.is(attempts.length, 1, 'a provided capability is not provided again by the advertiser (kad-dht re-provides it)')
   } finally {
     await advertiser.stop()
   }

@@ -1,14 +1,5 @@
 // Provides this provider under its capability keys in the DHT (protocols/capabilities.ts),
-// retrying until the DHT has peers to hold the provider records, and again each time the DHT it
-// knows has doubled since (kad-dht itself re-provides only after 24 h).
-//
-// Why the doubling: a provide puts the record on the k peers closest to the key *among those the
-// walk could find then*. A provider that joined a young network put it on early peers; once the
-// network grew, lookups walk to the new closest peers, which never got it, and the provider is
-// unfindable under that key (the simulator's 300-node runs: an order for region BR failed "no
-// provider matches" in several runs, all lookups coming back empty for its whole 10 s). The
-// routing table's size stands in for the network's: a provider re-provides at most log2(N) times
-// while a network of N grows, and never in a network that has stopped growing.
+// retrying until the DHT has peers to hold the provider records; kad-dht re-provides them.
 import { capabilityCid, capabilityName, type Capability } from '../../../protocols/capabilities.js'
 import { jitteredBackoff } from '../../runtime/backoff.js'
 import type { Logger } from '../../log.js'
@@ -19,22 +10,12 @@ import type { Startable } from '@libp2p/interface'
 const STILL_FAILING_ROUNDS = 4
 /** A provide's time limit doubles per failed round, up to 2^3 times the first (30 s → 240 s). */
 const MAX_TIMEOUT_DOUBLINGS = 3
-/** Growth of the routing table, besides doubling, before a re-provide: a few peers more is noise. */
-const MIN_TABLE_GROWTH = 10
 
 export interface CapabilityAdvertiserInit {
   /** The first round's time limit for one provide (the DHT walk plus the ADD_PROVIDER messages). */
   provideTimeoutMs?: number
   /** The first retry's delay; later ones back off to 8 times this. */
   retryMs?: number
-  /** How often the routing table's growth is checked once everything is provided (default 60 s). */
-  growthCheckMs?: number
-}
-
-/** The size of kad-dht's routing table (not in its public interface); undefined where it cannot be read. */
-function routingTableSize (libp2p: KaisarLibp2p): number | undefined {
-  const size = (libp2p.services.dht as unknown as { routingTable?: { size?: unknown } }).routingTable?.size
-  return typeof size === 'number' ? size : undefined
 }
 
 export class CapabilityAdvertiser implements Startable {
@@ -45,16 +26,10 @@ export class CapabilityAdvertiser implements Startable {
   private failedRounds = 0
   private readonly provideTimeoutMs: number
   private readonly retryMs: number
-  private readonly growthCheckMs: number
-  /** The routing table's size when everything was last provided. */
-  private providedAtTableSize = 0
-  /** Times everything was provided again because the DHT had grown (metrics, tests). */
-  reprovides = 0
 
   constructor (private readonly c: { libp2p: KaisarLibp2p, logger: Logger }, private readonly capabilities: () => Capability[], init: CapabilityAdvertiserInit = {}) {
     this.provideTimeoutMs = init.provideTimeoutMs ?? 30_000
     this.retryMs = init.retryMs ?? 2_000
-    this.growthCheckMs = init.growthCheckMs ?? 60_000
   }
 
   async start (): Promise<void> {
@@ -72,28 +47,10 @@ export class CapabilityAdvertiser implements Startable {
     return this.capabilities().filter(c => !this.done.has(capabilityName(c))).length
   }
 
-  private schedule (ms: number, run: () => void = () => { void this.provideAll() }): void {
+  private schedule (ms: number): void {
     if (!this.running) return
-    this.timer = setTimeout(run, ms)
+    this.timer = setTimeout(() => { void this.provideAll() }, ms)
     this.timer.unref()
-  }
-
-  /** Everything provided: re-provide once the routing table has doubled since. */
-  private watchGrowth (): void {
-    this.providedAtTableSize = routingTableSize(this.c.libp2p) ?? 0
-    const check = (): void => {
-      const size = routingTableSize(this.c.libp2p)
-      if (size == null) return // no table to watch: kad-dht's own re-provide is all there is
-      if (size >= 2 * this.providedAtTableSize && size >= this.providedAtTableSize + MIN_TABLE_GROWTH) {
-        this.c.logger.debug({ was: this.providedAtTableSize, now: size }, 'the DHT has doubled since the last provide: providing again')
-        this.reprovides++
-        this.done.clear()
-        void this.provideAll()
-        return
-      }
-      this.schedule(this.growthCheckMs, check)
-    }
-    this.schedule(this.growthCheckMs, check)
   }
 
   private async provideAll (): Promise<void> {
@@ -125,7 +82,7 @@ export class CapabilityAdvertiser implements Startable {
         this.c.logger[level]({ capability: name, err: (err as Error).message, failedRounds: this.failedRounds, timeoutMs }, 'provide failed, will retry')
       }
     }
-    if (this.outstanding === 0) { this.failedRounds = 0; this.watchGrowth(); return }
+    if (this.outstanding === 0) { this.failedRounds = 0; return }
     // Back off with jitter: when the DHT is slow (a busy network, or every provider of a
     // restarted fleet announcing at once), retrying every 2 s only adds to what makes it slow.
     this.schedule(jitteredBackoff(++this.failedRounds, this.retryMs, 8 * this.retryMs))
