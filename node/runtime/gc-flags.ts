@@ -8,7 +8,7 @@
 // (bench/TUNNEL.md, "GC on the event loop", 2026-11-22). The gateway alone gains nothing; the
 // two ends do. RTT p50/p99 showed no consistent change.
 //
-// And a young generation of at most 4 MiB a semi-space (V8's default here grows to 16): every
+// And a young generation of at most 4 MiB a semi-space (V8 lets it grow to 16 on 64-bit): every
 // Noise message is a fresh 64 KiB ArrayBuffer from node:crypto, whose small JS wrapper lives in
 // the young generation, so its memory is freed only at the next scavenge. With the default, the
 // spliced user's node held 50–100 MiB of dead ciphertext between scavenges (process.memoryUsage()
