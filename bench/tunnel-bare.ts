@@ -11,6 +11,8 @@
 // Prints {"port"} on stdout when ready; exits when stdin closes.
 import crypto from 'node:crypto'
 import net from 'node:net'
+import { flagValue } from './args.js'
+import { parseHostPort } from '../node/config/schema.js'
 import { spliceCopy } from '../node/roles/gateway/splice-copy.js'
 import { TUNNEL_SOCKET_OPTIONS } from '../node/network/tunnel-pipe.js'
 
@@ -132,18 +134,11 @@ export function joinEnd (accepted: net.Socket, onward: net.Socket, plain: 'accep
   open(cipherSide, plainSide)
 }
 
-function parseHostPort (value: string | undefined): { host: string, port: number } {
-  const m = /^([^:]+):(\d+)$/.exec(value ?? '')
-  if (m == null) throw new Error(`--next HOST:PORT expected, got ${String(value)}`)
-  return { host: m[1] as string, port: Number(m[2]) }
-}
-
 if (process.argv[1]?.endsWith('tunnel-bare.js') === true) {
   const [role, ...rest] = process.argv.slice(2)
-  const arg = (name: string): string | undefined => { const i = rest.indexOf(name); return i >= 0 ? rest[i + 1] : undefined }
-  const next = parseHostPort(arg('--next'))
-  const plain = arg('--plain')
-  if (role !== 'copy' && !(role === 'end' && (plain === 'accepted' || plain === 'next'))) {
+  const next = parseHostPort(flagValue(rest, '--next') ?? '')
+  const plain = flagValue(rest, '--plain')
+  if (next == null || (role !== 'copy' && !(role === 'end' && (plain === 'accepted' || plain === 'next')))) {
     throw new Error('usage: tunnel-bare.js end --plain accepted|next --next HOST:PORT | copy --next HOST:PORT')
   }
   const server = net.createServer(TUNNEL_SOCKET_OPTIONS, accepted => {

@@ -20,6 +20,7 @@ import { DEFAULT_TUNING, loadSodiumCrypto, STOCK_TUNING, type StreamTuning } fro
 import { DEFAULT_COALESCE_BYTES, pipeSocketStream, TUNNEL_SOCKET_OPTIONS, type PipeOptions } from '../node/network/tunnel-pipe.js'
 import { PROTOCOLS } from '../protocols/ids.js'
 import { benchNode } from './lib.js'
+import { flagValue } from './args.js'
 import type { KaisarLibp2p } from '../node/network/libp2p.js'
 import type { Connection } from '@libp2p/interface'
 
@@ -63,11 +64,6 @@ export async function parseTuning (spec: string, sodiumPath?: string): Promise<{
     tuning = { ...tuning, ...k }
   }
   return { tuning, pipe }
-}
-
-function opt (args: string[], name: string): string | undefined {
-  const i = args.indexOf(name)
-  return i >= 0 ? args[i + 1] : undefined
 }
 
 async function provider (node: KaisarLibp2p, target: { host: string, port: number }, pipe: PipeOptions): Promise<void> {
@@ -114,20 +110,20 @@ async function waitForCircuitAddress (node: KaisarLibp2p, timeoutMs: number): Pr
 if (process.argv[1]?.endsWith('tunnel-node.js') === true) {
   const args = process.argv.slice(2)
   const role = args[0]
-  const { tuning, pipe } = await parseTuning(opt(args, '--tuning') ?? 'tuned', opt(args, '--sodium-path'))
-  const relay = opt(args, '--relay')
+  const { tuning, pipe } = await parseTuning(flagValue(args, '--tuning') ?? 'tuned', flagValue(args, '--sodium-path'))
+  const relay = flagValue(args, '--relay')
   const listen = ['/ip4/127.0.0.1/tcp/0', ...(relay != null ? [`${relay}/p2p-circuit`] : [])]
   const node = await benchNode({ listen, tuning, relayServer: role === 'gateway', relayUnlimited: role === 'gateway' })
   let ready: Record<string, unknown>
   if (role === 'provider') {
     if (relay != null) await node.services.splice?.acceptOffers(peer => relay.endsWith(`/p2p/${peer.toString()}`), pino({ level: 'silent' }))
-    const [host, port] = (opt(args, '--target') ?? '').split(':')
+    const [host, port] = (flagValue(args, '--target') ?? '').split(':')
     if (host == null || port == null || port === '') throw new Error('provider needs --target HOST:PORT')
     await provider(node, { host, port: Number(port) }, pipe)
     const multiaddr = relay != null ? await waitForCircuitAddress(node, 10_000) : node.getMultiaddrs()[0]?.toString()
     ready = { multiaddr, peerId: node.peerId.toString() }
   } else if (role === 'user') {
-    const providerAddr = opt(args, '--provider')
+    const providerAddr = flagValue(args, '--provider')
     if (providerAddr == null) throw new Error('user needs --provider MULTIADDR')
     const { server, encryption } = await user(node, providerAddr, pipe, args.includes('--splice'))
     ready = { port: (server.address() as net.AddressInfo).port, encryption }

@@ -39,6 +39,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { log, median, percentile, round, sinkThroughput } from './lib.js'
+import { flagValue } from './args.js'
 import { DATA_PATH_NODE_FLAGS } from '../node/runtime/gc-flags.js'
 import { freePort } from '../node/runtime/free-port.js'
 
@@ -49,11 +50,7 @@ const INSTALL_SSHD = fileURLToPath(new URL('../../scripts/install-sshd.sh', impo
 const SSHD = '/usr/sbin/sshd'
 const MiB = 1024 * 1024
 
-function opt (args: string[], name: string): string | undefined {
-  const i = args.indexOf(name)
-  return i >= 0 ? args[i + 1] : undefined
-}
-const num = (args: string[], name: string, fallback: number): number => Number(opt(args, name) ?? fallback)
+const num = (args: string[], name: string, fallback: number): number => Number(flagValue(args, name) ?? fallback)
 
 // ---- processes ------------------------------------------------------------------------------
 
@@ -263,16 +260,16 @@ export async function run (args: string[]): Promise<Record<string, unknown>> {
   const sizeMiB = num(args, '--size', 1024)
   const runs = num(args, '--runs', 3)
   const rttSamples = num(args, '--rtt-samples', 2000)
-  const sodiumPath = opt(args, '--sodium-path')
-  const variants = (opt(args, '--variants') ?? 'stock,tuned').split(',').filter(v => v !== '')
+  const sodiumPath = flagValue(args, '--sodium-path')
+  const variants = (flagValue(args, '--variants') ?? 'stock,tuned').split(',').filter(v => v !== '')
   if (sodiumPath != null && !variants.some(v => v.includes('sodium'))) variants.push('tuned+sodium')
   // The first is the headline's; more (comma-separated) add spliced trios `spliced:VARIANT`.
-  const relayVariants = (opt(args, '--relay-variant') ?? 'tuned').split(',').filter(v => v !== '')
+  const relayVariants = (flagValue(args, '--relay-variant') ?? 'tuned').split(',').filter(v => v !== '')
   const withSsh = !args.includes('--no-ssh')
   const withRelay = !args.includes('--no-relay')
   const withCircuit = !args.includes('--no-circuit')
   const withBare = !args.includes('--no-bare')
-  const flagSets = parseFlagSets(opt(args, '--splice-flags') ?? DATA_PATH_NODE_FLAGS.join(' '))
+  const flagSets = parseFlagSets(flagValue(args, '--splice-flags') ?? DATA_PATH_NODE_FLAGS.join(' '))
   const first = flagSets[0] as FlagSet
   const sodiumArgs = sodiumPath != null ? ['--sodium-path', sodiumPath] : []
 
@@ -280,7 +277,7 @@ export async function run (args: string[]): Promise<Record<string, unknown>> {
   const notes: string[] = []
   let ssh: SshTunnel | undefined
   try {
-    let targetPort = Number(opt(args, '--target-port') ?? NaN)
+    let targetPort = Number(flagValue(args, '--target-port') ?? NaN)
     if (Number.isNaN(targetPort)) {
       const target = await spawnJson<{ port: number }>(TARGET, [])
       targetPort = target.info.port
