@@ -29,6 +29,11 @@ export class StartupError extends KaisarError<{ code: StartupErrorCode, detail?:
   }
 }
 
+/** A provider refused a tunnel (the code of its reply: bad-token, expired, port-not-granted, …), on a stream or a dedicated tunnel. */
+export class TunnelRefusedError extends KaisarError<{ code: string }> {
+  constructor (code: string, message: string) { super({ code }, `tunnel refused (${code}): ${message}`) }
+}
+
 /** Errors the operator should see as one line (no stack trace unless debugging). */
 export function isOperatorError (err: unknown): err is KaisarError {
   return err instanceof KaisarError

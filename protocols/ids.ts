@@ -7,6 +7,13 @@ export const DHT_PROTOCOL = '/kaisar/kad/1.0.0'
 /** Noise with AES-256-GCM (node/network/noise-aesgcm.ts), offered before libp2p's /noise. */
 export const NOISE_AESGCM_PROTOCOL = '/kaisar/noise-aesgcm/1.0.0'
 
+/**
+ * A dedicated tunnel on its own spliced socket (protocols/tunnel/dedicated.ts): not negotiated
+ * by multistream-select (the splice offer says what the socket is for), but the prologue of its
+ * Noise handshake, so the handshake binds it.
+ */
+export const DEDICATED_TUNNEL_PROTOCOL = '/kaisar/tunnel-dedicated/1.0.0'
+
 export const PROTOCOLS = {
   bid: '/kaisar/bid/1.0.0',
   lease: '/kaisar/lease/1.0.0',

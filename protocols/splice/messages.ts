@@ -11,6 +11,10 @@
 // Each side then opens a TCP connection to the gateway's splice port and writes its ticket
 // (TICKET_BYTES raw bytes) before anything else; the gateway pairs the two tickets of one
 // splice and from then on only copies bytes. Tickets are random, single use, short lived.
+//
+// `mode` says what the two ends run over the splice: 'connection' (the default) a libp2p
+// connection (Noise, then Yamux, many streams); 'tunnel' one dedicated tunnel
+// (protocols/tunnel/dedicated.ts). The gateway treats both the same; it only passes the mode on.
 import { z } from 'zod'
 
 export const TICKET_BYTES = 32
@@ -18,11 +22,14 @@ export const TICKET_BYTES = 32
 const ticket = z.string().regex(new RegExp(`^[0-9a-f]{${TICKET_BYTES * 2}}$`), `${TICKET_BYTES} bytes, hex`)
 const port = z.number().int().min(1).max(65535)
 
-export const spliceRequestSchema = z.object({ provider: z.string().min(1).max(128) }).strict()
+const mode = z.enum(['connection', 'tunnel'])
+export type SpliceMode = z.infer<typeof mode>
+
+export const spliceRequestSchema = z.object({ provider: z.string().min(1).max(128), mode: mode.optional() }).strict()
 export type SpliceRequest = z.infer<typeof spliceRequestSchema>
 
 export const spliceGrantSchema = z.object({ port, ticket }).strict()
 export type SpliceGrant = z.infer<typeof spliceGrantSchema>
 
-export const spliceOfferSchema = z.object({ port, ticket }).strict()
+export const spliceOfferSchema = z.object({ port, ticket, mode: mode.optional() }).strict()
 export type SpliceOffer = z.infer<typeof spliceOfferSchema>

@@ -3,13 +3,16 @@
 // the GET and a 100 MiB transfer go through the gateway's splice port (the gateway pairs the
 // user's and the provider's sockets and copies bytes, limits lifted for the lease holder
 // only), and the Noise session is end to end between user and provider: the gateway forwards
-// ciphertext (test/unit/splice.test.ts taps the gateway's sockets to show it).
+// ciphertext (test/unit/splice.test.ts taps the gateway's sockets to show it). Then the same
+// 100 MiB through `connect`'s default, a dedicated tunnel per connection (its own splice), and a
+// port the token does not open refused by the provider on that path.
+import net from 'node:net'
 import { createHash, randomBytes } from 'node:crypto'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { NOISE_AESGCM_PROTOCOL, PROTOCOLS } from '../../protocols/ids.js'
 import { sendWithBackpressure } from '../../node/network/streams.js'
-import { knowProvider, openTunnel } from '../../node/user/lease-client.js'
+import { forwardPort, knowProvider, openTunnel } from '../../node/user/lease-client.js'
 import { UserNode } from '../../node/user/user-node.js'
 import { killAll, loopbackArgs, runCli, startNode } from '../helpers/cli.js'
 import { removeTempDirs, tempDir } from '../helpers/tmp.js'
@@ -49,6 +52,26 @@ async function echoThrough (stream: Stream, bytes: number): Promise<void> {
   }
   await reading
   await stream.close().catch(() => {})
+  assert.is(received, bytes)
+  assert.is(got.digest('hex'), sent.digest('hex'), 'byte-exact')
+}
+
+/** The same through a local port (`connect`): `bytes` of random data to the echo, every byte back. */
+async function echoThroughSocket (port: number, bytes: number): Promise<void> {
+  const socket = net.connect({ host: '127.0.0.1', port, allowHalfOpen: true })
+  const sent = createHash('sha256')
+  const got = createHash('sha256')
+  let received = 0
+  socket.on('data', (d: Buffer) => { got.update(d); received += d.byteLength })
+  const ended = new Promise<void>((resolve, reject) => { socket.once('end', () => { resolve() }); socket.once('error', reject) })
+  const block = randomBytes(256 * 1024)
+  for (let off = 0; off < bytes; off += block.byteLength) {
+    sent.update(block)
+    if (!socket.write(block)) await new Promise(resolve => socket.once('drain', resolve))
+  }
+  socket.end()
+  await ended
+  socket.destroy()
   assert.is(received, bytes)
   assert.is(got.digest('hex'), sent.digest('hex'), 'byte-exact')
 }
@@ -113,6 +136,30 @@ test('a relayed provider serves a lease: order, GET and 100 MiB through the gate
     await echoThrough(echo, 100 * MiB)
   } catch (err) {
     throw new Error(`${(err as Error).message}\nprovider log:\n${provider.stderr().split('\n').slice(-15).join('\n')}\ngateway log:\n${gateway.stderr().split('\n').slice(-10).join('\n')}`)
+  }
+
+  // `connect`'s default through a gateway: each local connection its own dedicated tunnel (a
+  // second splice), the provider checking the same lease token on it.
+  const providerMetric = async (name: string): Promise<number> => Number((await (await fetch(`${provider.ready.api}/metrics`)).text()).split('\n').find(l => l.startsWith(`${name} `) || l.startsWith(`${name}{`))?.split(' ').pop() ?? 0)
+  const local = await forwardPort(user.libp2p, peer, placed.token, { localHost: '127.0.0.1', localPort: 0, containerPort: 7 }, user.log)
+  try {
+    await echoThroughSocket((local.address() as net.AddressInfo).port, 100 * MiB)
+    assert.is(await metric('kaisar_splices_opened_total'), 2, 'a second splice: the dedicated tunnel\'s own')
+  } finally {
+    local.close()
+  }
+  const closedPort = await forwardPort(user.libp2p, peer, placed.token, { localHost: '127.0.0.1', localPort: 0, containerPort: 22 }, user.log)
+  try {
+    const refusedBefore = await providerMetric('kaisar_tunnels_refused_total{reason="port-not-granted"}')
+    const socket = net.connect({ host: '127.0.0.1', port: (closedPort.address() as net.AddressInfo).port })
+    socket.on('error', () => {})
+    let got = 0
+    socket.on('data', (d: Buffer) => { got += d.byteLength })
+    await new Promise(resolve => socket.once('close', resolve))
+    assert.is(got, 0, 'a port the token does not open gives nothing')
+    assert.is(await providerMetric('kaisar_tunnels_refused_total{reason="port-not-granted"}'), refusedBefore + 1, 'refused by the provider, counted')
+  } finally {
+    closedPort.close()
   }
 
   await user.close()

@@ -5,6 +5,8 @@
 //  - A lease holder gets a direct connection to the provider whose bytes the gateway copies
 //    without reading them: Noise authenticated the provider across the splice, and a tap on the
 //    gateway's splice sockets never sees the plaintext that went through.
+//  - A dedicated tunnel (one spliced socket per TCP connection) authenticates the holder to the
+//    provider and carries ciphertext only through the gateway; a refusal reaches the user.
 //  - Revoking the grant closes the splice; a socket with an unknown ticket is dropped.
 import net from 'node:net'
 import { randomBytes } from 'node:crypto'
@@ -18,6 +20,8 @@ import { registerReqResp, request, RemoteError } from '../../node/network/reqres
 import { spliceGrantSchema, spliceOfferSchema } from '../../protocols/splice/messages.js'
 import { sendWithBackpressure } from '../../node/network/streams.js'
 import { RelayPolicy } from '../../node/roles/gateway/relay-policy.js'
+import { pipeSealed } from '../../node/network/sealed-pipe.js'
+import { TunnelRefusedError } from '../../node/errors.js'
 import { SpliceRelay } from '../../node/roles/gateway/splice-relay.js'
 import { RelayGrants } from '../../node/roles/provider/relay-grants.js'
 import { benchNode } from '../../bench/lib.js'
@@ -116,6 +120,69 @@ test('a lease holder gets a direct connection the gateway only copies bytes for'
   const seen = Buffer.concat(tapped)
   assert.ok(seen.byteLength >= 2 * 8 * block.byteLength, `the splice carried the echo both ways (${seen.byteLength} bytes)`)
   assert.is(seen.indexOf(marker), -1, 'the gateway never wrote the plaintext')
+})
+
+// Dedicated tunnels (protocols/tunnel/dedicated.ts): one spliced socket per TCP connection.
+/** The provider's dedicated tunnels: each header seen, and its answer (accept to `targetPort`, or refuse). */
+const headers: Array<{ peer: string, token: string, port: number }> = []
+let answer: { targetPort: number } | { refuse: string } = { refuse: 'unset' }
+/** A local socket pair: `app` is the application's end, `plain` the one a tunnel pipes. */
+async function socketPair (): Promise<{ app: net.Socket, plain: net.Socket, close: () => void }> {
+  let plain!: net.Socket
+  const server = net.createServer({ allowHalfOpen: true }, s => { plain = s })
+  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
+  const app = net.connect({ host: '127.0.0.1', port: (server.address() as net.AddressInfo).port, allowHalfOpen: true })
+  await until('accepted', () => plain)
+  return { app, plain, close: () => { app.destroy(); plain.destroy(); server.close() } }
+}
+
+test('a dedicated tunnel: the provider learns the holder from the handshake, the gateway copies ciphertext only', async () => {
+  const echo = net.createServer({ allowHalfOpen: true }, s => { s.on('error', () => {}); s.pipe(s) })
+  await new Promise<void>(resolve => echo.listen(0, '127.0.0.1', resolve))
+  answer = { targetPort: (echo.address() as net.AddressInfo).port }
+  provider.services.splice?.handleDedicatedTunnels(async t => {
+    headers.push({ peer: t.peer.toString(), token: t.token, port: t.port })
+    if ('refuse' in answer) { await t.refuse(answer.refuse, 'refused by the test'); return }
+    await t.accept(net.connect({ host: '127.0.0.1', port: answer.targetPort, allowHalfOpen: true }))
+  })
+  const pair = await socketPair()
+  try {
+    const opened = Number(await counter('kaisar_splices_opened_total'))
+    tapped.length = 0
+    const tunnel = await user.services.splice?.openDedicatedTunnel(provider.peerId, 'a-token', 8080)
+    assert.ok(tunnel != null, 'the gateway spliced a dedicated tunnel')
+    assert.equal(headers, [{ peer: user.peerId.toString(), token: 'a-token', port: 8080 }], 'the header, from the peer Noise authenticated')
+    assert.is(await counter('kaisar_splices_opened_total'), opened + 1)
+    const piped = pipeSealed(pair.plain, tunnel.socket, tunnel.keys, { leftover: tunnel.leftover })
+    const marker = Buffer.from(`plaintext-marker-${randomBytes(8).toString('hex')}`)
+    const block = Buffer.concat(Array.from({ length: 8192 }, () => marker))
+    const back: Buffer[] = []
+    pair.app.on('data', (d: Buffer) => back.push(d))
+    const ended = new Promise(resolve => pair.app.once('end', resolve))
+    pair.app.end(block)
+    await ended
+    assert.ok(Buffer.concat(back).equals(block), 'echoed exactly, then a clean end')
+    const result = await piped
+    assert.is(result.error, undefined)
+    const seen = Buffer.concat(tapped)
+    assert.ok(seen.byteLength >= 2 * block.byteLength, `the splice carried the echo both ways (${seen.byteLength} bytes)`)
+    assert.is(seen.indexOf(marker), -1, 'the gateway never wrote the plaintext')
+  } finally {
+    pair.close()
+    echo.close()
+  }
+})
+
+test('a dedicated tunnel the provider refuses throws its code; one to a provider that granted nothing is not spliced', async () => {
+  answer = { refuse: 'bad-token' }
+  try {
+    await user.services.splice?.openDedicatedTunnel(provider.peerId, 'forged', 80)
+    assert.unreachable('the refusal must be thrown')
+  } catch (err) {
+    assert.instance(err, TunnelRefusedError)
+    assert.is((err as TunnelRefusedError).code, 'bad-token')
+  }
+  assert.is(await stranger.services.splice?.openDedicatedTunnel(provider.peerId, 'any', 80), undefined, 'no grant, no splice (the caller falls back to a stream)')
 })
 
 test('revoking the grant closes the splice, but not while another lease of the same holder runs', async () => {

@@ -123,8 +123,11 @@ export function connectCommand (): Command {
     .description('open local ports to a lease\'s container ports (each TCP connection is a Noise-encrypted tunnel)')
     .argument('<lease>', 'lease id')
     .option('--local <map>', 'LOCAL:CONTAINER port (e.g. 8080:80), repeatable; LOCAL 0 picks a free port', collect)
-    .option('--bind <host>', 'local address to listen on', '127.0.0.1'))
-    .action(async (leaseId: string, opts: UserOpts & { local?: string[], bind: string }) => {
+    .option('--bind <host>', 'local address to listen on', '127.0.0.1')
+    .option('--tunnel <mode>', 'through a gateway: dedicated (each connection its own spliced socket, fastest for bulk bytes) or shared (streams of one connection, quicker to open)', 'dedicated'))
+    .action(async (leaseId: string, opts: UserOpts & { local?: string[], bind: string, tunnel: string }) => {
+      if (opts.tunnel !== 'dedicated' && opts.tunnel !== 'shared') throw new ConfigError('tunnel', `dedicated or shared, not ${opts.tunnel}`)
+      const tunnel: 'dedicated' | 'shared' = opts.tunnel
       const user = await openUser(opts)
       try {
         const lease = await user.book.get(leaseId)
@@ -136,18 +139,18 @@ export function connectCommand (): Command {
         const maps = (opts.local ?? [`0:${lease.order.ports[0] ?? 80}`]).map(m => {
           const [l, c] = m.split(':').map(Number)
           if (l == null || c == null || !Number.isInteger(l) || !Number.isInteger(c)) throw new ConfigError('local', `not LOCAL:CONTAINER: ${m}`)
-          return { localHost: opts.bind, localPort: l, containerPort: c }
+          return { localHost: opts.bind, localPort: l, containerPort: c, tunnel }
         })
         // A provider behind a gateway: the splice is made now, not on the first connection.
         await user.libp2p.services.splice?.connect(peer, { signal: AbortSignal.timeout(15_000) })
         const route = user.libp2p.services.splice?.pathTo(peer)
-        const via = route == null ? '' : route.gateway != null ? ` (${route.path} through gateway …${route.gateway.slice(-8)})` : ` (${route.path})`
+        const via = route == null ? '' : route.gateway != null ? ` (${route.path} through gateway …${route.gateway.slice(-8)}${route.path === 'spliced' ? `, ${tunnel} tunnels` : ''})` : ` (${route.path})`
         const servers = []
         for (const m of maps) {
           const server = await forwardPort(user.libp2p, peer, lease.token, m, user.log)
           const port = (server.address() as { port: number }).port
           servers.push(server)
-          const line = { event: 'listening', leaseId, local: `${m.localHost}:${port}`, containerPort: m.containerPort, ...(route != null ? { path: route.path, ...(route.gateway != null ? { gateway: route.gateway } : {}) } : {}) }
+          const line = { event: 'listening', leaseId, local: `${m.localHost}:${port}`, containerPort: m.containerPort, ...(route != null ? { path: route.path, ...(route.gateway != null ? { gateway: route.gateway, ...(route.path === 'spliced' ? { tunnel } : {}) } : {}) } : {}) }
           process.stdout.write(opts.json === true ? JSON.stringify(line) + '\n' : `${m.localHost}:${port} → lease ${leaseId} port ${m.containerPort}${via}\n`)
         }
         await new Promise<void>(resolve => {

@@ -7,17 +7,27 @@
 //    its own ticket and runs the inbound upgrade: `acceptOffers()`.
 // The result is an ordinary, unlimited libp2p connection to the provider, which libp2p prefers
 // to the relayed one for every new stream (it is not a /p2p-circuit address).
+//  - Or, for one TCP connection of the user's, a dedicated tunnel (protocols/tunnel/dedicated.ts):
+//    `openDedicatedTunnel()` on the user's node, and on the provider the offers in mode 'tunnel'
+//    go to the handler `handleDedicatedTunnels()` set (the lease service, which checks the token).
 import net from 'node:net'
+import { noise } from '@libp2p/noise'
+import { defaultCrypto } from '@libp2p/noise/crypto'
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import { PROTOCOLS } from '../../../protocols/ids.js'
-import { spliceGrantSchema, spliceOfferSchema, TICKET_BYTES } from '../../../protocols/splice/messages.js'
+import { spliceGrantSchema, spliceOfferSchema, TICKET_BYTES, type SpliceGrant, type SpliceMode } from '../../../protocols/splice/messages.js'
+import { DEDICATED_TUNNEL_PROLOGUE } from '../../../protocols/tunnel/dedicated.js'
 import { registerReqResp, RemoteError, request, type ProtocolHandlers } from '../reqresp.js'
 import { raceSignal } from '../../abort.js'
+import { aesGcmCrypto } from '../noise-aesgcm.js'
+import { answerDedicatedTunnel, dialDedicatedTunnel, type DialedTunnel, type InboundDedicatedTunnel } from './dedicated-tunnel.js'
 import { SocketMultiaddrConnection } from './socket-connection.js'
 import type { Logger as NodeLogger } from '../../log.js'
-import type { AbortOptions, ComponentLogger, Connection, Logger, PeerId, Startable, Stream, Upgrader } from '@libp2p/interface'
+import type { AbortOptions, ComponentLogger, Connection, ConnectionEncrypter, Logger, PeerId, PrivateKey, Startable, Stream, Upgrader } from '@libp2p/interface'
 
 export interface SpliceComponents {
+  peerId: PeerId
+  privateKey: PrivateKey
   upgrader: Upgrader
   connectionManager: {
     getConnections: (peer?: PeerId) => Connection[]
@@ -64,6 +74,8 @@ export class SpliceService implements Startable {
   private readonly shutdown = new AbortController()
   private servesOffers = false
   private pendingOffers = 0
+  private tunnelHandler?: (tunnel: InboundDedicatedTunnel) => Promise<void>
+  private tunnelEncrypter?: ConnectionEncrypter
 
   constructor (private readonly components: SpliceComponents, private readonly init: SpliceInit = {}) {
     this.log = components.logger.forComponent('kaisar:splice')
@@ -87,8 +99,8 @@ export class SpliceService implements Startable {
     const open = this.components.connectionManager.getConnections(provider).filter(c => c.status === 'open')
     const direct = open.find(c => c.direct && c.limits == null)
     if (direct != null) return direct
-    const gateway = open.map(c => relayPeerOf(c.remoteAddr)).find(g => g != null) ?? await this.onlyRelay(provider)
-    if (gateway == null || (this.refusedUntil.get(`${gateway}/${provider.toString()}`) ?? 0) > Date.now()) return undefined
+    const gateway = await this.gatewayTo(provider, 'connection')
+    if (gateway == null) return undefined
     const key = provider.toString()
     let attempt = this.inFlight.get(key)
     if (attempt == null) {
@@ -100,14 +112,64 @@ export class SpliceService implements Startable {
       return await (options.signal != null ? raceSignal(attempt, options.signal) : attempt)
     } catch (err) {
       if (options.signal?.aborted === true) return undefined
-      // No grant yet (the provider sends it as the lease starts) is asked again soon; a gateway
-      // that does not splice, or a splice that failed (a firewalled splice port), only after a while.
-      if (this.refusedUntil.size > 1024) for (const [k, until] of this.refusedUntil) if (until <= Date.now()) this.refusedUntil.delete(k)
-      const soon = err instanceof RemoteError && (err.code === 'NOT_ALLOWED' || err.code === 'NOT_CONNECTED' || err.code === 'EXPIRED')
-      this.refusedUntil.set(`${gateway}/${key}`, Date.now() + (soon ? REFUSED_RETRY_MS : RETRY_AFTER_MS))
-      this.log('splice to %p via %s failed, using the circuit relay: %s', provider, gateway, (err as Error).message)
+      this.failed(gateway, provider, 'connection', err as Error)
       return undefined
     }
+  }
+
+  /**
+   * A dedicated tunnel to `port` of the lease `token` opens, through the gateway that relays
+   * `provider`; undefined when there is no such gateway or it does not splice for us (the caller
+   * then opens a /kaisar/tunnel/1.0.0 stream). A provider's refusal is thrown
+   * (TunnelRefusedError), as the stream's would be.
+   */
+  async openDedicatedTunnel (provider: PeerId, token: string, port: number, options: AbortOptions = {}): Promise<DialedTunnel | undefined> {
+    const open = this.components.connectionManager.getConnections(provider).filter(c => c.status === 'open')
+    // Reached directly: a stream on that connection is as fast (no gateway between).
+    if (open.some(c => c.direct && c.limits == null && !this.splicedVia.has(c.id))) return undefined
+    const gateway = await this.gatewayTo(provider, 'tunnel')
+    if (gateway == null) return undefined
+    const signal = AbortSignal.any([this.shutdown.signal, AbortSignal.timeout(CONNECT_TIMEOUT_MS), ...(options.signal != null ? [options.signal] : [])])
+    let joined
+    try {
+      joined = await this.join(gateway, provider, 'tunnel', signal)
+    } catch (err) {
+      if (options.signal?.aborted === true) throw err
+      this.failed(gateway, provider, 'tunnel', err as Error)
+      return undefined
+    }
+    const tunnel = await dialDedicatedTunnel(this.encrypter(), { socket: joined.socket, remoteAddr: joined.remoteAddr, log: this.log.newScope('tunnel'), provider, token, port }, { signal })
+    this.log('dedicated tunnel to %p via %s', provider, gateway)
+    return tunnel
+  }
+
+  /** Provider: where offers of dedicated tunnels go (without one, or after `undefined`, they are refused). */
+  handleDedicatedTunnels (handler: ((tunnel: InboundDedicatedTunnel) => Promise<void>) | undefined): void {
+    this.tunnelHandler = handler
+  }
+
+  /** The gateway relaying `provider`, unless it failed a splice of this mode lately. */
+  private async gatewayTo (provider: PeerId, mode: SpliceMode): Promise<string | undefined> {
+    const open = this.components.connectionManager.getConnections(provider).filter(c => c.status === 'open')
+    const gateway = open.map(c => relayPeerOf(c.remoteAddr)).find(g => g != null) ?? await this.onlyRelay(provider)
+    if (gateway == null || (this.refusedUntil.get(`${gateway}/${provider.toString()}/${mode}`) ?? 0) > Date.now()) return undefined
+    return gateway
+  }
+
+  /** Remembers a failed splice, so that the next ones take the slower path at once for a while. */
+  private failed (gateway: string, provider: PeerId, mode: SpliceMode, err: Error): void {
+    // No grant yet (the provider sends it as the lease starts) is asked again soon; a gateway
+    // that does not splice, or a splice that failed (a firewalled splice port), only after a while.
+    if (this.refusedUntil.size > 1024) for (const [k, until] of this.refusedUntil) if (until <= Date.now()) this.refusedUntil.delete(k)
+    const soon = err instanceof RemoteError && (err.code === 'NOT_ALLOWED' || err.code === 'NOT_CONNECTED' || err.code === 'EXPIRED')
+    this.refusedUntil.set(`${gateway}/${provider.toString()}/${mode}`, Date.now() + (soon ? REFUSED_RETRY_MS : RETRY_AFTER_MS))
+    this.log('splice (%s) to %p via %s failed, using the circuit relay: %s', mode, provider, gateway, err.message)
+  }
+
+  /** Noise for dedicated tunnels: AES-256-GCM, the tunnel protocol as the prologue. */
+  private encrypter (): ConnectionEncrypter {
+    this.tunnelEncrypter ??= noise({ crypto: aesGcmCrypto(defaultCrypto), prologueBytes: DEDICATED_TUNNEL_PROLOGUE })(this.components)
+    return this.tunnelEncrypter
   }
 
   /** How bytes to `provider` travel now: the best open connection's path (what `connect` tells the user). */
@@ -137,10 +199,21 @@ export class SpliceService implements Startable {
         // offer names: an offer cannot point the provider at another host.
         const at = this.components.connectionManager.getConnections(gateway).filter(c => c.status === 'open' && c.direct).map(hostOf).find(h => h != null)
         if (at == null) throw new RemoteError(PROTOCOLS.spliceOffer, 'NO_DIRECT_CONNECTION', 'no direct connection to this gateway')
+        const handler = this.tunnelHandler
+        if (offer.mode === 'tunnel' && handler == null) throw new RemoteError(PROTOCOLS.spliceOffer, 'NO_TUNNELS', 'this node serves no dedicated tunnels')
         this.pendingOffers++
         try {
           const socket = await this.dialGateway(at.host, offer.port, offer.ticket, AbortSignal.any([this.shutdown.signal, AbortSignal.timeout(CONNECT_TIMEOUT_MS)]))
-          const maConn = new SocketMultiaddrConnection({ socket, direction: 'inbound', remoteAddr: multiaddr(`/${at.family}/${at.host}/tcp/${offer.port}`), log: this.log.newScope('inbound') })
+          const remoteAddr = multiaddr(`/${at.family}/${at.host}/tcp/${offer.port}`)
+          if (offer.mode === 'tunnel' && handler != null) {
+            // Not awaited either; the offer counts as pending until the user's header was read.
+            void answerDedicatedTunnel(this.encrypter(), { socket, remoteAddr, log: this.log.newScope('tunnel') }, { signal: AbortSignal.any([this.shutdown.signal, AbortSignal.timeout(CONNECT_TIMEOUT_MS)]) })
+              .finally(() => { this.pendingOffers-- })
+              .then(handler, err => { this.log('dedicated tunnel failed before its header: %s', (err as Error).message) })
+              .catch(err => { this.log.error('dedicated tunnel handler failed: %s', (err as Error).message) })
+            return { ok: true }
+          }
+          const maConn = new SocketMultiaddrConnection({ socket, direction: 'inbound', remoteAddr, log: this.log.newScope('inbound') })
           const signal = this.components.upgrader.createInboundAbortSignal(this.shutdown.signal)
           // Not awaited: the gateway pairs our socket with the user's only after this answer.
           void this.components.upgrader.upgradeInbound(maConn, { signal })
@@ -163,15 +236,23 @@ export class SpliceService implements Startable {
     return relays.size === 1 ? relay : undefined
   }
 
-  private async splice (gateway: string, provider: PeerId): Promise<Connection> {
-    const signal = AbortSignal.any([this.shutdown.signal, AbortSignal.timeout(CONNECT_TIMEOUT_MS)])
+  /** Asks `gateway` for a splice to `provider` and joins it: a socket to the splice port, ticket sent. */
+  private async join (gateway: string, provider: PeerId, mode: SpliceMode, signal: AbortSignal): Promise<{ socket: net.Socket, remoteAddr: Multiaddr }> {
     const gatewayConn = this.components.connectionManager.getConnections().find(c => c.remotePeer.toString() === gateway && c.status === 'open' && c.direct)
     const at = gatewayConn != null ? hostOf(gatewayConn) : undefined
     if (gatewayConn == null || at == null) throw new Error(`no direct connection to gateway ${gateway}`)
     const dialer = { dialProtocol: async (peer: PeerId | Multiaddr, protocol: string, opts?: AbortOptions) => await this.components.connectionManager.openStream(peer, protocol, opts) }
-    const grant = spliceGrantSchema.parse(await request(dialer, gatewayConn.remotePeer, PROTOCOLS.splice, { provider: provider.toString() }, { signal, timeoutMs: CONNECT_TIMEOUT_MS }))
+    // A gateway from before modes knows only connections (its schema is strict): ask it as before.
+    const req = mode === 'connection' ? { provider: provider.toString() } : { provider: provider.toString(), mode }
+    const grant: SpliceGrant = spliceGrantSchema.parse(await request(dialer, gatewayConn.remotePeer, PROTOCOLS.splice, req, { signal, timeoutMs: CONNECT_TIMEOUT_MS }))
     const socket = await this.dialGateway(at.host, grant.port, grant.ticket, signal)
-    const maConn = new SocketMultiaddrConnection({ socket, direction: 'outbound', remoteAddr: multiaddr(`/${at.family}/${at.host}/tcp/${grant.port}/p2p/${provider.toString()}`), log: this.log.newScope('outbound') })
+    return { socket, remoteAddr: multiaddr(`/${at.family}/${at.host}/tcp/${grant.port}/p2p/${provider.toString()}`) }
+  }
+
+  private async splice (gateway: string, provider: PeerId): Promise<Connection> {
+    const signal = AbortSignal.any([this.shutdown.signal, AbortSignal.timeout(CONNECT_TIMEOUT_MS)])
+    const { socket, remoteAddr } = await this.join(gateway, provider, 'connection', signal)
+    const maConn = new SocketMultiaddrConnection({ socket, direction: 'outbound', remoteAddr, log: this.log.newScope('outbound') })
     try {
       const conn = await this.components.upgrader.upgradeOutbound(maConn, { signal })
       this.splicedVia.set(conn.id, gateway)

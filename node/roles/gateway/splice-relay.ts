@@ -4,6 +4,9 @@
 // to connect back with a ticket, hands the user the other ticket, and pairs the two sockets
 // that arrive on its splice port with them. From then on it copies bytes and nothing else: it
 // holds no key of the Noise session the two ends run over the splice, so it sees ciphertext only.
+// What the ends run over it (a libp2p connection, or one dedicated tunnel: protocols/tunnel/
+// dedicated.ts) is the request's `mode`, which the gateway passes on to the provider and
+// otherwise ignores.
 //
 // Why not circuit relay v2 for bulk bytes: its relayed connection is a stream inside the
 // gateway's own Noise + Yamux connections to each end, so every byte is encrypted and decrypted
@@ -13,7 +16,7 @@ import net from 'node:net'
 import { randomBytes } from 'node:crypto'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { PROTOCOLS } from '../../../protocols/ids.js'
-import { spliceRequestSchema, TICKET_BYTES, type SpliceGrant } from '../../../protocols/splice/messages.js'
+import { spliceRequestSchema, TICKET_BYTES, type SpliceGrant, type SpliceMode } from '../../../protocols/splice/messages.js'
 import { registerReqResp, RemoteError, request } from '../../network/reqresp.js'
 import { spliceCopy } from './splice-copy.js'
 import type { Logger } from '../../log.js'
@@ -50,8 +53,13 @@ const FIRST_BYTES_MS = 2_000
 /** Sockets that have not sent a ticket yet, at once; and every socket the port holds. */
 const MAX_UNPAIRED = 256
 const MAX_SOCKETS = 4096
-/** Open splices per lease holder. */
-const MAX_ACTIVE_PER_HOLDER = 16
+/**
+ * Open splices per lease holder: a holder's node opens one per provider for its libp2p connection
+ * and one per TCP connection of its applications for dedicated tunnels (a browser opens six or more).
+ */
+const MAX_ACTIVE_PER_HOLDER = 64
+/** Splices of one holder waiting for their sockets at once (so one holder cannot take every pending place). */
+const MAX_PENDING_PER_HOLDER = 16
 /** What one side may send before its partner arrives (a Noise handshake message is < 1 KiB). */
 const MAX_EARLY_BYTES = 64 * 1024
 /** After one end closed, how long the other direction may still run. */
@@ -64,7 +72,10 @@ export class SpliceRelay implements Startable {
   private sweeper?: NodeJS.Timeout
   /** ticket (hex) → its session and side (0 = holder, 1 = provider). Single use. */
   private readonly tickets = new Map<string, { session: Session, side: 0 | 1 }>()
-  /** One pending session per (holder, provider): asking again replaces it. */
+  /**
+   * Pending sessions: one per (holder, provider) for connections, where asking again replaces it;
+   * for dedicated tunnels one per request (each is one TCP connection of the holder's).
+   */
   private readonly pending = new Map<string, Session>()
   private readonly spliced = new Set<Splice>()
   /** Sockets accepted that have not sent their ticket yet. */
@@ -106,7 +117,7 @@ export class SpliceRelay implements Startable {
       logger: this.c.logger,
       timeoutMs: this.ticketTimeoutMs,
       onInvalid: reason => { this.c.metrics.splicesRefused.inc({ reason }) },
-      handle: async (req, holder) => await this.open(req.provider, holder.toString())
+      handle: async (req, holder) => await this.open(req.provider, holder.toString(), req.mode ?? 'connection')
     })
     this.c.logger.info({ port: this.port }, 'splice relay listening')
   }
@@ -120,23 +131,26 @@ export class SpliceRelay implements Startable {
     await new Promise<void>(resolve => { if (this.server == null) resolve(); else this.server.close(() => { resolve() }) })
   }
 
-  private async open (provider: string, holder: string): Promise<SpliceGrant> {
+  private async open (provider: string, holder: string, mode: SpliceMode): Promise<SpliceGrant> {
     if (!this.c.policy.isAllowed(holder, provider)) return this.refuse('not-lease-holder', 'NOT_ALLOWED', 'this provider has granted no lease of yours through this gateway')
     let providerPeer
     try { providerPeer = peerIdFromString(provider) } catch { return this.refuse('invalid', 'INVALID', 'provider is not a peer id') }
     if (!this.c.libp2p.getConnections(providerPeer).some(c => c.status === 'open' && c.direct)) return this.refuse('provider-not-connected', 'NOT_CONNECTED', 'the provider is not connected to this gateway')
-    const key = `${holder}/${provider}`
+    const tickets: [string, string] = [randomBytes(TICKET_BYTES).toString('hex'), randomBytes(TICKET_BYTES).toString('hex')]
+    const key = mode === 'connection' ? `${holder}/${provider}` : `${holder}/${provider}/${tickets[0]}`
     const previous = this.pending.get(key)
     if (previous != null) this.expire(previous)
     if (this.pending.size >= this.maxPending) return this.refuse('busy', 'BUSY', `at most ${this.maxPending} splices pending`)
+    if ([...this.pending.values()].filter(s => s.holder === holder).length >= MAX_PENDING_PER_HOLDER) return this.refuse('holder-limit', 'TOO_MANY', `at most ${MAX_PENDING_PER_HOLDER} pending splices per lease holder`)
     if ([...this.spliced].filter(s => s.holder === holder).length >= MAX_ACTIVE_PER_HOLDER) return this.refuse('holder-limit', 'TOO_MANY', `at most ${MAX_ACTIVE_PER_HOLDER} open splices per lease holder`)
-    const tickets: [string, string] = [randomBytes(TICKET_BYTES).toString('hex'), randomBytes(TICKET_BYTES).toString('hex')]
     const session: Session = { key, holder, provider, tickets, sides: [undefined, undefined], done: false }
     this.pending.set(key, session)
     this.tickets.set(tickets[0], { session, side: 0 })
     this.tickets.set(tickets[1], { session, side: 1 })
     try {
-      await request(this.c.libp2p, providerPeer, PROTOCOLS.spliceOffer, { port: this.port, ticket: tickets[1] }, { timeoutMs: this.ticketTimeoutMs })
+      // The mode only when it is not the default, so that a provider from before modes still takes connections.
+      const offer = mode === 'connection' ? { port: this.port, ticket: tickets[1] } : { port: this.port, ticket: tickets[1], mode }
+      await request(this.c.libp2p, providerPeer, PROTOCOLS.spliceOffer, offer, { timeoutMs: this.ticketTimeoutMs })
     } catch (err) {
       this.expire(session)
       return this.refuse('provider-refused', 'PROVIDER_REFUSED', `the provider did not take the splice: ${(err as Error).message}`)

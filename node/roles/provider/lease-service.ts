@@ -1,5 +1,6 @@
 // The provider's lease protocols: quotes on /kaisar/bid/1.0.0, lease requests and their event
-// streams on /kaisar/lease/1.0.0, and tunnels on /kaisar/tunnel/1.0.0. Every request is
+// streams on /kaisar/lease/1.0.0, and tunnels on /kaisar/tunnel/1.0.0 or as dedicated tunnels
+// through a gateway (protocols/tunnel/dedicated.ts; the same header and checks). Every request is
 // validated before it acts; a tunnel opens only for a valid lease token held by the peer
 // presenting it, for a port the token names, on a running lease.
 import net from 'node:net'
@@ -11,6 +12,7 @@ import { JsonFrames } from '../../network/json-frames.js'
 import { STREAM_LIMITS } from '../../network/libp2p.js'
 import { registerReqResp } from '../../network/reqresp.js'
 import { pipeSocketStream, TUNNEL_SOCKET_OPTIONS } from '../../network/tunnel-pipe.js'
+import type { InboundDedicatedTunnel } from '../../network/splice/dedicated-tunnel.js'
 import { LeaseRefusedError, type LeaseManager } from './lease-manager.js'
 import type { Ledger } from '../../../chain/ledger.js'
 import type { ContainerRuntime } from '../../containers/runtime.js'
@@ -69,10 +71,13 @@ export class LeaseService implements Startable {
     })
     await libp2p.handle(PROTOCOLS.lease, async (stream, connection) => { await this.onLease(stream, connection) }, HANDLER_OPTIONS)
     await libp2p.handle(PROTOCOLS.tunnel, async (stream, connection) => { await this.onTunnel(stream, connection) }, HANDLER_OPTIONS)
+    // The same tunnels on their own spliced sockets, when a gateway relays this provider.
+    libp2p.services.splice?.handleDedicatedTunnels(async tunnel => { await this.onDedicatedTunnel(tunnel) })
   }
 
   async stop (): Promise<void> {
     for (const p of [PROTOCOLS.bid, PROTOCOLS.lease, PROTOCOLS.tunnel]) await this.c.libp2p.unhandle(p)
+    this.c.libp2p.services.splice?.handleDedicatedTunnels(undefined)
   }
 
   // ---- /kaisar/lease/1.0.0 -------------------------------------------------------------
@@ -135,8 +140,7 @@ export class LeaseService implements Startable {
     const frames = new JsonFrames(stream, 8192)
     const peer = connection.remotePeer.toString()
     const refuse = async (reason: TunnelRefusal, message: string, leaseId?: string): Promise<void> => {
-      this.c.metrics.tunnelsRefused.inc({ reason })
-      this.c.logger.info({ peer, reason, leaseId }, `tunnel refused: ${message}`)
+      this.countRefusal(peer, reason, message, leaseId)
       await frames.write({ ok: false, code: reason, message }).catch(() => {})
       await stream.close().catch(() => {})
     }
@@ -146,30 +150,59 @@ export class LeaseService implements Startable {
     } catch (err) {
       await refuse('malformed', (err as Error).message); return
     }
+    const admitted = await this.admitTunnel(header, peer)
+    if (!admitted.ok) { await refuse(admitted.reason, admitted.message, admitted.leaseId); return }
+    await frames.write({ ok: true })
+    this.c.metrics.tunnelsOpened.inc()
+    this.c.metrics.tunnelsActive.inc()
+    // Bytes the length-prefixed reader buffered past the header belong to the tunnel.
+    const rest = frames.lp.unwrap()
+    await pipeSocketStream(admitted.socket, rest).finally(() => { this.c.metrics.tunnelsActive.dec() })
+  }
+
+  private async onDedicatedTunnel (tunnel: InboundDedicatedTunnel): Promise<void> {
+    const peer = tunnel.peer.toString()
+    const admitted = await this.admitTunnel(tunnel, peer)
+    if (!admitted.ok) {
+      this.countRefusal(peer, admitted.reason, admitted.message, admitted.leaseId)
+      await tunnel.refuse(admitted.reason, admitted.message)
+      return
+    }
+    this.c.metrics.tunnelsOpened.inc()
+    this.c.metrics.tunnelsActive.inc()
+    await tunnel.accept(admitted.socket).finally(() => { this.c.metrics.tunnelsActive.dec() })
+  }
+
+  private countRefusal (peer: string, reason: TunnelRefusal, message: string, leaseId?: string): void {
+    this.c.metrics.tunnelsRefused.inc({ reason })
+    this.c.logger.info({ peer, reason, leaseId }, `tunnel refused: ${message}`)
+  }
+
+  /**
+   * Whether `peer` may open a tunnel with `header`: a valid token of this provider's, not expired,
+   * issued to this peer, for this port, of a running lease. Then the container port's socket.
+   */
+  private async admitTunnel (header: { token: string, port: number }, peer: string): Promise<{ ok: true, socket: net.Socket } | { ok: false, reason: TunnelRefusal, message: string, leaseId?: string }> {
+    const refusal = (reason: TunnelRefusal, message: string, leaseId?: string): { ok: false, reason: TunnelRefusal, message: string, leaseId?: string } => ({ ok: false, reason, message, leaseId })
     const token = await openLeaseToken(header.token)
-    if (!token.ok) { await refuse('bad-token', `token ${token.reason}`); return }
+    if (!token.ok) return refusal('bad-token', `token ${token.reason}`)
     const { body } = token
-    if (!token.provider.equals(this.c.libp2p.peerId)) { await refuse('wrong-provider', 'the token was issued by another provider', body.leaseId); return }
-    if (body.expiresAt <= this.now()) { await refuse('expired', 'the token has expired', body.leaseId); return }
-    if (!body.holders.includes(peer)) { await refuse('wrong-holder', 'the token was not issued to this peer', body.leaseId); return }
-    if (!body.ports.includes(header.port)) { await refuse('port-not-granted', `the token does not open port ${header.port}`, body.leaseId); return }
+    if (!token.provider.equals(this.c.libp2p.peerId)) return refusal('wrong-provider', 'the token was issued by another provider', body.leaseId)
+    if (body.expiresAt <= this.now()) return refusal('expired', 'the token has expired', body.leaseId)
+    if (!body.holders.includes(peer)) return refusal('wrong-holder', 'the token was not issued to this peer', body.leaseId)
+    if (!body.ports.includes(header.port)) return refusal('port-not-granted', `the token does not open port ${header.port}`, body.leaseId)
     const lease = this.c.leases.store.get(body.leaseId)
-    if (lease == null) { await refuse('unknown-lease', `no lease ${body.leaseId}`, body.leaseId); return }
+    if (lease == null) return refusal('unknown-lease', `no lease ${body.leaseId}`, body.leaseId)
     const hostPort = lease.ports[String(header.port)]
-    if (lease.status !== 'running' || hostPort == null) { await refuse('lease-not-running', `lease ${body.leaseId} is ${lease.status}`, body.leaseId); return }
+    if (lease.status !== 'running' || hostPort == null) return refusal('lease-not-running', `lease ${body.leaseId} is ${lease.status}`, body.leaseId)
 
     const socket = net.connect({ ...TUNNEL_SOCKET_OPTIONS, host: '127.0.0.1', port: hostPort })
     try {
       await new Promise<void>((resolve, reject) => { socket.once('connect', resolve); socket.once('error', reject) })
     } catch (err) {
       socket.destroy()
-      await refuse('dial-failed', `the container port did not answer: ${(err as Error).message}`, body.leaseId); return
+      return refusal('dial-failed', `the container port did not answer: ${(err as Error).message}`, body.leaseId)
     }
-    await frames.write({ ok: true })
-    this.c.metrics.tunnelsOpened.inc()
-    this.c.metrics.tunnelsActive.inc()
-    // Bytes the length-prefixed reader buffered past the header belong to the tunnel.
-    const rest = frames.lp.unwrap()
-    await pipeSocketStream(socket, rest).finally(() => { this.c.metrics.tunnelsActive.dec() })
+    return { ok: true, socket }
   }
 }

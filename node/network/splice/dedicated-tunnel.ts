@@ -1,0 +1,123 @@
+// Both ends of a dedicated tunnel (protocols/tunnel/dedicated.ts) on a socket already joined to
+// the gateway's splice port: the Noise handshake and the first message each way run through
+// libp2p's Noise on a SocketMultiaddrConnection that passes exactly those frames, then the socket
+// is handed off to the sealed-record pipe (node/network/sealed-pipe.ts).
+import net from 'node:net'
+import { randomBytes } from 'node:crypto'
+import { lpStream } from '@libp2p/utils'
+import { dedicatedTunnelHeaderSchema, dedicatedTunnelReplySchema, DEDICATED_MESSAGE_MAX_BYTES, type DedicatedTunnelReply } from '../../../protocols/tunnel/dedicated.js'
+import { RECORD_KEY_BYTES } from '../../../protocols/tunnel/records.js'
+import { TunnelRefusedError } from '../../errors.js'
+import { decodeJson, encodeJson } from '../json-frames.js'
+import { pipeSealed, type SealedKeys, type SealedPipeResult } from '../sealed-pipe.js'
+import { SocketMultiaddrConnection } from './socket-connection.js'
+import type { AbortOptions, ConnectionEncrypter, Logger, PeerId } from '@libp2p/interface'
+import type { Multiaddr } from '@multiformats/multiaddr'
+
+// Noise frames each side receives before the hand-off: the user the handshake's second message
+// and the reply; the provider the first and third handshake messages and the header.
+const USER_FRAMES = 2
+const PROVIDER_FRAMES = 3
+
+export interface SocketInit {
+  socket: net.Socket
+  /** The gateway's splice port, for logs. */
+  remoteAddr: Multiaddr
+  log: Logger
+}
+
+/** A dedicated tunnel the user's node opened, ready for `pipeSealed(local, socket, keys, { leftover })`. */
+export interface DialedTunnel {
+  socket: net.Socket
+  leftover: Uint8Array
+  keys: SealedKeys
+}
+
+/**
+ * User: the handshake with `provider` (its peer id is checked), the header, the reply. Throws
+ * TunnelRefusedError when the provider refused, anything else when the handshake or
+ * the socket failed; the socket is destroyed then.
+ */
+export async function dialDedicatedTunnel (encrypter: ConnectionEncrypter, init: SocketInit & { provider: PeerId, token: string, port: number }, options: AbortOptions = {}): Promise<DialedTunnel> {
+  const maConn = new SocketMultiaddrConnection({ socket: init.socket, direction: 'outbound', remoteAddr: init.remoteAddr, log: init.log, frames: USER_FRAMES })
+  try {
+    const secured = await encrypter.secureOutbound(maConn, { remotePeer: init.provider, skipStreamMuxerNegotiation: true, signal: options.signal })
+    const messages = lpStream(secured.connection, { maxDataLength: DEDICATED_MESSAGE_MAX_BYTES })
+    const key = randomBytes(RECORD_KEY_BYTES)
+    await messages.write(encodeJson({ token: init.token, port: init.port, key: key.toString('hex') }), options)
+    const reply = decodeJson((await messages.read(options)).subarray(), dedicatedTunnelReplySchema)
+    if (!reply.ok) throw new TunnelRefusedError(reply.code, reply.message)
+    const { socket, leftover } = maConn.handOff()
+    return { socket, leftover, keys: { send: key, receive: Buffer.from(reply.key, 'hex') } }
+  } catch (err) {
+    init.socket.destroy()
+    throw err
+  }
+}
+
+/** A dedicated tunnel the provider's node answered: authenticated, its header read, not yet accepted. */
+export interface InboundDedicatedTunnel {
+  /** The user's peer (from the Noise handshake). */
+  peer: PeerId
+  token: string
+  port: number
+  /** Accepts: pipes `target` (connected, or connecting) and the tunnel until both end. */
+  accept: (target: net.Socket) => Promise<SealedPipeResult>
+  /** Refuses with a code and message the user sees, and closes the tunnel. */
+  refuse: (code: string, message: string) => Promise<void>
+}
+
+/**
+ * Provider: the handshake (any peer may complete it; the lease token decides), then the header.
+ * Throws when the handshake fails or the header is malformed (a malformed one is refused with
+ * code 'malformed' first); the socket is destroyed then.
+ */
+export async function answerDedicatedTunnel (encrypter: ConnectionEncrypter, init: SocketInit, options: AbortOptions = {}): Promise<InboundDedicatedTunnel> {
+  const maConn = new SocketMultiaddrConnection({ socket: init.socket, direction: 'inbound', remoteAddr: init.remoteAddr, log: init.log, frames: PROVIDER_FRAMES })
+  try {
+    const secured = await encrypter.secureInbound(maConn, { skipStreamMuxerNegotiation: true, signal: options.signal })
+    const messages = lpStream(secured.connection, { maxDataLength: DEDICATED_MESSAGE_MAX_BYTES })
+    // The reply is not bound by `options.signal`: that bounds the handshake and the header only,
+    // not how long the caller takes to decide.
+    const send = async (reply: DedicatedTunnelReply): Promise<void> => { await messages.write(encodeJson(reply)) }
+    let header
+    try {
+      header = decodeJson((await messages.read(options)).subarray(), dedicatedTunnelHeaderSchema)
+    } catch (err) {
+      await send({ ok: false, code: 'malformed', message: (err as Error).message.slice(0, 1024) }).catch(() => {})
+      throw err
+    }
+    const userKey = Buffer.from(header.key, 'hex')
+    let answered = false
+    return {
+      peer: secured.remotePeer,
+      token: header.token,
+      port: header.port,
+      accept: async (target) => {
+        if (answered) throw new Error('answered twice')
+        answered = true
+        const key = randomBytes(RECORD_KEY_BYTES)
+        try {
+          await send({ ok: true, key: key.toString('hex') })
+        } catch (err) {
+          target.destroy()
+          init.socket.destroy()
+          return { sent: 0, received: 0, error: err as Error }
+        }
+        const { socket, leftover } = maConn.handOff()
+        return await pipeSealed(target, socket, { send: key, receive: userKey }, { leftover })
+      },
+      refuse: async (code, message) => {
+        if (answered) throw new Error('answered twice')
+        answered = true
+        await send({ ok: false, code, message }).catch(() => {})
+        init.socket.end()
+        // A user that does not close its end is not waited for.
+        setTimeout(() => { init.socket.destroy() }, 5_000).unref()
+      }
+    }
+  } catch (err) {
+    init.socket.destroy()
+    throw err
+  }
+}
