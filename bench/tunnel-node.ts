@@ -2,8 +2,9 @@
 // is another machine; two nodes in one process would share one event loop):
 //   provider --target HOST:PORT [--relay MULTIADDR]   serves /kaisar/tunnel/1.0.0 → TCP target
 //                                                     (relayed: also takes the relay's splice offers)
-//   user --provider MULTIADDR [--splice]              local TCP port → tunnel stream → provider
-//                                                     (--splice: over a spliced connection via the relay)
+//   user --provider MULTIADDR [--splice [--dedicated]] local TCP port → tunnel stream → provider
+//                                                     (--splice: over a spliced connection via the relay;
+//                                                     --dedicated: each connection a dedicated tunnel instead)
 //   gateway                                           circuit relay v2 server, limits lifted, and
 //                                                     the splice relay (every holder allowed)
 // Every role takes --tuning SPEC (see parseTuning) and --sodium-path PATH.
@@ -18,6 +19,7 @@ import { NodeMetrics } from '../node/metrics/registry.js'
 import { SpliceRelay } from '../node/roles/gateway/splice-relay.js'
 import { DEFAULT_TUNING, loadSodiumCrypto, STOCK_TUNING, type StreamTuning } from '../node/network/stream-tuning.js'
 import { DEFAULT_COALESCE_BYTES, pipeSocketStream, TUNNEL_SOCKET_OPTIONS, type PipeOptions } from '../node/network/tunnel-pipe.js'
+import { pipeSealed } from '../node/network/sealed-pipe.js'
 import { PROTOCOLS } from '../protocols/ids.js'
 import { benchNode } from './lib.js'
 import { flagValue } from './args.js'
@@ -73,10 +75,14 @@ async function provider (node: KaisarLibp2p, target: { host: string, port: numbe
     const socket = net.connect({ ...TUNNEL_SOCKET_OPTIONS, host: target.host, port: target.port })
     await pipeSocketStream(socket, stream, pipe)
   }, STREAM_LIMITS)
+  // No leases here: every dedicated tunnel is let through to the target (the product checks the token).
+  node.services.splice?.handleDedicatedTunnels(async tunnel => {
+    await tunnel.accept(net.connect({ ...TUNNEL_SOCKET_OPTIONS, host: target.host, port: target.port }))
+  })
 }
 
 /** The user's local port, and the encryption its connection to the provider negotiated. */
-async function user (node: KaisarLibp2p, providerAddr: string, pipe: PipeOptions, viaSplice: boolean): Promise<{ server: net.Server, encryption?: string }> {
+async function user (node: KaisarLibp2p, providerAddr: string, pipe: PipeOptions, viaSplice: boolean, dedicated: boolean): Promise<{ server: net.Server, encryption?: string }> {
   const ma = multiaddr(providerAddr)
   const connect = async (): Promise<Connection> => {
     const relayed = await node.dial(ma)
@@ -88,6 +94,13 @@ async function user (node: KaisarLibp2p, providerAddr: string, pipe: PipeOptions
   let conn = await connect()
   const server = net.createServer(TUNNEL_SOCKET_OPTIONS, socket => {
     void (async () => {
+      if (dedicated) {
+        socket.pause()
+        const tunnel = await node.services.splice?.openDedicatedTunnel(conn.remotePeer, 'bench', 1)
+        if (tunnel == null) throw new Error('the gateway did not splice a dedicated tunnel')
+        await pipeSealed(socket, tunnel.socket, tunnel.keys, { leftover: tunnel.leftover })
+        return
+      }
       if (conn.status !== 'open') conn = await connect()
       const stream = await conn.newStream(PROTOCOLS.tunnel, { maxOutboundStreams: STREAM_LIMITS.maxOutboundStreams })
       await pipeSocketStream(socket, stream, pipe)
@@ -125,8 +138,9 @@ if (process.argv[1]?.endsWith('tunnel-node.js') === true) {
   } else if (role === 'user') {
     const providerAddr = flagValue(args, '--provider')
     if (providerAddr == null) throw new Error('user needs --provider MULTIADDR')
-    const { server, encryption } = await user(node, providerAddr, pipe, args.includes('--splice'))
-    ready = { port: (server.address() as net.AddressInfo).port, encryption }
+    const dedicated = args.includes('--dedicated')
+    const { server, encryption } = await user(node, providerAddr, pipe, args.includes('--splice'), dedicated)
+    ready = { port: (server.address() as net.AddressInfo).port, encryption: dedicated ? 'dedicated tunnels (Noise AES-256-GCM handshake, sealed records)' : encryption }
   } else if (role === 'gateway') {
     const everyone = { isAllowed: () => true, onRevoke: () => {} }
     await new SpliceRelay({ libp2p: node, policy: everyone, logger: pino({ level: 'silent' }), metrics: new NodeMetrics() }, { host: '127.0.0.1', port: 0 }).start()

@@ -6,10 +6,13 @@
 //   tunnel  load generator → user node's local port → libp2p stream (TCP + Noise + Yamux)
 //           → provider node → TCP → target; one pair of node processes per tuning variant
 //   relayed as tunnel, but user → gateway (circuit relay v2, limits lifted) → provider
-//   spliced as tunnel, but user → gateway's splice port (TCP bytes copied) → provider: the
-//           product's path to a provider behind a gateway (node/roles/gateway/splice-relay.ts)
-//   bare    the spliced path's shape with nothing but its unavoidable work: an AES-256-GCM end,
-//           the gateway's copy, an AES-256-GCM end; no libp2p (tunnel-bare.ts), a yardstick
+//   spliced user → gateway's splice port (TCP bytes copied) → provider, each connection a
+//           dedicated tunnel (Noise handshake, then sealed records; protocols/tunnel/dedicated.ts):
+//           the product's path to a provider behind a gateway (`connect`'s default)
+//   spliced/shared  the same trio, the connections as streams of one spliced libp2p connection
+//           (Noise + Yamux; `connect --tunnel shared`)
+//   bare    the dedicated tunnel's data plane without its handshake (fixed keys), the gateway's
+//           copy, no libp2p (tunnel-bare.ts): a yardstick
 //
 // The headline `tunnel_*` figures are the spliced path: user → gateway → provider → container,
 // what issue 5 asks for; the direct user → provider tunnel is reported as `direct_*`.
@@ -24,6 +27,7 @@
 // --variants a,b (stock,tuned; see tunnel-node.ts parseTuning) --sodium-path DIR (adds
 // tuned+sodium) --relay-variant V[,V2...] (tuned; the first is the headline's, each further one
 // adds a spliced trio named `spliced:V2`) --no-ssh --no-relay --no-circuit (no circuit relay path) --no-bare
+// --no-shared (no spliced/shared path)
 // --splice-flags 'SET;SET;...' (one spliced trio, user + gateway + provider, per set of V8/Node
 // flags, all measured in the same run; see parseFlagSets; default: DATA_PATH_NODE_FLAGS, the flags
 // bin/kaisar-node.js runs `start` and `connect` with, so the headline is what the product runs;
@@ -269,6 +273,7 @@ export async function run (args: string[]): Promise<Record<string, unknown>> {
   const withRelay = !args.includes('--no-relay')
   const withCircuit = !args.includes('--no-circuit')
   const withBare = !args.includes('--no-bare')
+  const withShared = !args.includes('--no-shared')
   const flagSets = parseFlagSets(flagValue(args, '--splice-flags') ?? DATA_PATH_NODE_FLAGS.join(' '))
   const first = flagSets[0] as FlagSet
   const sodiumArgs = sodiumPath != null ? ['--sodium-path', sodiumPath] : []
@@ -314,10 +319,17 @@ export async function run (args: string[]): Promise<Record<string, unknown>> {
           paths.set('relayed', { port: usr.info.port, pids: [usr.child.pid as number, gw.child.pid as number, prov.child.pid as number], roles: ['user', 'gateway', 'provider'] })
           log(`relayed (${relayVariant}): user port ${usr.info.port} → ${prov.info.multiaddr}`)
         }
-        const spl = await spawnJson<{ port: number, encryption?: string }>(NODE, ['user', '--provider', prov.info.multiaddr, '--splice', '--tuning', relayVariant, ...sodiumArgs], set.flags.user)
+        // The product's default for `connect` through a gateway: a dedicated tunnel per connection.
+        const spl = await spawnJson<{ port: number, encryption?: string }>(NODE, ['user', '--provider', prov.info.multiaddr, '--splice', '--dedicated', '--tuning', relayVariant, ...sodiumArgs], set.flags.user)
         const name = `spliced${v === 0 ? '' : `:${relayVariant}`}${i === 0 ? '' : `[${set.label}]`}`
         paths.set(name, { port: spl.info.port, pids: [spl.child.pid as number, gw.child.pid as number, prov.child.pid as number], roles: ['user', 'gateway', 'provider'] })
         log(`${name} (${relayVariant}, node flags ${set.label}): user port ${spl.info.port} → gateway splice port → ${prov.info.multiaddr} (${spl.info.encryption ?? '?'})`)
+        if (withShared) {
+          // `connect --tunnel shared`: streams of one spliced libp2p connection (Noise + Yamux), same gateway and provider.
+          const shared = await spawnJson<{ port: number, encryption?: string }>(NODE, ['user', '--provider', prov.info.multiaddr, '--splice', '--tuning', relayVariant, ...sodiumArgs], set.flags.user)
+          paths.set(`${name}/shared`, { port: shared.info.port, pids: [shared.child.pid as number, gw.child.pid as number, prov.child.pid as number], roles: ['user', 'gateway', 'provider'] })
+          log(`${name}/shared: user port ${shared.info.port} → gateway splice port → ${prov.info.multiaddr} (${shared.info.encryption ?? '?'})`)
+        }
       }
     }
 
@@ -406,6 +418,10 @@ export async function run (args: string[]): Promise<Record<string, unknown>> {
       tunnel_vs_tcp: ratio(t?.MiBps, c.MiBps),
       direct_vs_ssh: ratio(direct?.MiBps, s?.MiBps),
       spliced_vs_relayed: ratio(summary('spliced')?.MiBps, relayed?.MiBps),
+      // The spliced path as streams of one libp2p connection (`connect --tunnel shared`).
+      shared_MiBps: summary('spliced/shared')?.MiBps ?? null,
+      shared_vs_ssh: ratio(summary('spliced/shared')?.MiBps, s?.MiBps),
+      shared_rtt_p50_ms: summary('spliced/shared')?.rtt_p50_ms ?? null,
       // The yardstick: three forwarders doing only the tunnel's unavoidable work (tunnel-bare.ts).
       bare_MiBps: bare?.MiBps ?? null,
       bare_vs_ssh: ratio(bare?.MiBps, s?.MiBps),
