@@ -19,10 +19,12 @@
 //
 // Every box is its own process. Measures, per path, the throughput of one --size MiB transfer
 // into the target's sink (median of --runs; the sink's byte count is checked) and the round trip
-// of 64-byte requests to the target's echo (p50/p99 of --rtt-samples), plus the CPU time the
+// of 64-byte requests to the target's echo (p50/p99 of --rtt-samples), what opening a connection
+// costs (connect → first echo, p50/p99 of --open-samples), plus the CPU time the
 // forwarding processes spent per MiB (less sensitive to other tenants than wall-clock time).
 //
-// Options: --size MiB (1024) --runs N (3) --rtt-samples N (2000) --target-port P (use a running
+// Options: --size MiB (1024) --runs N (3) --rtt-samples N (2000) --open-samples N (100 fresh
+// connections timed from connect to first echo; 0: none) --target-port P (use a running
 // target speaking bench/tunnel-target.ts's protocol instead of starting one)
 // --variants a,b (stock,tuned; see tunnel-node.ts parseTuning) --sodium-path DIR (adds
 // tuned+sodium) --relay-variant V[,V2...] (tuned; the first is the headline's, each further one
@@ -187,6 +189,28 @@ async function rtts (port: number, n: number): Promise<number[]> {
   return out.sort((a, b) => a - b)
 }
 
+/**
+ * `n` fresh connections one after another, each timed from the connect to its first 64-byte echo
+ * (what opening a tunnel costs: a stream, a channel, or a dedicated tunnel's splice and
+ * handshake), in ms, sorted.
+ */
+async function opens (port: number, n: number): Promise<number[]> {
+  const out: number[] = []
+  for (let i = 0; i < n; i++) {
+    const t0 = performance.now()
+    const sock = await connect(port)
+    await new Promise<void>((resolve, reject) => {
+      let got = 0
+      sock.on('data', (d: Buffer) => { got += d.byteLength; if (got >= request.byteLength) resolve() })
+      sock.once('close', () => { reject(new Error(`connection ${i} closed before its echo`)) })
+      sock.write(Buffer.concat([Buffer.from('E'), request]))
+    })
+    out.push(performance.now() - t0)
+    sock.destroy()
+  }
+  return out.sort((a, b) => a - b)
+}
+
 async function waitPort (port: number, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs
   for (;;) {
@@ -257,6 +281,7 @@ interface PathResult {
   perProcess: number[][]
   perProcessMain: number[][]
   rtt?: number[]
+  open?: number[]
 }
 interface BenchPath { port: number, pids: number[], roles: string[] }
 
@@ -264,6 +289,7 @@ export async function run (args: string[]): Promise<Record<string, unknown>> {
   const sizeMiB = num(args, '--size', 1024)
   const runs = num(args, '--runs', 3)
   const rttSamples = num(args, '--rtt-samples', 2000)
+  const openSamples = num(args, '--open-samples', 100)
   const sodiumPath = flagValue(args, '--sodium-path')
   const variants = (flagValue(args, '--variants') ?? 'stock,tuned').split(',').filter(v => v !== '')
   if (sodiumPath != null && !variants.some(v => v.includes('sodium'))) variants.push('tuned+sodium')
@@ -367,6 +393,11 @@ export async function run (args: string[]): Promise<Record<string, unknown>> {
       const rtt = (results.get(name) as PathResult).rtt as number[]
       log(`rtt ${name}: p50 ${percentile(rtt, 50).toFixed(3)} ms, p99 ${percentile(rtt, 99).toFixed(3)} ms`)
     }
+    for (const [name, p] of paths) {
+      if (openSamples <= 0) break
+      const open = (results.get(name) as PathResult).open = await opens(p.port, openSamples)
+      log(`open ${name}: p50 ${percentile(open, 50).toFixed(3)} ms, p99 ${percentile(open, 99).toFixed(3)} ms (connect → first echo)`)
+    }
 
     const summary = (name: string): Record<string, number> | undefined => {
       const res = results.get(name)
@@ -383,7 +414,8 @@ export async function run (args: string[]): Promise<Record<string, unknown>> {
           [`${role}_main_ms_per_MiB`, round(median(res.perProcessMain.map(e => e[i] as number)), 2)]
         ])),
         rtt_p50_ms: round(percentile(rtt, 50)),
-        rtt_p99_ms: round(percentile(rtt, 99))
+        rtt_p99_ms: round(percentile(rtt, 99)),
+        ...(res.open != null ? { open_p50_ms: round(percentile(res.open, 50)), open_p99_ms: round(percentile(res.open, 99)) } : {})
       }
     }
     const main = variants.includes('tuned') ? 'tuned' : variants[variants.length - 1] as string
@@ -408,6 +440,10 @@ export async function run (args: string[]): Promise<Record<string, unknown>> {
       ssh_rtt_p99_ms: s?.rtt_p99_ms ?? null,
       tcp_rtt_p50_ms: c.rtt_p50_ms,
       tcp_rtt_p99_ms: c.rtt_p99_ms,
+      // A new connection, from connect to its first echo (a dedicated tunnel pays its splice and handshake here).
+      tunnel_open_p50_ms: t?.open_p50_ms ?? null,
+      ssh_open_p50_ms: s?.open_p50_ms ?? null,
+      shared_open_p50_ms: summary('spliced/shared')?.open_p50_ms ?? null,
       tunnel_path: summary('spliced') != null ? 'user → gateway (splice) → provider → target' : 'user → provider → target (direct; --no-relay)',
       direct_MiBps: direct?.MiBps ?? null,
       direct_rtt_p50_ms: direct?.rtt_p50_ms ?? null,
