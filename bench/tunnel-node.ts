@@ -20,6 +20,7 @@ import { SpliceRelay } from '../node/roles/gateway/splice-relay.js'
 import { DEFAULT_TUNING, loadSodiumCrypto, STOCK_TUNING, type StreamTuning } from '../node/network/stream-tuning.js'
 import { DEFAULT_COALESCE_BYTES, pipeSocketStream, TUNNEL_SOCKET_OPTIONS, type PipeOptions } from '../node/network/tunnel-pipe.js'
 import { pipeSealed } from '../node/network/sealed-pipe.js'
+import { DedicatedTunnels } from '../node/user/dedicated-tunnels.js'
 import { PROTOCOLS } from '../protocols/ids.js'
 import { benchNode } from './lib.js'
 import { flagValue } from './args.js'
@@ -92,11 +93,15 @@ async function user (node: KaisarLibp2p, providerAddr: string, pipe: PipeOptions
     return spliced
   }
   let conn = await connect()
+  // As `connect` does: a spare tunnel handshaken ahead of each connection.
+  const splice = node.services.splice
+  const tunnels = dedicated && splice != null ? new DedicatedTunnels(async () => await splice.prepareDedicatedTunnel(conn.remotePeer)) : undefined
+  tunnels?.start()
   const server = net.createServer(TUNNEL_SOCKET_OPTIONS, socket => {
     void (async () => {
       if (dedicated) {
         socket.pause()
-        const tunnel = await node.services.splice?.openDedicatedTunnel(conn.remotePeer, 'bench', 1)
+        const tunnel = await tunnels?.open('bench', 1)
         if (tunnel == null) throw new Error('the gateway did not splice a dedicated tunnel')
         await pipeSealed(socket, tunnel.socket, tunnel.keys, { leftover: tunnel.leftover })
         return

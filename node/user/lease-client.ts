@@ -8,6 +8,7 @@ import { TunnelRefusedError } from '../errors.js'
 import { JsonFrames } from '../network/json-frames.js'
 import { request } from '../network/reqresp.js'
 import { pipeSealed } from '../network/sealed-pipe.js'
+import { DedicatedTunnels } from './dedicated-tunnels.js'
 import { pipeSocketStream, TUNNEL_SOCKET_OPTIONS } from '../network/tunnel-pipe.js'
 import type { Logger } from '../log.js'
 import type { Discovery } from '../services/discovery.js'
@@ -108,11 +109,14 @@ export interface PortForward {
  * container's port. Returns the listening server (its address has the real port).
  */
 export async function forwardPort (libp2p: KaisarLibp2p, provider: PeerId, token: string, fwd: PortForward, log: Logger): Promise<net.Server> {
+  const splice = libp2p.services.splice
+  const tunnels = fwd.tunnel !== 'shared' && splice != null ? new DedicatedTunnels(async () => await splice.prepareDedicatedTunnel(provider)) : undefined
+  tunnels?.start()
   const server = net.createServer(TUNNEL_SOCKET_OPTIONS, socket => {
     socket.pause() // nothing may be lost while the tunnel opens
     const signal = AbortSignal.timeout(15_000)
     void (async () => {
-      const dedicated = fwd.tunnel !== 'shared' ? await libp2p.services.splice?.openDedicatedTunnel(provider, token, fwd.containerPort, { signal }) : undefined
+      const dedicated = await tunnels?.open(token, fwd.containerPort, { signal })
       if (dedicated != null) {
         await pipeSealed(socket, dedicated.socket, dedicated.keys, { leftover: dedicated.leftover })
         return
@@ -125,9 +129,11 @@ export async function forwardPort (libp2p: KaisarLibp2p, provider: PeerId, token
       socket.destroy()
     })
   })
+  server.once('close', () => { tunnels?.close() })
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject)
-    server.listen(fwd.localPort, fwd.localHost, () => { server.off('error', reject); resolve() })
+    const onError = (err: Error): void => { tunnels?.close(); reject(err) }
+    server.once('error', onError)
+    server.listen(fwd.localPort, fwd.localHost, () => { server.off('error', onError); resolve() })
   })
   return server
 }

@@ -7,7 +7,10 @@
 //     AESGCM cipher functions and DEDICATED_TUNNEL_PROTOCOL as the prologue; libp2p's identity
 //     payload, so each side learns the other's peer id as on any libp2p connection.
 //  2. user → provider, one Noise transport message: a JSON `DedicatedTunnelHeader` (the lease
-//     token and port, as /kaisar/tunnel/1.0.0's header, plus the user's record key).
+//     token and port, as /kaisar/tunnel/1.0.0's header, plus the user's record key). The user may
+//     send it later than the handshake: a node keeps a spare tunnel handshaken ahead of use, so
+//     that a new connection costs one round trip, not a splice and a handshake. The provider
+//     waits DEDICATED_HEADER_WAIT_MS for it, for a few spares per user.
 //  3. provider → user, one Noise transport message: `DedicatedTunnelReply`, with the provider's
 //     record key when it accepts, or the refusal.
 //  4. Sealed records both ways (records.ts), each direction under the key its sender chose in 2
@@ -41,6 +44,9 @@ export const dedicatedTunnelReplySchema = z.union([
   z.object({ ok: z.literal(false), code: z.string().max(64), message: z.string().max(1024) }).strict()
 ])
 export type DedicatedTunnelReply = z.infer<typeof dedicatedTunnelReplySchema>
+
+/** How long the provider waits for the header after the handshake (the user replaces its spares sooner). */
+export const DEDICATED_HEADER_WAIT_MS = 60_000
 
 /** A header or reply is one Noise transport message: it never needs more than this. */
 export const DEDICATED_MESSAGE_MAX_BYTES = 8192

@@ -185,6 +185,26 @@ test('a dedicated tunnel the provider refuses throws its code; one to a provider
   assert.is(await stranger.services.splice?.openDedicatedTunnel(provider.peerId, 'any', 80), undefined, 'no grant, no splice (the caller falls back to a stream)')
 })
 
+test('spares: a tunnel handshaken now opens later; the provider holds at most four per user', async () => {
+  answer = { targetPort: 9 } // a refused connect is fine: only the header matters here
+  const spares = await Promise.all(Array.from({ length: 5 }, async () => await user.services.splice?.prepareDedicatedTunnel(provider.peerId)))
+  assert.ok(spares.every(t => t != null), 'five handshakes completed on the user\'s side')
+  await until('the fifth closed by the provider', () => spares.filter(t => t?.usable === false).length === 1 ? true : undefined)
+  assert.is(spares.filter(t => t?.usable === true).length, 4)
+  const before = headers.length
+  await new Promise(resolve => setTimeout(resolve, 200)) // the header may come any time later
+  answer = { refuse: 'later' }
+  const usable = spares.find(t => t?.usable === true)
+  try {
+    await usable?.open('late-token', 1)
+    assert.unreachable('the test refuses it')
+  } catch (err) {
+    assert.is((err as TunnelRefusedError).code, 'later', 'the provider read the late header and answered')
+  }
+  assert.equal(headers.slice(before), [{ peer: user.peerId.toString(), token: 'late-token', port: 1 }])
+  for (const t of spares) t?.close()
+})
+
 test('revoking the grant closes the splice, but not while another lease of the same holder runs', async () => {
   const conn = user.getConnections(provider.peerId).find(c => c.direct) as Connection
   const holder = user.peerId.toString()

@@ -33,25 +33,49 @@ export interface DialedTunnel {
   keys: SealedKeys
 }
 
+/** A dedicated tunnel whose handshake is done and whose header is not sent yet (a spare, opened ahead of use). */
+export interface HandshakenTunnel {
+  /** Sends the header and reads the reply: the tunnel, or TunnelRefusedError. Once only. */
+  open: (token: string, port: number, options?: AbortOptions) => Promise<DialedTunnel>
+  /** Whether the socket is still open (a spare the provider or the gateway closed is not). */
+  readonly usable: boolean
+  close: () => void
+}
+
 /**
- * User: the handshake with `provider` (its peer id is checked), the header, the reply. Throws
- * TunnelRefusedError when the provider refused, anything else when the handshake or
+ * User: the handshake with `provider` (its peer id is checked). The header follows with `open()`,
+ * now or later (the provider waits DEDICATED_HEADER_WAIT_MS for it). Throws when the handshake or
  * the socket failed; the socket is destroyed then.
  */
-export async function dialDedicatedTunnel (encrypter: ConnectionEncrypter, init: SocketInit & { provider: PeerId, token: string, port: number }, options: AbortOptions = {}): Promise<DialedTunnel> {
+export async function handshakeDedicatedTunnel (encrypter: ConnectionEncrypter, init: SocketInit & { provider: PeerId }, options: AbortOptions = {}): Promise<HandshakenTunnel> {
   const maConn = new SocketMultiaddrConnection({ socket: init.socket, direction: 'outbound', remoteAddr: init.remoteAddr, log: init.log, frames: USER_FRAMES })
+  let messages
   try {
     const secured = await encrypter.secureOutbound(maConn, { remotePeer: init.provider, skipStreamMuxerNegotiation: true, signal: options.signal })
-    const messages = lpStream(secured.connection, { maxDataLength: DEDICATED_MESSAGE_MAX_BYTES })
-    const key = randomBytes(RECORD_KEY_BYTES)
-    await messages.write(encodeJson({ token: init.token, port: init.port, key: key.toString('hex') }), options)
-    const reply = decodeJson((await messages.read(options)).subarray(), dedicatedTunnelReplySchema)
-    if (!reply.ok) throw new TunnelRefusedError(reply.code, reply.message)
-    const { socket, leftover } = maConn.handOff()
-    return { socket, leftover, keys: { send: key, receive: Buffer.from(reply.key, 'hex') } }
+    messages = lpStream(secured.connection, { maxDataLength: DEDICATED_MESSAGE_MAX_BYTES })
   } catch (err) {
     init.socket.destroy()
     throw err
+  }
+  let opened = false
+  return {
+    get usable () { return !opened && !init.socket.destroyed && !init.socket.readableEnded },
+    close: () => { init.socket.destroy() },
+    open: async (token, port, opts = {}) => {
+      if (opened) throw new Error('a dedicated tunnel is opened once')
+      opened = true
+      try {
+        const key = randomBytes(RECORD_KEY_BYTES)
+        await messages.write(encodeJson({ token, port, key: key.toString('hex') }), opts)
+        const reply = decodeJson((await messages.read(opts)).subarray(), dedicatedTunnelReplySchema)
+        if (!reply.ok) throw new TunnelRefusedError(reply.code, reply.message)
+        const { socket, leftover } = maConn.handOff()
+        return { socket, leftover, keys: { send: key, receive: Buffer.from(reply.key, 'hex') } }
+      } catch (err) {
+        init.socket.destroy()
+        throw err
+      }
+    }
   }
 }
 
@@ -67,25 +91,42 @@ export interface InboundDedicatedTunnel {
   refuse: (code: string, message: string) => Promise<void>
 }
 
+export interface AnswerOptions {
+  /** Bounds the handshake. */
+  handshakeSignal: AbortSignal
+  /** Called once the handshake is done, for the wait for the header (up to DEDICATED_HEADER_WAIT_MS: a spare). */
+  headerSignal: () => AbortSignal
+  /**
+   * The user `peer` authenticated and its header is awaited: returns the release of that wait,
+   * or throws to refuse it (too many spares of this peer's).
+   */
+  waitForHeader: (peer: PeerId) => () => void
+}
+
 /**
  * Provider: the handshake (any peer may complete it; the lease token decides), then the header.
  * Throws when the handshake fails or the header is malformed (a malformed one is refused with
  * code 'malformed' first); the socket is destroyed then.
  */
-export async function answerDedicatedTunnel (encrypter: ConnectionEncrypter, init: SocketInit, options: AbortOptions = {}): Promise<InboundDedicatedTunnel> {
+export async function answerDedicatedTunnel (encrypter: ConnectionEncrypter, init: SocketInit, options: AnswerOptions): Promise<InboundDedicatedTunnel> {
   const maConn = new SocketMultiaddrConnection({ socket: init.socket, direction: 'inbound', remoteAddr: init.remoteAddr, log: init.log, frames: PROVIDER_FRAMES })
+  let release: (() => void) | undefined
   try {
-    const secured = await encrypter.secureInbound(maConn, { skipStreamMuxerNegotiation: true, signal: options.signal })
+    const secured = await encrypter.secureInbound(maConn, { skipStreamMuxerNegotiation: true, signal: options.handshakeSignal })
+    release = options.waitForHeader(secured.remotePeer)
     const messages = lpStream(secured.connection, { maxDataLength: DEDICATED_MESSAGE_MAX_BYTES })
-    // The reply is not bound by `options.signal`: that bounds the handshake and the header only,
-    // not how long the caller takes to decide.
+    // The reply is not bound by the signals: they bound the handshake and the header only, not
+    // how long the caller takes to decide.
     const send = async (reply: DedicatedTunnelReply): Promise<void> => { await messages.write(encodeJson(reply)) }
     let header
     try {
-      header = decodeJson((await messages.read(options)).subarray(), dedicatedTunnelHeaderSchema)
+      header = decodeJson((await messages.read({ signal: options.headerSignal() })).subarray(), dedicatedTunnelHeaderSchema)
     } catch (err) {
       await send({ ok: false, code: 'malformed', message: (err as Error).message.slice(0, 1024) }).catch(() => {})
       throw err
+    } finally {
+      release?.()
+      release = undefined
     }
     const userKey = Buffer.from(header.key, 'hex')
     let answered = false
@@ -117,6 +158,7 @@ export async function answerDedicatedTunnel (encrypter: ConnectionEncrypter, ini
       }
     }
   } catch (err) {
+    release?.()
     init.socket.destroy()
     throw err
   }

@@ -16,11 +16,11 @@ import { defaultCrypto } from '@libp2p/noise/crypto'
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import { PROTOCOLS } from '../../../protocols/ids.js'
 import { spliceGrantSchema, spliceOfferSchema, TICKET_BYTES, type SpliceGrant, type SpliceMode } from '../../../protocols/splice/messages.js'
-import { DEDICATED_TUNNEL_PROLOGUE } from '../../../protocols/tunnel/dedicated.js'
+import { DEDICATED_HEADER_WAIT_MS, DEDICATED_TUNNEL_PROLOGUE } from '../../../protocols/tunnel/dedicated.js'
 import { registerReqResp, RemoteError, request, type ProtocolHandlers } from '../reqresp.js'
 import { raceSignal } from '../../abort.js'
 import { aesGcmCrypto } from '../noise-aesgcm.js'
-import { answerDedicatedTunnel, dialDedicatedTunnel, type DialedTunnel, type InboundDedicatedTunnel } from './dedicated-tunnel.js'
+import { answerDedicatedTunnel, handshakeDedicatedTunnel, type DialedTunnel, type HandshakenTunnel, type InboundDedicatedTunnel } from './dedicated-tunnel.js'
 import { SocketMultiaddrConnection } from './socket-connection.js'
 import type { Logger as NodeLogger } from '../../log.js'
 import type { AbortOptions, ComponentLogger, Connection, ConnectionEncrypter, Logger, PeerId, PrivateKey, Startable, Stream, Upgrader } from '@libp2p/interface'
@@ -50,6 +50,9 @@ const REFUSED_RETRY_MS = 5_000
 /** Offers a provider is connecting back for at once (a gateway cannot make it open sockets without bound). */
 const MAX_PENDING_OFFERS = 32
 const CONNECT_TIMEOUT_MS = 10_000
+/** Dedicated tunnels one user may hold handshaken without a header (spares), and all users together. */
+const MAX_SPARES_PER_PEER = 4
+const MAX_SPARES = 256
 
 /** The relay's peer id in a relayed address (`…/p2p/RELAY/p2p-circuit/…`), if it is one. */
 export function relayPeerOf (ma: Multiaddr): string | undefined {
@@ -75,6 +78,9 @@ export class SpliceService implements Startable {
   private servesOffers = false
   private pendingOffers = 0
   private tunnelHandler?: (tunnel: InboundDedicatedTunnel) => Promise<void>
+  /** Dedicated tunnels handshaken and awaiting their header (spares), per user and in all. */
+  private readonly awaitingHeader = new Map<string, number>()
+  private awaitingHeaderTotal = 0
   private tunnelEncrypter?: ConnectionEncrypter
 
   constructor (private readonly components: SpliceComponents, private readonly init: SpliceInit = {}) {
@@ -124,6 +130,15 @@ export class SpliceService implements Startable {
    * (TunnelRefusedError), as the stream's would be.
    */
   async openDedicatedTunnel (provider: PeerId, token: string, port: number, options: AbortOptions = {}): Promise<DialedTunnel | undefined> {
+    const tunnel = await this.prepareDedicatedTunnel(provider, options)
+    return await tunnel?.open(token, port, options)
+  }
+
+  /**
+   * The first half of `openDedicatedTunnel`: the splice and the handshake, without the header
+   * (a spare, opened ahead of use; the provider waits DEDICATED_HEADER_WAIT_MS for its header).
+   */
+  async prepareDedicatedTunnel (provider: PeerId, options: AbortOptions = {}): Promise<HandshakenTunnel | undefined> {
     const open = this.components.connectionManager.getConnections(provider).filter(c => c.status === 'open')
     // Reached directly: a stream on that connection is as fast (no gateway between).
     if (open.some(c => c.direct && c.limits == null && !this.splicedVia.has(c.id))) return undefined
@@ -138,7 +153,7 @@ export class SpliceService implements Startable {
       this.failed(gateway, provider, 'tunnel', err as Error)
       return undefined
     }
-    const tunnel = await dialDedicatedTunnel(this.encrypter(), { socket: joined.socket, remoteAddr: joined.remoteAddr, log: this.log.newScope('tunnel'), provider, token, port }, { signal })
+    const tunnel = await handshakeDedicatedTunnel(this.encrypter(), { socket: joined.socket, remoteAddr: joined.remoteAddr, log: this.log.newScope('tunnel'), provider }, { signal })
     this.log('dedicated tunnel to %p via %s', provider, gateway)
     return tunnel
   }
@@ -146,6 +161,25 @@ export class SpliceService implements Startable {
   /** Provider: where offers of dedicated tunnels go (without one, or after `undefined`, they are refused). */
   handleDedicatedTunnels (handler: ((tunnel: InboundDedicatedTunnel) => Promise<void>) | undefined): void {
     this.tunnelHandler = handler
+  }
+
+  /** Counts a dedicated tunnel awaiting its header against its user's spares; throws past the bounds. */
+  private waitForHeader (peer: PeerId): () => void {
+    const key = peer.toString()
+    const mine = this.awaitingHeader.get(key) ?? 0
+    if (mine >= MAX_SPARES_PER_PEER) throw new Error(`${key} holds ${mine} tunnels without a header already`)
+    if (this.awaitingHeaderTotal >= MAX_SPARES) throw new Error(`${this.awaitingHeaderTotal} tunnels without a header already`)
+    this.awaitingHeader.set(key, mine + 1)
+    this.awaitingHeaderTotal++
+    let released = false
+    return () => {
+      if (released) return
+      released = true
+      this.awaitingHeaderTotal--
+      const left = (this.awaitingHeader.get(key) ?? 1) - 1
+      if (left > 0) this.awaitingHeader.set(key, left)
+      else this.awaitingHeader.delete(key)
+    }
   }
 
   /** The gateway relaying `provider`, unless it failed a splice of this mode lately. */
@@ -206,9 +240,16 @@ export class SpliceService implements Startable {
           const socket = await this.dialGateway(at.host, offer.port, offer.ticket, AbortSignal.any([this.shutdown.signal, AbortSignal.timeout(CONNECT_TIMEOUT_MS)]))
           const remoteAddr = multiaddr(`/${at.family}/${at.host}/tcp/${offer.port}`)
           if (offer.mode === 'tunnel' && handler != null) {
-            // Not awaited either; the offer counts as pending until the user's header was read.
-            void answerDedicatedTunnel(this.encrypter(), { socket, remoteAddr, log: this.log.newScope('tunnel') }, { signal: AbortSignal.any([this.shutdown.signal, AbortSignal.timeout(CONNECT_TIMEOUT_MS)]) })
-              .finally(() => { this.pendingOffers-- })
+            // Not awaited either. The offer counts as pending until the handshake is done; then,
+            // while the header is awaited (a spare), it counts among its user's spares.
+            let pending = true
+            const settle = (): void => { if (pending) { pending = false; this.pendingOffers-- } }
+            void answerDedicatedTunnel(this.encrypter(), { socket, remoteAddr, log: this.log.newScope('tunnel') }, {
+              handshakeSignal: AbortSignal.any([this.shutdown.signal, AbortSignal.timeout(CONNECT_TIMEOUT_MS)]),
+              headerSignal: () => AbortSignal.any([this.shutdown.signal, AbortSignal.timeout(DEDICATED_HEADER_WAIT_MS)]),
+              waitForHeader: peer => { settle(); return this.waitForHeader(peer) }
+            })
+              .finally(settle)
               .then(handler, err => { this.log('dedicated tunnel failed before its header: %s', (err as Error).message) })
               .catch(err => { this.log.error('dedicated tunnel handler failed: %s', (err as Error).message) })
             return { ok: true }
