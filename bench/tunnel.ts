@@ -168,6 +168,8 @@ async function throughput (port: number, bytes: number): Promise<number> {
 }
 
 const request = Buffer.alloc(64, 1)
+/** Time between the connections of the "apart" opening measure. */
+const OPEN_GAP_MS = 50
 
 /** `n` sequential 64-byte round trips through the echo behind `port`, in ms, sorted. */
 async function rtts (port: number, n: number): Promise<number[]> {
@@ -192,11 +194,14 @@ async function rtts (port: number, n: number): Promise<number[]> {
 /**
  * `n` fresh connections one after another, each timed from the connect to its first 64-byte echo
  * (what opening a tunnel costs: a stream, a channel, or a dedicated tunnel's splice and
- * handshake), in ms, sorted.
+ * handshake), in ms, sorted. Back to back (`gapMs` 0) a dedicated tunnel's spare is still being
+ * made when the next connection comes; `gapMs` apart, as an application opens them now and then,
+ * it is ready.
  */
-async function opens (port: number, n: number): Promise<number[]> {
+async function opens (port: number, n: number, gapMs = 0): Promise<number[]> {
   const out: number[] = []
   for (let i = 0; i < n; i++) {
+    if (gapMs > 0) await new Promise(resolve => setTimeout(resolve, gapMs))
     const t0 = performance.now()
     const sock = await connect(port)
     await new Promise<void>((resolve, reject) => {
@@ -282,6 +287,7 @@ interface PathResult {
   perProcessMain: number[][]
   rtt?: number[]
   open?: number[]
+  openIdle?: number[]
 }
 interface BenchPath { port: number, pids: number[], roles: string[] }
 
@@ -395,8 +401,10 @@ export async function run (args: string[]): Promise<Record<string, unknown>> {
     }
     for (const [name, p] of paths) {
       if (openSamples <= 0) break
-      const open = (results.get(name) as PathResult).open = await opens(p.port, openSamples)
-      log(`open ${name}: p50 ${percentile(open, 50).toFixed(3)} ms, p99 ${percentile(open, 99).toFixed(3)} ms (connect → first echo)`)
+      const res = results.get(name) as PathResult
+      const open = res.open = await opens(p.port, openSamples)
+      const idle = res.openIdle = await opens(p.port, Math.ceil(openSamples / 4), OPEN_GAP_MS)
+      log(`open ${name}: p50 ${percentile(open, 50).toFixed(3)} ms, p99 ${percentile(open, 99).toFixed(3)} ms back to back; p50 ${percentile(idle, 50).toFixed(3)} ms ${OPEN_GAP_MS} ms apart (connect → first echo)`)
     }
 
     const summary = (name: string): Record<string, number> | undefined => {
@@ -415,7 +423,8 @@ export async function run (args: string[]): Promise<Record<string, unknown>> {
         ])),
         rtt_p50_ms: round(percentile(rtt, 50)),
         rtt_p99_ms: round(percentile(rtt, 99)),
-        ...(res.open != null ? { open_p50_ms: round(percentile(res.open, 50)), open_p99_ms: round(percentile(res.open, 99)) } : {})
+        ...(res.open != null ? { open_p50_ms: round(percentile(res.open, 50)), open_p99_ms: round(percentile(res.open, 99)) } : {}),
+        ...(res.openIdle != null ? { open_apart_p50_ms: round(percentile(res.openIdle, 50)) } : {})
       }
     }
     const main = variants.includes('tuned') ? 'tuned' : variants[variants.length - 1] as string
@@ -442,6 +451,7 @@ export async function run (args: string[]): Promise<Record<string, unknown>> {
       tcp_rtt_p99_ms: c.rtt_p99_ms,
       // A new connection, from connect to its first echo (a dedicated tunnel pays its splice and handshake here).
       tunnel_open_p50_ms: t?.open_p50_ms ?? null,
+      tunnel_open_apart_p50_ms: t?.open_apart_p50_ms ?? null,
       ssh_open_p50_ms: s?.open_p50_ms ?? null,
       shared_open_p50_ms: summary('spliced/shared')?.open_p50_ms ?? null,
       tunnel_path: summary('spliced') != null ? 'user → gateway (splice) → provider → target' : 'user → provider → target (direct; --no-relay)',
