@@ -144,7 +144,8 @@ test('a relayed provider serves a lease: order, GET and 100 MiB through the gate
   const local = await forwardPort(user.libp2p, peer, placed.token, { localHost: '127.0.0.1', localPort: 0, containerPort: 7 }, user.log)
   try {
     await echoThroughSocket((local.address() as net.AddressInfo).port, 100 * MiB)
-    assert.is(await metric('kaisar_splices_opened_total'), 2, 'a second splice: the dedicated tunnel\'s own')
+    // The stream path makes no splice; `connect` makes one per dedicated tunnel (its spare, then the next spare).
+    assert.ok(await metric('kaisar_splices_opened_total') >= 2, 'the dedicated tunnel\'s own splice')
   } finally {
     local.close()
   }
