@@ -140,7 +140,7 @@ export class SpliceService implements Startable {
    */
   async prepareDedicatedTunnel (provider: PeerId, options: AbortOptions = {}): Promise<HandshakenTunnel | undefined> {
     const open = this.components.connectionManager.getConnections(provider).filter(c => c.status === 'open')
-    // Reached directly: a stream on that connection is as fast (no gateway between).
+    // Reached directly: no gateway to splice through; the caller opens a stream on that connection.
     if (open.some(c => c.direct && c.limits == null && !this.splicedVia.has(c.id))) return undefined
     const gateway = await this.gatewayTo(provider, 'tunnel')
     if (gateway == null) return undefined
