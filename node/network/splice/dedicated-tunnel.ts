@@ -105,8 +105,8 @@ export interface AnswerOptions {
 
 /**
  * Provider: the handshake (any peer may complete it; the lease token decides), then the header.
- * Throws when the handshake fails or the header is malformed (a malformed one is refused with
- * code 'malformed' first); the socket is destroyed then.
+ * Throws when the handshake fails, no header comes in time, or it is malformed (refused with code
+ * 'malformed' first); the socket is destroyed then.
  */
 export async function answerDedicatedTunnel (encrypter: ConnectionEncrypter, init: SocketInit, options: AnswerOptions): Promise<InboundDedicatedTunnel> {
   const maConn = new SocketMultiaddrConnection({ socket: init.socket, direction: 'inbound', remoteAddr: init.remoteAddr, log: init.log, frames: PROVIDER_FRAMES })
@@ -118,15 +118,21 @@ export async function answerDedicatedTunnel (encrypter: ConnectionEncrypter, ini
     // The reply is not bound by the signals: they bound the handshake and the header only, not
     // how long the caller takes to decide.
     const send = async (reply: DedicatedTunnelReply): Promise<void> => { await messages.write(encodeJson(reply)) }
-    let header
+    let bytes
     try {
-      header = decodeJson((await messages.read({ signal: options.headerSignal() })).subarray(), dedicatedTunnelHeaderSchema)
-    } catch (err) {
-      await send({ ok: false, code: 'malformed', message: (err as Error).message.slice(0, 1024) }).catch(() => {})
-      throw err
+      // No header in time (a spare its user gave up), or the socket closed: closed without a
+      // reply, which the user would otherwise read as a refusal of its next connection.
+      bytes = await messages.read({ signal: options.headerSignal() })
     } finally {
       release?.()
       release = undefined
+    }
+    let header
+    try {
+      header = decodeJson(bytes.subarray(), dedicatedTunnelHeaderSchema)
+    } catch (err) {
+      await send({ ok: false, code: 'malformed', message: (err as Error).message.slice(0, 1024) }).catch(() => {})
+      throw err
     }
     const userKey = Buffer.from(header.key, 'hex')
     let answered = false
