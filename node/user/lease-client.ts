@@ -96,10 +96,10 @@ export interface PortForward {
   containerPort: number
   /**
    * A provider behind a gateway: 'dedicated' (the default) gives each local connection its own
-   * spliced socket (protocols/tunnel/dedicated.ts: the fastest path for bulk bytes, one handshake
-   * per connection); 'shared' carries them all as streams of one spliced libp2p connection (a new
-   * connection costs one round trip instead of a handshake). A provider reached directly always
-   * gets streams.
+   * spliced socket (protocols/tunnel/dedicated.ts: the fastest path for bulk bytes; one tunnel is
+   * kept handshaken ahead of use, and opening still costs a few ms more than a stream); 'shared'
+   * carries them all as streams of one spliced libp2p connection (quicker to open, slower to
+   * carry). A provider reached directly always gets streams.
    */
   tunnel?: 'dedicated' | 'shared'
 }
