@@ -87,3 +87,14 @@ export async function connect (port: number): Promise<net.Socket> {
   await new Promise<void>((resolve, reject) => { socket.once('connect', resolve); socket.once('error', reject) })
   return socket
 }
+
+/** A connected loopback pair, both ends half-open capable: `client` dialled, `accepted` its server side. */
+export async function socketPair (): Promise<{ client: net.Socket, accepted: net.Socket, close: () => void }> {
+  let accepted: net.Socket | undefined
+  const server = net.createServer({ allowHalfOpen: true }, s => { accepted ??= s })
+  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
+  const client = net.connect({ host: '127.0.0.1', port: portOf(server), allowHalfOpen: true })
+  while (accepted == null) await new Promise(resolve => setTimeout(resolve, 2))
+  const a = accepted
+  return { client, accepted: a, close: () => { client.destroy(); a.destroy(); server.close() } }
+}

@@ -15,6 +15,7 @@ import { DEDICATED_TUNNEL_PROLOGUE } from '../../protocols/tunnel/dedicated.js'
 import { aesGcmCrypto } from '../../node/network/noise-aesgcm.js'
 import { answerDedicatedTunnel, handshakeDedicatedTunnel, type InboundDedicatedTunnel } from '../../node/network/splice/dedicated-tunnel.js'
 import { pipeSealed } from '../../node/network/sealed-pipe.js'
+import { socketPair } from '../helpers/tunnel.js'
 import type { ConnectionEncrypter, PeerId, Upgrader } from '@libp2p/interface'
 
 async function party (): Promise<{ peerId: PeerId, encrypter: ConnectionEncrypter }> {
@@ -27,13 +28,8 @@ async function party (): Promise<{ peerId: PeerId, encrypter: ConnectionEncrypte
 
 /** A connected loopback pair: the user's socket and the provider's. */
 async function pair (): Promise<{ user: net.Socket, provider: net.Socket, close: () => void }> {
-  let provider: net.Socket | undefined
-  const server = net.createServer({ allowHalfOpen: true }, s => { provider = s })
-  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
-  const user = net.connect({ host: '127.0.0.1', port: (server.address() as net.AddressInfo).port, allowHalfOpen: true })
-  while (provider == null) await new Promise(resolve => setTimeout(resolve, 2))
-  const p = provider
-  return { user, provider: p, close: () => { user.destroy(); p.destroy(); server.close() } }
+  const { client, accepted, close } = await socketPair()
+  return { user: client, provider: accepted, close }
 }
 
 const at = multiaddr('/ip4/127.0.0.1/tcp/1')

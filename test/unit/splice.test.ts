@@ -22,6 +22,7 @@ import { sendWithBackpressure } from '../../node/network/streams.js'
 import { RelayPolicy } from '../../node/roles/gateway/relay-policy.js'
 import { pipeSealed } from '../../node/network/sealed-pipe.js'
 import { TunnelRefusedError } from '../../node/errors.js'
+import { socketPair } from '../helpers/tunnel.js'
 import { SpliceRelay } from '../../node/roles/gateway/splice-relay.js'
 import { RelayGrants } from '../../node/roles/provider/relay-grants.js'
 import { benchNode } from '../../bench/lib.js'
@@ -127,13 +128,9 @@ test('a lease holder gets a direct connection the gateway only copies bytes for'
 const headers: Array<{ peer: string, token: string, port: number }> = []
 let answer: { targetPort: number } | { refuse: string } = { refuse: 'unset' }
 /** A local socket pair: `app` is the application's end, `plain` the one a tunnel pipes. */
-async function socketPair (): Promise<{ app: net.Socket, plain: net.Socket, close: () => void }> {
-  let plain!: net.Socket
-  const server = net.createServer({ allowHalfOpen: true }, s => { plain = s })
-  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
-  const app = net.connect({ host: '127.0.0.1', port: (server.address() as net.AddressInfo).port, allowHalfOpen: true })
-  await until('accepted', () => plain)
-  return { app, plain, close: () => { app.destroy(); plain.destroy(); server.close() } }
+async function appPair (): Promise<{ app: net.Socket, plain: net.Socket, close: () => void }> {
+  const { client, accepted, close } = await socketPair()
+  return { app: client, plain: accepted, close }
 }
 
 test('a dedicated tunnel: the provider learns the holder from the handshake, the gateway copies ciphertext only', async () => {
@@ -145,7 +142,7 @@ test('a dedicated tunnel: the provider learns the holder from the handshake, the
     if ('refuse' in answer) { await t.refuse(answer.refuse, 'refused by the test'); return }
     await t.accept(net.connect({ host: '127.0.0.1', port: answer.targetPort, allowHalfOpen: true }))
   })
-  const pair = await socketPair()
+  const pair = await appPair()
   try {
     const opened = Number(await counter('kaisar_splices_opened_total'))
     tapped.length = 0
