@@ -173,15 +173,17 @@ export async function timedLookup (from: KaisarNode, target: string, timeoutMs: 
  * One process's cost over the measured window (RSS before any node started as the baseline),
  * and at its end the open connection ends of the process's running nodes (a connection between
  * two simulated nodes counts at both ends): every connection costs upkeep whether it carries
- * anything or not, so how many a node holds is part of what a node costs.
+ * anything or not, so how many a node holds is part of what a node costs. `trimmed`: the
+ * connections those nodes' trimmers closed since each started (connection-trimmer.ts); one a
+ * peer dials again soon after is churn, a handshake and an identify exchange paid twice.
  */
-export interface WindowResources { cpuCores: number, rssMaxMiB: number, baselineRssMiB: number, loopP50Ms: number, loopP99Ms: number, loopMaxMs: number, nodes: number, connections: number }
+export interface WindowResources { cpuCores: number, rssMaxMiB: number, baselineRssMiB: number, loopP50Ms: number, loopP99Ms: number, loopMaxMs: number, nodes: number, connections: number, trimmed: number }
 
 /** A run's cost over all its processes (sim/shard.ts): CPU and RSS add up; the loop's lag is the worst process's. */
 export function combineResources (all: WindowResources[]): WindowResources {
   const sum = (f: (r: WindowResources) => number): number => all.reduce((a, r) => a + f(r), 0)
   const worst = (f: (r: WindowResources) => number): number => Math.max(...all.map(f))
-  return { cpuCores: sum(r => r.cpuCores), rssMaxMiB: sum(r => r.rssMaxMiB), baselineRssMiB: sum(r => r.baselineRssMiB), loopP50Ms: worst(r => r.loopP50Ms), loopP99Ms: worst(r => r.loopP99Ms), loopMaxMs: worst(r => r.loopMaxMs), nodes: sum(r => r.nodes), connections: sum(r => r.connections) }
+  return { cpuCores: sum(r => r.cpuCores), rssMaxMiB: sum(r => r.rssMaxMiB), baselineRssMiB: sum(r => r.baselineRssMiB), loopP50Ms: worst(r => r.loopP50Ms), loopP99Ms: worst(r => r.loopP99Ms), loopMaxMs: worst(r => r.loopMaxMs), nodes: sum(r => r.nodes), connections: sum(r => r.connections), trimmed: sum(r => r.trimmed) }
 }
 
 /** RSS against node count while starting, then RSS, CPU and event-loop lag over the measured window. */
@@ -222,7 +224,8 @@ export class ResourceMonitor {
       loopMaxMs: ns(this.loop?.max),
       baselineRssMiB: this.baselineRssMiB,
       nodes: running.length,
-      connections: running.reduce((n, node) => n + node.libp2p.getConnections().length, 0)
+      connections: running.reduce((n, node) => n + node.libp2p.getConnections().length, 0),
+      trimmed: running.reduce((n, node) => n + node.libp2p.services.trimmer.trimmed, 0)
     }
   }
 }

@@ -14,16 +14,23 @@ export function popwConfig (s: SimSchedule, nodes: number): Record<string, unkno
   return { epochMs: s.epochMs, k: 3, backups: 1, challengeMs: 5, challengeAllowanceMs: Math.min(Math.round(s.epochMs / 5), 600 + 4 * nodes), bandwidthBytes: 16 * 1024 }
 }
 
-/** gossipsub's settings for every node of a run: its heartbeat (dilated) and, when set, its mesh degrees. */
-export interface SimGossip { heartbeatMs: number, mesh?: GossipMesh }
+/**
+ * The network settings every node of a run shares: gossipsub's heartbeat and kad-dht's refresh
+ * (both dilated with the run's other intervals) and, when set, gossipsub's mesh degrees.
+ */
+export interface SimNetworkSettings { gossipHeartbeatMs: number, dhtRefreshMs: number, gossipMesh?: GossipMesh }
 
 /** `d=4,dLow=3,dHigh=6,dLazy=4,dOut=1,dScore=2`: the form `--gossip-mesh` takes and the report prints. */
 export function meshText (m: GossipMesh): string {
   return Object.entries(m).map(([k, v]) => `${k}=${String(v)}`).join(',')
 }
 
-export function nodeSpec (plan: NodePlan, popw: Record<string, unknown>, nodes: number, epochMs: number, gossip: SimGossip): { spec: ClusterNodeSpec, runtime?: MemoryRuntime } {
-  const network = { dhtServer: plan.dhtServer, maxConnections: plan.role === 'gateway' ? Math.max(300, nodes * 2 + 100) : 300, gossipHeartbeatMs: gossip.heartbeatMs, ...(gossip.mesh != null ? { gossipMesh: gossip.mesh } : {}) }
+export function nodeSpec (plan: NodePlan, popw: Record<string, unknown>, nodes: number, epochMs: number, net: SimNetworkSettings): { spec: ClusterNodeSpec, runtime?: MemoryRuntime } {
+  // A DHT server is asked by every node sooner or later (with ≤ 40 servers a walk touches most of
+  // them), so it holds a connection per node, as a gateway does; at the default 300 a server of a
+  // 1,000-node run trims idle clients that dial it again at their next walk (connection churn).
+  const maxConnections = plan.role === 'gateway' || plan.dhtServer ? Math.max(300, nodes * 2 + 100) : 300
+  const network = { dhtServer: plan.dhtServer, maxConnections, gossipHeartbeatMs: net.gossipHeartbeatMs, dhtRefreshMs: net.dhtRefreshMs, ...(net.gossipMesh != null ? { gossipMesh: net.gossipMesh } : {}) }
   const config = { popw, network }
   if (plan.role !== 'provider') {
     const checker = plan.behaviour === 'liar-pass' ? alwaysPass : plan.behaviour === 'liar-fail' ? alwaysFail : undefined

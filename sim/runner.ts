@@ -5,10 +5,10 @@ import { pino } from 'pino'
 import { VerdictResult } from '../protocols/popw/popw.js'
 import { keyToString } from '../protocols/popw/verdict.js'
 import { placeOrder } from '../node/user/order.js'
-import { gossipMeshSchema, type GossipMesh } from '../node/config/schema.js'
+import { DEFAULT_DHT_REFRESH_MS, gossipMeshSchema, type GossipMesh } from '../node/config/schema.js'
 import { Cluster, SIM_KEEP_ALIVE_MS, type ClusterNode, type ClusterNodeSpec } from './cluster.js'
 import { GossipProbe, ResourceMonitor, combineResources, maxOf, percentile, timedLookup, watchNode, type GossipMisses, type TimedResult } from './metrics.js'
-import { meshText, nodeSpec, popwConfig } from './node-spec.js'
+import { meshText, nodeSpec, popwConfig, type SimNetworkSettings } from './node-spec.js'
 import { Partition, type PartitionedNode } from './partition.js'
 import { partitionReport, unreachablePair, type PartitionReport, type SplitLog } from './partition-report.js'
 import { ShardClient, placement } from './shard.js'
@@ -121,7 +121,7 @@ export interface SimReport {
    * Over every process of the run: CPU and RSS summed, event-loop lag the worst process's.
    * `startup` is this process's RSS against its own nodes; `processes` each shard on its own.
    */
-  resources: { baselineRssMiB: number, rssMaxMiB: number, rssPerNodeMiB: number, cpuCores: number, cpuPerNodePct: number, connectionsPerNode: number, loopP50Ms: number, loopP99Ms: number, loopMaxMs: number, startup: Array<{ nodes: number, rssMiB: number }>, processes: ProcessResources[] }
+  resources: { baselineRssMiB: number, rssMaxMiB: number, rssPerNodeMiB: number, cpuCores: number, cpuPerNodePct: number, connectionsPerNode: number, trimmedPerNode: number, loopP50Ms: number, loopP99Ms: number, loopMaxMs: number, startup: Array<{ nodes: number, rssMiB: number }>, processes: ProcessResources[] }
   /** Scenario `partition`: the split, each side on its own, and the heal. */
   partition?: PartitionReport
   degraded: string[]
@@ -145,8 +145,10 @@ export async function runSim (opts: SimOptions): Promise<SimReport> {
   const resources = new ResourceMonitor()
   const gossip = new GossipProbe()
   const popw = popwConfig(schedule, opts.nodes)
-  // gossipsub's heartbeat dilates with every other interval (libp2p's other timers do not: no knob).
+  // gossipsub's heartbeat and kad-dht's walks dilate with every other interval (libp2p's other
+  // timers do not: no knob).
   const gossipHeartbeatMs = Math.round((opts.baseGossipHeartbeatMs ?? 1000) * schedule.dilation)
+  const network: SimNetworkSettings = { gossipHeartbeatMs, dhtRefreshMs: DEFAULT_DHT_REFRESH_MS * schedule.dilation, ...(opts.gossipMesh != null ? { gossipMesh: opts.gossipMesh } : {}) }
   const running = new Map<string, Running>()
   // A scenario that splits the network gives every node (and user) a gater from the start: it lets everything through until the split.
   const cut = schedule.events.find((e): e is Extract<SimEvent, { kind: 'partition' }> => e.kind === 'partition')
@@ -154,7 +156,7 @@ export async function runSim (opts: SimOptions): Promise<SimReport> {
   const split: SplitLog = { connectionsCut: 0, crossConnectionsSeen: 0, orders: [], dhtSameSide: [], dhtAcross: [] }
   let crossSampler: NodeJS.Timeout | undefined
   const specOf = (plan: NodePlan): { spec: ClusterNodeSpec, runtime?: MemoryRuntime } => {
-    const made = nodeSpec(plan, popw, opts.nodes, schedule.epochMs, { heartbeatMs: gossipHeartbeatMs, mesh: opts.gossipMesh })
+    const made = nodeSpec(plan, popw, opts.nodes, schedule.epochMs, network)
     if (partition != null) made.spec.connectionGater = partition.gater(plan.id)
     return made
   }
@@ -202,7 +204,7 @@ export async function runSim (opts: SimOptions): Promise<SimReport> {
       // The shards start their nodes as soon as the ledger host is up, alongside this process's.
       onBootstrap: bootstrap => {
         remoteStart = Promise.all(shards.map(async (shard, i) => await shard.start({
-          plans: initial.filter(p => shardOf.get(p.id) === i + 1), popw, nodes: opts.nodes, epochMs: schedule.epochMs, heartbeatMs: schedule.heartbeatMs, gossipHeartbeatMs, gossipMesh: opts.gossipMesh, bootstrap, startRate, startConcurrency: 16, inProcessLinks, linkNoise
+          plans: initial.filter(p => shardOf.get(p.id) === i + 1), popw, nodes: opts.nodes, epochMs: schedule.epochMs, heartbeatMs: schedule.heartbeatMs, network, bootstrap, startRate, startConcurrency: 16, inProcessLinks, linkNoise
         })))
         remoteStart.catch(() => {}) // awaited (and its failure thrown) once this cluster is up
       }
@@ -459,6 +461,7 @@ export async function runSim (opts: SimOptions): Promise<SimReport> {
         cpuCores: round(res.cpuCores, 2),
         cpuPerNodePct: round(res.cpuCores * 100 / nodes, 3),
         connectionsPerNode: round(res.connections / Math.max(1, res.nodes), 1),
+        trimmedPerNode: round(res.trimmed / Math.max(1, res.nodes), 1),
         loopP50Ms: round(res.loopP50Ms, 1),
         loopP99Ms: round(res.loopP99Ms, 1),
         loopMaxMs: round(res.loopMaxMs, 1),
@@ -608,6 +611,7 @@ export function summary (r: SimReport): Record<string, unknown> {
     cpu_cores: r.resources.cpuCores,
     cpu_per_node_pct: r.resources.cpuPerNodePct,
     connections_per_node: r.resources.connectionsPerNode,
+    trimmed_per_node: r.resources.trimmedPerNode,
     loop_lag_p99_ms: r.resources.loopP99Ms,
     ...(r.shards > 1 ? { processes: r.resources.processes } : {}),
     ...(r.partition != null

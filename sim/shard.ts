@@ -7,12 +7,12 @@
 import { fork, type ChildProcess } from 'node:child_process'
 import { pino } from 'pino'
 import { z } from 'zod'
-import { ROLES, gossipMeshSchema, type GossipMesh } from '../node/config/schema.js'
+import { ROLES, gossipMeshSchema } from '../node/config/schema.js'
 import { InProcessLinks } from '../node/network/in-process-links.js'
 import { Cluster, type ClusterNode } from './cluster.js'
 import { GossipBatchReader, GossipBatchWriter, type GossipBatch } from './gossip-wire.js'
 import { ResourceMonitor, timedLookup, watchNode, type GossipSink, type Lookup, type WindowResources } from './metrics.js'
-import { nodeSpec } from './node-spec.js'
+import { nodeSpec, type SimNetworkSettings } from './node-spec.js'
 import { BEHAVIOURS, type NodePlan } from './schedule.js'
 import type { MemoryRuntime } from './runtime.js'
 
@@ -53,8 +53,7 @@ export interface ShardStart {
   nodes: number
   epochMs: number
   heartbeatMs: number
-  gossipHeartbeatMs: number
-  gossipMesh?: GossipMesh
+  network: SimNetworkSettings
   /** The gateways' TCP addresses, the ledger host's first. */
   bootstrap: string[]
   startRate: number
@@ -83,8 +82,7 @@ const request = z.discriminatedUnion('op', [
       nodes: z.number().int().positive(),
       epochMs: z.number().positive(),
       heartbeatMs: z.number().positive(),
-      gossipHeartbeatMs: z.number().positive(),
-      gossipMesh: gossipMeshSchema.optional(),
+      network: z.object({ gossipHeartbeatMs: z.number().positive(), dhtRefreshMs: z.number().positive(), gossipMesh: gossipMeshSchema.optional() }),
       bootstrap: z.array(z.string()).min(1),
       startRate: z.number().min(0),
       startConcurrency: z.number().int().positive(),
@@ -285,7 +283,7 @@ export function runShardWorker (index: string): void {
       case 'start': {
         if (cluster != null) throw new Error('already started')
         const s = started = req.start
-        const made = s.plans.map(plan => ({ plan, ...nodeSpec(plan, s.popw, s.nodes, s.epochMs, { heartbeatMs: s.gossipHeartbeatMs, mesh: s.gossipMesh }) }))
+        const made = s.plans.map(plan => ({ plan, ...nodeSpec(plan, s.popw, s.nodes, s.epochMs, s.network) }))
         cluster = await Cluster.start({
           nodes: made.map(m => m.spec),
           transport: 'tcp',
@@ -317,7 +315,7 @@ export function runShardWorker (index: string): void {
       }
       case 'join': {
         if (cluster == null || started == null) throw new Error('not started')
-        const { spec, runtime } = nodeSpec(req.plan, started.popw, started.nodes, started.epochMs, { heartbeatMs: started.gossipHeartbeatMs, mesh: started.gossipMesh })
+        const { spec, runtime } = nodeSpec(req.plan, started.popw, started.nodes, started.epochMs, started.network)
         const member = await cluster.add(spec)
         members.set(req.plan.id, { plan: req.plan, member, runtime })
         watchNode(member.node, gossip.sink)

@@ -37,6 +37,9 @@ const tokenAmount = z.string().regex(TOKEN_AMOUNT, 'must be a token amount such 
 /** `local` (the embedded ledger) or a peaq node's WebSocket endpoint. */
 const chainString = z.string().refine(v => v === 'local' || /^wss?:\/\/\S+$/.test(v), { message: 'must be "local" or a ws:// / wss:// URL' })
 
+/** kad-dht's own interval for its self-query and routing-table refresh (5 min). */
+export const DEFAULT_DHT_REFRESH_MS = 300_000
+
 /**
  * gossipsub's mesh degrees (its D, Dlo, Dhi, Dlazy, Dout, Dscore); the defaults are gossipsub's
  * own. A node forwards every message it receives to its mesh peers, so each subscriber receives
@@ -108,6 +111,14 @@ export const configSchema = z.object({
      * spend much of their CPU on heartbeats, and messages still travel the mesh at once.
      */
     gossipHeartbeatMs: z.number().int().min(100).max(60_000).default(1000),
+    /**
+     * How often kad-dht walks the network on its own: the self-query (its neighbourhood) and the
+     * routing table's refresh (a random walk per bucket), ms; 5 min is kad-dht's default. Every
+     * node does both, client or server, so a network of N nodes makes N walks per interval, most
+     * of their requests landing on the few servers. The simulator stretches it with its time
+     * dilation, as it does the other protocol intervals.
+     */
+    dhtRefreshMs: z.number().int().min(10_000).max(7 * 24 * 3_600_000).default(DEFAULT_DHT_REFRESH_MS),
     gossipMesh: gossipMeshSchema.prefault({}),
     relayServer: z.boolean().default(false),
     /**

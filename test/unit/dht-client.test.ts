@@ -34,4 +34,34 @@ test('a DHT client keeps no closest peer alive; a server keeps its closest', asy
   }
 })
 
+/** Counts the walks (self-queries and refresh walks, both `getClosestPeers`) `node` starts from now on. */
+function countWalks (node: KaisarLibp2p): { count: number } {
+  const routing = (node.services.dht as unknown as { peerRouting: { getClosestPeers: (...args: unknown[]) => unknown } }).peerRouting
+  const walk = routing.getClosestPeers.bind(routing)
+  const walks = { count: 0 }
+  routing.getClosestPeers = (...args: unknown[]) => { walks.count++; return walk(...args) }
+  return walks
+}
+
+test('network.dhtRefreshMs sets how often a node walks the DHT on its own (self-query and table refresh)', async () => {
+  const nodes: KaisarLibp2p[] = []
+  try {
+    const servers: KaisarLibp2p[] = []
+    for (let i = 0; i < 3; i++) servers.push(await startTestNode(nodes, { listen: [`/memory/dht-refresh-${process.pid}-${i}`], dhtServer: true }))
+    const first = servers[0]?.getMultiaddrs()[0] as Multiaddr
+    for (const s of servers.slice(1)) await s.dial(first)
+    const often = await startTestNode(nodes, { listen: [], dhtRefreshMs: 10_000 })
+    const stock = await startTestNode(nodes, { listen: [] })
+    for (const client of [often, stock]) for (const s of servers) await client.dial(s.getMultiaddrs()[0] as Multiaddr)
+    // Past the start-up walks (the first self-query after 0.5 s, the forced refresh at start).
+    await new Promise(resolve => setTimeout(resolve, 3_000))
+    const oftenWalks = countWalks(often)
+    const stockWalks = countWalks(stock)
+    await waitFor('the 10 s node walking again', () => oftenWalks.count > 0, 15_000, 250)
+    assert.is(stockWalks.count, 0, 'a node at kad-dht\'s 5 min walked again within 15 s')
+  } finally {
+    await Promise.all(nodes.map(async n => { await n.stop() }))
+  }
+})
+
 test.run()

@@ -116,10 +116,10 @@ test('placement: one process takes everything, two share, three or more keep the
 })
 
 test('a run\'s cost over its processes: CPU, RSS, nodes and connections add up, the loop lag is the worst process\'s', () => {
-  const runner = { cpuCores: 0.5, rssMaxMiB: 1200, baselineRssMiB: 100, loopP50Ms: 10, loopP99Ms: 177, loopMaxMs: 400, nodes: 51, connections: 2000 }
-  const worker = { cpuCores: 0.4, rssMaxMiB: 1000, baselineRssMiB: 90, loopP50Ms: 12, loopP99Ms: 108, loopMaxMs: 900, nodes: 49, connections: 1900 }
+  const runner = { cpuCores: 0.5, rssMaxMiB: 1200, baselineRssMiB: 100, loopP50Ms: 10, loopP99Ms: 177, loopMaxMs: 400, nodes: 51, connections: 2000, trimmed: 30 }
+  const worker = { cpuCores: 0.4, rssMaxMiB: 1000, baselineRssMiB: 90, loopP50Ms: 12, loopP99Ms: 108, loopMaxMs: 900, nodes: 49, connections: 1900, trimmed: 12 }
   const all = combineResources([runner, worker])
-  assert.equal(all, { cpuCores: 0.9, rssMaxMiB: 2200, baselineRssMiB: 190, loopP50Ms: 12, loopP99Ms: 177, loopMaxMs: 900, nodes: 100, connections: 3900 })
+  assert.equal(all, { cpuCores: 0.9, rssMaxMiB: 2200, baselineRssMiB: 190, loopP50Ms: 12, loopP99Ms: 177, loopMaxMs: 900, nodes: 100, connections: 3900, trimmed: 42 })
 })
 
 test('a long run\'s latencies (half a million receipts) are summarised without overflowing the stack', () => {
