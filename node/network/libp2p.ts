@@ -15,6 +15,7 @@ import { webSockets } from '@libp2p/websockets'
 import { createLibp2p, type Libp2p } from 'libp2p'
 import { createHash } from 'node:crypto'
 import { DHT_PROTOCOL } from '../../protocols/ids.js'
+import { listConnectionsLinearly } from './connection-list.js'
 import { keepNoClosestPeersAlive, setTableRefreshInterval } from './dht-client.js'
 import { inProcessTcp, type InProcessLinks } from './in-process-links.js'
 import { libp2pLogger } from './libp2p-logger.js'
@@ -219,6 +220,7 @@ export async function createNetwork (init: NetworkInit): Promise<KaisarLibp2p> {
   })
   // This node's peer-store locks are its own, not shared with other nodes of this process (the simulator's).
   isolatePeerStoreLocks(node.peerStore, node.peerId.toString())
+  listConnectionsLinearly(node)
   // Reads first, merges on top: a merge the dedupe skips is not a write, so it keeps what the read cache holds.
   if (init.peerStoreReadCache !== false) cachePeerStoreReads(node.peerStore)
   dedupePeerStoreMerges(node.peerStore)
