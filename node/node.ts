@@ -274,7 +274,7 @@ export class KaisarNode {
       connectionMonitorMs: config.network.connectionMonitorMs,
       keepAliveMs: config.network.keepAliveMs,
       gossipHeartbeatMs: config.network.gossipHeartbeatMs,
-      dhtRefreshMs: config.network.dhtRefreshMs,
+      dhtSelfQueryMs: config.network.dhtSelfQueryMs,
       gossipMesh: config.network.gossipMesh,
       gossipPeerExchange: config.role === 'gateway',
       bootstrapPeers: bootstrapPeers(config.bootstrap).map(b => b.peerId.toString()),

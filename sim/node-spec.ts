@@ -15,30 +15,32 @@ export function popwConfig (s: SimSchedule, nodes: number): Record<string, unkno
 }
 
 /**
- * The network settings every node of a run shares: gossipsub's heartbeat and kad-dht's refresh
- * (both dilated with the run's other intervals) and, when set, gossipsub's mesh degrees.
+ * What every node of a run shares besides PoPW: gossipsub's heartbeat, kad-dht's self-query and
+ * the providers' record republishing (all dilated with the run's other intervals) and, when set,
+ * gossipsub's mesh degrees.
  */
-export interface SimNetworkSettings { gossipHeartbeatMs: number, dhtRefreshMs: number, gossipMesh?: GossipMesh }
+export interface SimNodeSettings { gossipHeartbeatMs: number, dhtSelfQueryMs: number, recordRepublishMs: number, gossipMesh?: GossipMesh }
 
 /** `d=4,dLow=3,dHigh=6,dLazy=4,dOut=1,dScore=2`: the form `--gossip-mesh` takes and the report prints. */
 export function meshText (m: GossipMesh): string {
   return Object.entries(m).map(([k, v]) => `${k}=${String(v)}`).join(',')
 }
 
-export function nodeSpec (plan: NodePlan, popw: Record<string, unknown>, nodes: number, epochMs: number, net: SimNetworkSettings): { spec: ClusterNodeSpec, runtime?: MemoryRuntime } {
+export function nodeSpec (plan: NodePlan, popw: Record<string, unknown>, nodes: number, epochMs: number, net: SimNodeSettings): { spec: ClusterNodeSpec, runtime?: MemoryRuntime } {
   // A DHT server is asked by every node sooner or later (with ≤ 40 servers a walk touches most of
   // them), so it holds a connection per node, as a gateway does; at the default 300 a server of a
   // 1,000-node run trims idle clients that dial it again at their next walk (connection churn).
   const maxConnections = plan.role === 'gateway' || plan.dhtServer ? Math.max(300, nodes * 2 + 100) : 300
-  const network = { dhtServer: plan.dhtServer, maxConnections, gossipHeartbeatMs: net.gossipHeartbeatMs, dhtRefreshMs: net.dhtRefreshMs, ...(net.gossipMesh != null ? { gossipMesh: net.gossipMesh } : {}) }
-  const config = { popw, network }
+  const network = { dhtServer: plan.dhtServer, maxConnections, gossipHeartbeatMs: net.gossipHeartbeatMs, dhtSelfQueryMs: net.dhtSelfQueryMs, ...(net.gossipMesh != null ? { gossipMesh: net.gossipMesh } : {}) }
   if (plan.role !== 'provider') {
+    const config = { popw, network }
     const checker = plan.behaviour === 'liar-pass' ? alwaysPass : plan.behaviour === 'liar-fail' ? alwaysFail : undefined
     return { spec: { role: plan.role, name: plan.id, region: plan.region, config, ...(checker != null ? { popwHooks: { checker } } : {}) } }
   }
   // Honest providers claim exactly what they have: a CPU (a simulated GPU would be challenged at GPU speed on this CPU).
   const inventory = simulatedInventory(plan.behaviour === 'fake-class' ? [SIM_GPUS.h100] : [])
   const responder = plan.behaviour === 'slow' ? slowResponder(epochMs) /* past any deadline, which lies inside the epoch's probe window */ : plan.behaviour === 'replay' ? replayResponder() : undefined
+  const config = { popw, network, provider: { recordRepublishMs: net.recordRepublishMs } }
   const runtime = new MemoryRuntime()
   return { spec: { role: 'provider', name: plan.id, region: plan.region, inventory, config, runtime, ...(responder != null ? { popwHooks: { responder } } : {}) }, runtime }
 }

@@ -5,10 +5,10 @@ import { pino } from 'pino'
 import { VerdictResult } from '../protocols/popw/popw.js'
 import { keyToString } from '../protocols/popw/verdict.js'
 import { placeOrder } from '../node/user/order.js'
-import { DEFAULT_DHT_REFRESH_MS, gossipMeshSchema, type GossipMesh } from '../node/config/schema.js'
+import { DEFAULT_DHT_SELF_QUERY_MS, DEFAULT_RECORD_REPUBLISH_MS, gossipMeshSchema, type GossipMesh } from '../node/config/schema.js'
 import { Cluster, SIM_KEEP_ALIVE_MS, type ClusterNode, type ClusterNodeSpec } from './cluster.js'
 import { GossipProbe, ResourceMonitor, combineResources, maxOf, percentile, timedLookup, watchNode, type GossipMisses, type TimedResult } from './metrics.js'
-import { meshText, nodeSpec, popwConfig, type SimNetworkSettings } from './node-spec.js'
+import { meshText, nodeSpec, popwConfig, type SimNodeSettings } from './node-spec.js'
 import { Partition, type PartitionedNode } from './partition.js'
 import { partitionReport, unreachablePair, type PartitionReport, type SplitLog } from './partition-report.js'
 import { ShardClient, placement } from './shard.js'
@@ -145,10 +145,15 @@ export async function runSim (opts: SimOptions): Promise<SimReport> {
   const resources = new ResourceMonitor()
   const gossip = new GossipProbe()
   const popw = popwConfig(schedule, opts.nodes)
-  // gossipsub's heartbeat and kad-dht's walks dilate with every other interval (libp2p's other
-  // timers do not: no knob).
+  // gossipsub's heartbeat, kad-dht's self-query and the record republishing dilate with every
+  // other interval (libp2p's other timers do not: no knob).
   const gossipHeartbeatMs = Math.round((opts.baseGossipHeartbeatMs ?? 1000) * schedule.dilation)
-  const network: SimNetworkSettings = { gossipHeartbeatMs, dhtRefreshMs: DEFAULT_DHT_REFRESH_MS * schedule.dilation, ...(opts.gossipMesh != null ? { gossipMesh: opts.gossipMesh } : {}) }
+  const network: SimNodeSettings = {
+    gossipHeartbeatMs,
+    dhtSelfQueryMs: DEFAULT_DHT_SELF_QUERY_MS * schedule.dilation,
+    recordRepublishMs: DEFAULT_RECORD_REPUBLISH_MS * schedule.dilation,
+    ...(opts.gossipMesh != null ? { gossipMesh: opts.gossipMesh } : {})
+  }
   const running = new Map<string, Running>()
   // A scenario that splits the network gives every node (and user) a gater from the start: it lets everything through until the split.
   const cut = schedule.events.find((e): e is Extract<SimEvent, { kind: 'partition' }> => e.kind === 'partition')

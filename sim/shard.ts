@@ -12,7 +12,7 @@ import { InProcessLinks } from '../node/network/in-process-links.js'
 import { Cluster, type ClusterNode } from './cluster.js'
 import { GossipBatchReader, GossipBatchWriter, type GossipBatch } from './gossip-wire.js'
 import { ResourceMonitor, timedLookup, watchNode, type GossipSink, type Lookup, type WindowResources } from './metrics.js'
-import { nodeSpec, type SimNetworkSettings } from './node-spec.js'
+import { nodeSpec, type SimNodeSettings } from './node-spec.js'
 import { BEHAVIOURS, type NodePlan } from './schedule.js'
 import type { MemoryRuntime } from './runtime.js'
 
@@ -53,7 +53,7 @@ export interface ShardStart {
   nodes: number
   epochMs: number
   heartbeatMs: number
-  network: SimNetworkSettings
+  network: SimNodeSettings
   /** The gateways' TCP addresses, the ledger host's first. */
   bootstrap: string[]
   startRate: number
@@ -82,7 +82,7 @@ const request = z.discriminatedUnion('op', [
       nodes: z.number().int().positive(),
       epochMs: z.number().positive(),
       heartbeatMs: z.number().positive(),
-      network: z.object({ gossipHeartbeatMs: z.number().positive(), dhtRefreshMs: z.number().positive(), gossipMesh: gossipMeshSchema.optional() }),
+      network: z.object({ gossipHeartbeatMs: z.number().positive(), dhtSelfQueryMs: z.number().positive(), recordRepublishMs: z.number().positive(), gossipMesh: gossipMeshSchema.optional() }),
       bootstrap: z.array(z.string()).min(1),
       startRate: z.number().min(0),
       startConcurrency: z.number().int().positive(),

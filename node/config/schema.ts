@@ -37,8 +37,11 @@ const tokenAmount = z.string().regex(TOKEN_AMOUNT, 'must be a token amount such 
 /** `local` (the embedded ledger) or a peaq node's WebSocket endpoint. */
 const chainString = z.string().refine(v => v === 'local' || /^wss?:\/\/\S+$/.test(v), { message: 'must be "local" or a ws:// / wss:// URL' })
 
-/** kad-dht's own interval for its self-query and routing-table refresh (5 min). */
-export const DEFAULT_DHT_REFRESH_MS = 300_000
+/** How often a provider puts its settled record into the DHT again (10 min). */
+export const DEFAULT_RECORD_REPUBLISH_MS = 600_000
+
+/** kad-dht's own interval for its self-query (5 min). */
+export const DEFAULT_DHT_SELF_QUERY_MS = 300_000
 
 /**
  * gossipsub's mesh degrees (its D, Dlo, Dhi, Dlazy, Dout, Dscore); the defaults are gossipsub's
@@ -112,13 +115,14 @@ export const configSchema = z.object({
      */
     gossipHeartbeatMs: z.number().int().min(100).max(60_000).default(1000),
     /**
-     * How often kad-dht walks the network on its own: the self-query (its neighbourhood) and the
-     * routing table's refresh (a random walk per bucket), ms; 5 min is kad-dht's default. Every
-     * node does both, client or server, so a network of N nodes makes N walks per interval, most
-     * of their requests landing on the few servers. The simulator stretches it with its time
-     * dilation, as it does the other protocol intervals.
+     * How often kad-dht walks the network for this node's own id (its self-query), ms; 5 min is
+     * kad-dht's default. Every node does it, client or server, so N nodes make N walks per
+     * interval, most of their requests landing on the few servers. It is kad-dht's only walk of
+     * its own: its routing-table refresh never runs in @libp2p/kad-dht 16.4 (RoutingTableRefresh
+     * has no `start`, so the start helper skips it and its `afterStart`). The simulator stretches
+     * it with its time dilation, as it does the other protocol intervals.
      */
-    dhtRefreshMs: z.number().int().min(10_000).max(7 * 24 * 3_600_000).default(DEFAULT_DHT_REFRESH_MS),
+    dhtSelfQueryMs: z.number().int().min(10_000).max(7 * 24 * 3_600_000).default(DEFAULT_DHT_SELF_QUERY_MS),
     gossipMesh: gossipMeshSchema.prefault({}),
     relayServer: z.boolean().default(false),
     /**
@@ -144,6 +148,13 @@ export const configSchema = z.object({
     benchmark: z.enum(['full', 'quick', 'skip']).default('full'),
     /** Stake locked on the ledger at registration, in tokens. */
     stake: tokenAmount.default('100'),
+    /**
+     * How often the signed provider record is put into the DHT again once settled, ms (it
+     * outlives record expiry and routing-table churn that way). Each put is a DHT walk and 20
+     * stores, so N providers make N of them per interval. The simulator stretches it with its
+     * time dilation.
+     */
+    recordRepublishMs: z.number().int().min(10_000).max(7 * 24 * 3_600_000).default(DEFAULT_RECORD_REPUBLISH_MS),
     /** Prices per hour, in tokens: per CPU, per GiB of memory, per GPU (by model id, or "default"). */
     prices: z.object({
       cpuHour: tokenAmount.default('0.02'),

@@ -23,20 +23,3 @@ export function keepNoClosestPeersAlive (dht: KadDHT): void {
   }
   tagger.peerSetSize = 0
 }
-
-interface RoutingTableRefresh { refreshInterval: number }
-
-/**
- * Sets how often kad-dht's routing table refresh walks the network (its default, 5 min, is also
- * the self-query's). kad-dht takes `querySelfInterval` as an option but not the refresh's
- * interval (its RoutingTableRefresh takes one, the service does not pass it on), so this sets it
- * before the service starts, and fails loudly if a kad-dht upgrade moved it. The refresh at
- * start-up still runs: a node fills its table once, then walks again only at this interval.
- */
-export function setTableRefreshInterval (dht: KadDHT, ms: number): void {
-  const refresh = (dht as unknown as { routingTableRefresh?: Partial<RoutingTableRefresh> }).routingTableRefresh
-  if (typeof refresh?.refreshInterval !== 'number') {
-    throw new Error('kad-dht internals changed: routingTableRefresh.refreshInterval not found (node/network/dht-client.ts)')
-  }
-  refresh.refreshInterval = ms
-}

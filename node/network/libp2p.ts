@@ -16,7 +16,7 @@ import { createLibp2p, type Libp2p } from 'libp2p'
 import { createHash } from 'node:crypto'
 import { DHT_PROTOCOL } from '../../protocols/ids.js'
 import { listConnectionsLinearly } from './connection-list.js'
-import { keepNoClosestPeersAlive, setTableRefreshInterval } from './dht-client.js'
+import { keepNoClosestPeersAlive } from './dht-client.js'
 import { inProcessTcp, type InProcessLinks } from './in-process-links.js'
 import { libp2pLogger } from './libp2p-logger.js'
 import { connectionTrimmer, type ConnectionTrimmer, type ConnectionTrimmerInit } from './connection-trimmer.js'
@@ -65,8 +65,8 @@ export interface NetworkInit {
   keepAliveMs?: number
   /** gossipsub's heartbeat interval (default 1 s, gossipsub's own). */
   gossipHeartbeatMs?: number
-  /** kad-dht's self-query and routing-table refresh interval (default 5 min, kad-dht's own; the config's network.dhtRefreshMs). */
-  dhtRefreshMs?: number
+  /** kad-dht's self-query interval (default 5 min, kad-dht's own; the config's network.dhtSelfQueryMs). */
+  dhtSelfQueryMs?: number
   /** gossipsub's mesh degrees (default gossipsub's own: D 6, Dlo 4, Dhi 12, Dlazy 6, Dout 2, Dscore 4). */
   gossipMesh?: GossipMesh
   relayServer: boolean
@@ -168,7 +168,7 @@ export async function createNetwork (init: NetworkInit): Promise<KaisarLibp2p> {
       // transport's random walk re-runs instantly-failing queries and starves the event loop.
       allowQueryWithZeroPeers: false,
       initialQuerySelfInterval: 500,
-      ...(init.dhtRefreshMs != null ? { querySelfInterval: init.dhtRefreshMs } : {})
+      ...(init.dhtSelfQueryMs != null ? { querySelfInterval: init.dhtSelfQueryMs } : {})
     }),
     pubsub: gossipsub({
       globalSignaturePolicy: StrictNoSign,
@@ -225,6 +225,5 @@ export async function createNetwork (init: NetworkInit): Promise<KaisarLibp2p> {
   if (init.peerStoreReadCache !== false) cachePeerStoreReads(node.peerStore)
   dedupePeerStoreMerges(node.peerStore)
   if (!init.dhtServer) keepNoClosestPeersAlive(node.services.dht)
-  if (init.dhtRefreshMs != null) setTableRefreshInterval(node.services.dht, init.dhtRefreshMs)
   return node
 }

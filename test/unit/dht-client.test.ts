@@ -34,7 +34,7 @@ test('a DHT client keeps no closest peer alive; a server keeps its closest', asy
   }
 })
 
-/** Counts the walks (self-queries and refresh walks, both `getClosestPeers`) `node` starts from now on. */
+/** Counts the walks (`getClosestPeers`: self-queries and any other) `node` starts from now on. */
 function countWalks (node: KaisarLibp2p): { count: number } {
   const routing = (node.services.dht as unknown as { peerRouting: { getClosestPeers: (...args: unknown[]) => unknown } }).peerRouting
   const walk = routing.getClosestPeers.bind(routing)
@@ -43,17 +43,17 @@ function countWalks (node: KaisarLibp2p): { count: number } {
   return walks
 }
 
-test('network.dhtRefreshMs sets how often a node walks the DHT on its own (self-query and table refresh)', async () => {
+test('network.dhtSelfQueryMs sets how often a node walks the DHT on its own (its self-query)', async () => {
   const nodes: KaisarLibp2p[] = []
   try {
     const servers: KaisarLibp2p[] = []
-    for (let i = 0; i < 3; i++) servers.push(await startTestNode(nodes, { listen: [`/memory/dht-refresh-${process.pid}-${i}`], dhtServer: true }))
+    for (let i = 0; i < 3; i++) servers.push(await startTestNode(nodes, { listen: [`/memory/dht-self-query-${process.pid}-${i}`], dhtServer: true }))
     const first = servers[0]?.getMultiaddrs()[0] as Multiaddr
     for (const s of servers.slice(1)) await s.dial(first)
-    const often = await startTestNode(nodes, { listen: [], dhtRefreshMs: 10_000 })
+    const often = await startTestNode(nodes, { listen: [], dhtSelfQueryMs: 10_000 })
     const stock = await startTestNode(nodes, { listen: [] })
     for (const client of [often, stock]) for (const s of servers) await client.dial(s.getMultiaddrs()[0] as Multiaddr)
-    // Past the start-up walks (the first self-query after 0.5 s, the forced refresh at start).
+    // Past the first self-query (0.5 s after start).
     await new Promise(resolve => setTimeout(resolve, 3_000))
     const oftenWalks = countWalks(often)
     const stockWalks = countWalks(stock)

@@ -84,7 +84,7 @@ export function createProviderRole (c: ProviderRoleComponents): ProviderRole {
     benchmarkJson: profile.benchmark != null ? encodeBenchmark(profile.benchmark) : '',
     pricesJson: canonicalJson(c.config.provider.prices)
   })
-  publisher = new ProviderRecordPublisher({ records: c.records, logger: log('provider-record') }, { content })
+  publisher = new ProviderRecordPublisher({ records: c.records, logger: log('provider-record') }, { content, republishMs: c.config.provider.recordRepublishMs })
   // Addresses are part of the record: a relayed provider learns its address only once a relay reserved a slot.
   const onAddresses = (): void => { publisher?.republishSoon() }
   const registrar = new RoleRegistrar({ ledger: c.ledger, outbox: c.outbox, wallet: c.identity.wallet, logger: log('registration') }, {

@@ -11,6 +11,7 @@
 import { RECORD_NAMESPACES } from '../../../protocols/ids.js'
 import { ProviderRecord } from '../../../protocols/records/provider-record.js'
 import { jitteredBackoff } from '../../runtime/backoff.js'
+import { DEFAULT_RECORD_REPUBLISH_MS } from '../../config/schema.js'
 import type { Logger } from '../../log.js'
 import type { SealedRecord, SignedRecordStore } from '../../network/records/store.js'
 import type { Startable } from '@libp2p/interface'
@@ -18,6 +19,7 @@ import type { Startable } from '@libp2p/interface'
 export interface ProviderRecordPublisherInit {
   /** Builds the record's content (addresses and inventory can change while running). */
   content: () => ProviderRecord
+  /** Between puts of a settled version (default 10 min, the config's provider.recordRepublishMs). */
   republishMs?: number
   /** First retry after a failed put (default 2 s); doubles with every failure in a row, up to 32 s. */
   retryMs?: number
@@ -90,7 +92,7 @@ export class ProviderRecordPublisher implements Startable {
           const previous = this.lastPut?.version === sealed.version ? this.lastPut.peers : []
           const settled = sameMostly(previous, peers)
           this.lastPut = { version: sealed.version, peers, settled }
-          if (this.running) this.schedule(settled ? (this.init.republishMs ?? 10 * 60_000) : (this.init.settleMs ?? 30_000))
+          if (this.running) this.schedule(settled ? (this.init.republishMs ?? DEFAULT_RECORD_REPUBLISH_MS) : (this.init.settleMs ?? 30_000))
         })
         .then(() => { this.failedPuts = 0 }, err => {
           // Right after start the DHT may have no peers yet: the same value is put again soon.
