@@ -28,9 +28,11 @@ export function meshText (m: GossipMesh): string {
 
 export function nodeSpec (plan: NodePlan, popw: Record<string, unknown>, nodes: number, epochMs: number, net: SimNodeSettings): { spec: ClusterNodeSpec, runtime?: MemoryRuntime } {
   // A DHT server is asked by every node sooner or later (with ≤ 40 servers a walk touches most of
-  // them), so it holds a connection per node, as a gateway does; at the default 300 a server of a
-  // 1,000-node run trims idle clients that dial it again at their next walk (connection churn).
-  const maxConnections = plan.role === 'gateway' || plan.dhtServer ? Math.max(300, nodes * 2 + 100) : 300
+  // them); at the default 300 a server of a 1,000-node run trims idle clients that dial it again
+  // at their next walk (connection churn). A connection per node, as a gateway holds, does not fit
+  // the file descriptors: between shards each is a TCP socket at both ends, and a worker of a
+  // 1,000-node run passed its 20,000 (EMFILE, sim/README.md stop 27). So at most 600.
+  const maxConnections = plan.role === 'gateway' ? Math.max(300, nodes * 2 + 100) : plan.dhtServer ? Math.max(300, Math.min(600, nodes + 100)) : 300
   const network = { dhtServer: plan.dhtServer, maxConnections, gossipHeartbeatMs: net.gossipHeartbeatMs, dhtSelfQueryMs: net.dhtSelfQueryMs, ...(net.gossipMesh != null ? { gossipMesh: net.gossipMesh } : {}) }
   if (plan.role !== 'provider') {
     const config = { popw, network }
