@@ -148,7 +148,7 @@ export async function runSim (opts: SimOptions): Promise<SimReport> {
   // gossipsub's heartbeat, kad-dht's self-query and the record republishing dilate with every
   // other interval (libp2p's other timers do not: no knob).
   const gossipHeartbeatMs = Math.round((opts.baseGossipHeartbeatMs ?? 1000) * schedule.dilation)
-  const network: SimNodeSettings = {
+  const settings: SimNodeSettings = {
     gossipHeartbeatMs,
     dhtSelfQueryMs: DEFAULT_DHT_SELF_QUERY_MS * schedule.dilation,
     recordRepublishMs: DEFAULT_RECORD_REPUBLISH_MS * schedule.dilation,
@@ -161,7 +161,7 @@ export async function runSim (opts: SimOptions): Promise<SimReport> {
   const split: SplitLog = { connectionsCut: 0, crossConnectionsSeen: 0, orders: [], dhtSameSide: [], dhtAcross: [] }
   let crossSampler: NodeJS.Timeout | undefined
   const specOf = (plan: NodePlan): { spec: ClusterNodeSpec, runtime?: MemoryRuntime } => {
-    const made = nodeSpec(plan, popw, opts.nodes, schedule.epochMs, network)
+    const made = nodeSpec(plan, popw, opts.nodes, schedule.epochMs, settings)
     if (partition != null) made.spec.connectionGater = partition.gater(plan.id)
     return made
   }
@@ -209,7 +209,7 @@ export async function runSim (opts: SimOptions): Promise<SimReport> {
       // The shards start their nodes as soon as the ledger host is up, alongside this process's.
       onBootstrap: bootstrap => {
         remoteStart = Promise.all(shards.map(async (shard, i) => await shard.start({
-          plans: initial.filter(p => shardOf.get(p.id) === i + 1), popw, nodes: opts.nodes, epochMs: schedule.epochMs, heartbeatMs: schedule.heartbeatMs, network, bootstrap, startRate, startConcurrency: 16, inProcessLinks, linkNoise
+          plans: initial.filter(p => shardOf.get(p.id) === i + 1), popw, nodes: opts.nodes, epochMs: schedule.epochMs, heartbeatMs: schedule.heartbeatMs, settings, bootstrap, startRate, startConcurrency: 16, inProcessLinks, linkNoise
         })))
         remoteStart.catch(() => {}) // awaited (and its failure thrown) once this cluster is up
       }

@@ -53,7 +53,7 @@ export interface ShardStart {
   nodes: number
   epochMs: number
   heartbeatMs: number
-  network: SimNodeSettings
+  settings: SimNodeSettings
   /** The gateways' TCP addresses, the ledger host's first. */
   bootstrap: string[]
   startRate: number
@@ -82,7 +82,7 @@ const request = z.discriminatedUnion('op', [
       nodes: z.number().int().positive(),
       epochMs: z.number().positive(),
       heartbeatMs: z.number().positive(),
-      network: z.object({ gossipHeartbeatMs: z.number().positive(), dhtSelfQueryMs: z.number().positive(), recordRepublishMs: z.number().positive(), gossipMesh: gossipMeshSchema.optional() }),
+      settings: z.object({ gossipHeartbeatMs: z.number().positive(), dhtSelfQueryMs: z.number().positive(), recordRepublishMs: z.number().positive(), gossipMesh: gossipMeshSchema.optional() }),
       bootstrap: z.array(z.string()).min(1),
       startRate: z.number().min(0),
       startConcurrency: z.number().int().positive(),
@@ -283,7 +283,7 @@ export function runShardWorker (index: string): void {
       case 'start': {
         if (cluster != null) throw new Error('already started')
         const s = started = req.start
-        const made = s.plans.map(plan => ({ plan, ...nodeSpec(plan, s.popw, s.nodes, s.epochMs, s.network) }))
+        const made = s.plans.map(plan => ({ plan, ...nodeSpec(plan, s.popw, s.nodes, s.epochMs, s.settings) }))
         cluster = await Cluster.start({
           nodes: made.map(m => m.spec),
           transport: 'tcp',
@@ -315,7 +315,7 @@ export function runShardWorker (index: string): void {
       }
       case 'join': {
         if (cluster == null || started == null) throw new Error('not started')
-        const { spec, runtime } = nodeSpec(req.plan, started.popw, started.nodes, started.epochMs, started.network)
+        const { spec, runtime } = nodeSpec(req.plan, started.popw, started.nodes, started.epochMs, started.settings)
         const member = await cluster.add(spec)
         members.set(req.plan.id, { plan: req.plan, member, runtime })
         watchNode(member.node, gossip.sink)
