@@ -26,14 +26,14 @@ export function meshText (m: GossipMesh): string {
   return Object.entries(m).map(([k, v]) => `${k}=${String(v)}`).join(',')
 }
 
-export function nodeSpec (plan: NodePlan, popw: Record<string, unknown>, nodes: number, epochMs: number, net: SimNodeSettings): { spec: ClusterNodeSpec, runtime?: MemoryRuntime } {
+export function nodeSpec (plan: NodePlan, popw: Record<string, unknown>, nodes: number, epochMs: number, settings: SimNodeSettings): { spec: ClusterNodeSpec, runtime?: MemoryRuntime } {
   // A DHT server is asked by every node sooner or later (with ≤ 40 servers a walk touches most of
   // them); at the default 300 a server of a 1,000-node run trims idle clients that dial it again
   // at their next walk (connection churn). A connection per node, as a gateway holds, does not fit
   // the file descriptors: between shards each is a TCP socket at both ends, and a worker of a
   // 1,000-node run passed its 20,000 (EMFILE, sim/README.md stop 27). So at most 600.
   const maxConnections = plan.role === 'gateway' ? Math.max(300, nodes * 2 + 100) : plan.dhtServer ? Math.max(300, Math.min(600, nodes + 100)) : 300
-  const network = { dhtServer: plan.dhtServer, maxConnections, gossipHeartbeatMs: net.gossipHeartbeatMs, dhtSelfQueryMs: net.dhtSelfQueryMs, ...(net.gossipMesh != null ? { gossipMesh: net.gossipMesh } : {}) }
+  const network = { dhtServer: plan.dhtServer, maxConnections, gossipHeartbeatMs: settings.gossipHeartbeatMs, dhtSelfQueryMs: settings.dhtSelfQueryMs, ...(settings.gossipMesh != null ? { gossipMesh: settings.gossipMesh } : {}) }
   if (plan.role !== 'provider') {
     const config = { popw, network }
     const checker = plan.behaviour === 'liar-pass' ? alwaysPass : plan.behaviour === 'liar-fail' ? alwaysFail : undefined
@@ -42,7 +42,7 @@ export function nodeSpec (plan: NodePlan, popw: Record<string, unknown>, nodes: 
   // Honest providers claim exactly what they have: a CPU (a simulated GPU would be challenged at GPU speed on this CPU).
   const inventory = simulatedInventory(plan.behaviour === 'fake-class' ? [SIM_GPUS.h100] : [])
   const responder = plan.behaviour === 'slow' ? slowResponder(epochMs) /* past any deadline, which lies inside the epoch's probe window */ : plan.behaviour === 'replay' ? replayResponder() : undefined
-  const config = { popw, network, provider: { recordRepublishMs: net.recordRepublishMs } }
+  const config = { popw, network, provider: { recordRepublishMs: settings.recordRepublishMs } }
   const runtime = new MemoryRuntime()
   return { spec: { role: 'provider', name: plan.id, region: plan.region, inventory, config, runtime, ...(responder != null ? { popwHooks: { responder } } : {}) }, runtime }
 }
