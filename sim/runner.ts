@@ -263,7 +263,7 @@ export async function runSim (opts: SimOptions): Promise<SimReport> {
     const advertiseTimeout = Math.min(900_000, 60_000 + opts.nodes * 1_000)
     // ... and a run whose last few providers stopped getting in is measured without them: at
     // 1,000 nodes 8 providers were still out after the whole 900 s, none having got in for
-    // minutes (sim/README.md, stop 27). The report names them.
+    // minutes (sim/README.md, stop 27). The progress line below names them.
     const stalledAfterMs = 120_000 * Math.min(schedule.dilation, 2)
     let notYet = await unadvertised()
     let lastProgress = performance.now()
