@@ -95,10 +95,7 @@ export class CheckerDuty implements Startable {
     // Probes end a little before the probe window does, so the commitments are out on time.
     const until = ctx.times.probeEnd - Math.round(this.c.popw.schedule.toleranceMs / 2)
     const signal = AbortSignal.any([this.abort.signal, AbortSignal.timeout(Math.max(0, until - Date.now()))])
-    // Each probe starts at a random moment of the first quarter of the window: a provider cannot
-    // tell when it will be challenged (no turbo mode at the epoch's start), and checkers do not
-    // all arrive at once.
-    const spreadMs = Math.max(0, Math.round((until - Date.now()) * 0.25))
+    const spreadMs = probeSpreadMs(until - Date.now())
     const reports = new Map<string, ProbeReport>()
     const probes = this.runAll(duties, ctx, signal, spreadMs, reports)
     this.work.set(epoch, { ctx, reports, probes })
@@ -190,6 +187,22 @@ export class CheckerDuty implements Startable {
       this.c.logger.warn({ epoch, kind, err: (err as Error).message }, 'popw publish failed')
     }
   }
+}
+
+/** Room a probe keeps after its start: its steps' own time limits, each tried twice, come to about this. */
+export const PROBE_RESERVE_MS = 60_000
+
+/**
+ * How far into a probe window of `windowMs` probes may start. Each starts at a random moment of
+ * that span: a provider cannot tell when it will be challenged (no turbo mode at the epoch's
+ * start), and checkers do not all arrive at once. The span is the window less a probe's reserve,
+ * and never less than its first quarter: a short window (the default 60 s epoch's is 30 s) keeps
+ * the quarter, so a probe has three quarters to finish; a long one spreads its probes over all
+ * of it but the reserve, so the network's probe load is flat rather than a burst at each start.
+ */
+export function probeSpreadMs (windowMs: number): number {
+  if (!(windowMs > 0)) return 0
+  return Math.round(Math.max(windowMs * 0.25, windowMs - PROBE_RESERVE_MS))
 }
 
 function chunks<T> (list: T[]): T[][] {
