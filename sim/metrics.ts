@@ -1,7 +1,7 @@
 // What the simulator measures while a scenario runs: heartbeat gossip (each publish against
 // each subscriber that was up to receive it), DHT lookups, orders, and the process's own cost
 // (RSS, CPU, event-loop lag). Pure bookkeeping: the runner feeds it, the report reads it.
-import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks'
+import { PerformanceObserver, monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { heartbeatTopic } from '../node/network/gossip/topics.js'
 import type { Heartbeat } from '../protocols/gossip/heartbeat.js'
@@ -177,13 +177,31 @@ export async function timedLookup (from: KaisarNode, target: string, timeoutMs: 
  * connections those nodes' trimmers closed since each started (connection-trimmer.ts); one a
  * peer dials again soon after is churn, a handshake and an identify exchange paid twice.
  */
-export interface WindowResources { cpuCores: number, rssMaxMiB: number, baselineRssMiB: number, loopP50Ms: number, loopP99Ms: number, loopMaxMs: number, nodes: number, connections: number, trimmed: number }
+export interface WindowResources { cpuCores: number, rssMaxMiB: number, baselineRssMiB: number, loopP50Ms: number, loopP99Ms: number, loopMaxMs: number, nodes: number, connections: number, trimmed: number, stalls: LoopStall[], gcMaxMs: number }
+
+/**
+ * One of a process's longest event-loop stalls (≥ STALL_MS): when it ended (Unix ms) and how
+ * long the loop ran nothing else. A stall stops every node of the process at once (their
+ * probes, answers and heartbeats), so when it falls in the epoch says what it hit.
+ */
+export interface LoopStall { at: number, ms: number }
+
+/** Stalls shorter than this are the lag histogram's business; longer ones are kept, with their times. */
+export const STALL_MS = 1000
+/** The longest stalls a process keeps. */
+const KEPT_STALLS = 8
+const STALL_TICK_MS = 100
+
+/** Keeps the `KEPT_STALLS` longest of `stalls` plus `stall`, in time order. */
+export function keepLongestStalls (stalls: readonly LoopStall[], stall: LoopStall): LoopStall[] {
+  return [...stalls, stall].sort((a, b) => b.ms - a.ms).slice(0, KEPT_STALLS).sort((a, b) => a.at - b.at)
+}
 
 /** A run's cost over all its processes (sim/shard.ts): CPU and RSS add up; the loop's lag is the worst process's. */
 export function combineResources (all: WindowResources[]): WindowResources {
   const sum = (f: (r: WindowResources) => number): number => all.reduce((a, r) => a + f(r), 0)
   const worst = (f: (r: WindowResources) => number): number => Math.max(...all.map(f))
-  return { cpuCores: sum(r => r.cpuCores), rssMaxMiB: sum(r => r.rssMaxMiB), baselineRssMiB: sum(r => r.baselineRssMiB), loopP50Ms: worst(r => r.loopP50Ms), loopP99Ms: worst(r => r.loopP99Ms), loopMaxMs: worst(r => r.loopMaxMs), nodes: sum(r => r.nodes), connections: sum(r => r.connections), trimmed: sum(r => r.trimmed) }
+  return { cpuCores: sum(r => r.cpuCores), rssMaxMiB: sum(r => r.rssMaxMiB), baselineRssMiB: sum(r => r.baselineRssMiB), loopP50Ms: worst(r => r.loopP50Ms), loopP99Ms: worst(r => r.loopP99Ms), loopMaxMs: worst(r => r.loopMaxMs), nodes: sum(r => r.nodes), connections: sum(r => r.connections), trimmed: sum(r => r.trimmed), stalls: all.flatMap(r => r.stalls).sort((a, b) => a.at - b.at), gcMaxMs: worst(r => r.gcMaxMs) }
 }
 
 /** RSS against node count while starting, then RSS, CPU and event-loop lag over the measured window. */
@@ -194,6 +212,10 @@ export class ResourceMonitor {
   private wall0 = 0
   private loop?: IntervalHistogram
   private timer?: NodeJS.Timeout
+  private stallTimer?: NodeJS.Timeout
+  private stalls: LoopStall[] = []
+  private gc?: PerformanceObserver
+  private gcMaxMs = 0
   readonly baselineRssMiB = rssMiB()
 
   onStarted (nodes: number): void { this.startup.push({ nodes, rssMiB: rssMiB() }) }
@@ -205,12 +227,25 @@ export class ResourceMonitor {
     this.loop.enable()
     this.timer = setInterval(() => { this.samples.push({ t: Date.now(), rssMiB: rssMiB() }) }, 2000)
     this.timer.unref()
+    let last = performance.now()
+    this.stallTimer = setInterval(() => {
+      const now = performance.now()
+      const stalled = now - last - STALL_TICK_MS
+      last = now
+      if (stalled >= STALL_MS) this.stalls = keepLongestStalls(this.stalls, { at: Date.now(), ms: Math.round(stalled) })
+    }, STALL_TICK_MS)
+    this.stallTimer.unref()
+    // A stall that is one long collection is the heap's size, not our code: the report tells them apart.
+    this.gc = new PerformanceObserver(list => { for (const e of list.getEntries()) this.gcMaxMs = Math.max(this.gcMaxMs, e.duration) })
+    this.gc.observe({ entryTypes: ['gc'] })
   }
 
   /** The window's figures; `nodes` are the nodes this process runs (the stopped ones are skipped). */
   end (nodes: Iterable<KaisarNode>): WindowResources {
     const running = [...nodes].filter(n => n.isRunning)
     clearInterval(this.timer)
+    clearInterval(this.stallTimer)
+    this.gc?.disconnect()
     this.loop?.disable()
     const cpu = process.cpuUsage(this.cpu0)
     const wallMs = performance.now() - this.wall0
@@ -225,7 +260,9 @@ export class ResourceMonitor {
       baselineRssMiB: this.baselineRssMiB,
       nodes: running.length,
       connections: running.reduce((n, node) => n + node.libp2p.getConnections().length, 0),
-      trimmed: running.reduce((n, node) => n + node.libp2p.services.trimmer.trimmed, 0)
+      trimmed: running.reduce((n, node) => n + node.libp2p.services.trimmer.trimmed, 0),
+      stalls: this.stalls,
+      gcMaxMs: Math.round(this.gcMaxMs)
     }
   }
 }

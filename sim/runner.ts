@@ -128,7 +128,18 @@ export interface SimReport {
 }
 
 /** One process of a run (shard 0 is the runner's own). */
-export interface ProcessResources { shard: number, nodes: number, cpuCores: number, rssMaxMiB: number, loopP99Ms: number }
+export interface ProcessResources {
+  shard: number
+  nodes: number
+  cpuCores: number
+  rssMaxMiB: number
+  loopP99Ms: number
+  loopMaxMs: number
+  /** The longest garbage collection pause. */
+  gcMaxMs: number
+  /** The process's longest event-loop stalls (≥ 1 s): when each ended, how far into its epoch, and how long. */
+  stalls: Array<{ at: string, intoEpochMs: number, ms: number }>
+}
 
 /** A node of the run: in this process (`member`) or in a shard worker (`shard`). */
 interface Running { plan: NodePlan, peerId: string, member?: ClusterNode, shard?: ShardClient, runtime?: MemoryRuntime, startedAt: number, stoppedAt?: number }
@@ -439,7 +450,14 @@ export async function runSim (opts: SimOptions): Promise<SimReport> {
     const nodes = running.size
     const res = combineResources([here, ...there])
     const processes: ProcessResources[] = [here, ...there].map((r, shard) => ({
-      shard, nodes: [...running.values()].filter(x => (x.shard?.index ?? 0) === shard).length, cpuCores: round(r.cpuCores, 2), rssMaxMiB: round(r.rssMaxMiB, 0), loopP99Ms: round(r.loopP99Ms, 1)
+      shard,
+      nodes: [...running.values()].filter(x => (x.shard?.index ?? 0) === shard).length,
+      cpuCores: round(r.cpuCores, 2),
+      rssMaxMiB: round(r.rssMaxMiB, 0),
+      loopP99Ms: round(r.loopP99Ms, 1),
+      loopMaxMs: round(r.loopMaxMs, 1),
+      gcMaxMs: r.gcMaxMs,
+      stalls: r.stalls.map(st => ({ at: new Date(st.at).toISOString(), intoEpochMs: st.at % schedule.epochMs, ms: st.ms }))
     }))
     const report: SimReport = {
       scenario: schedule.scenario,
@@ -567,6 +585,8 @@ export function degradations (r: SimReport): string[] {
   const unsettled = r.outcomes.epochs.filter(e => !e.settled).length
   if (unsettled > 0) out.push(`${unsettled} of ${r.outcomes.epochs.length} epochs not settled`)
   if (r.resources.loopP99Ms > 200) out.push(`event-loop lag p99 ${r.resources.loopP99Ms} ms`)
+  const longest = r.resources.processes.flatMap(p => p.stalls.map(st => ({ ...st, shard: p.shard, gcMaxMs: p.gcMaxMs }))).sort((a, b) => b.ms - a.ms)[0]
+  if (longest != null && longest.ms >= 5000) out.push(`shard ${longest.shard} stalled ${(longest.ms / 1000).toFixed(1)} s, ${(longest.intoEpochMs / 1000).toFixed(0)} s into an epoch (its longest GC pause ${longest.gcMaxMs} ms)`)
   if (r.dilation > 1) out.push(`time dilated ×${r.dilation}: every protocol interval ${r.dilation}× longer than configured`)
   const stockMesh = meshText(gossipMeshSchema.parse({}))
   if (r.gossipMesh != null && meshText(r.gossipMesh) !== stockMesh) out.push(`gossipsub mesh ${meshText(r.gossipMesh)}, not the node's default ${stockMesh}`)

@@ -6,7 +6,7 @@ import { fork } from 'node:child_process'
 import { once } from 'node:events'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { GossipProbe, combineResources, maxOf, percentile } from '../../sim/metrics.js'
+import { GossipProbe, ResourceMonitor, combineResources, keepLongestStalls, maxOf, percentile, type LoopStall } from '../../sim/metrics.js'
 import { ShardClient, placement } from '../../sim/shard.js'
 
 type Reply = { id: number, ok: boolean, value?: unknown, error?: string }
@@ -116,10 +116,33 @@ test('placement: one process takes everything, two share, three or more keep the
 })
 
 test('a run\'s cost over its processes: CPU, RSS, nodes and connections add up, the loop lag is the worst process\'s', () => {
-  const runner = { cpuCores: 0.5, rssMaxMiB: 1200, baselineRssMiB: 100, loopP50Ms: 10, loopP99Ms: 177, loopMaxMs: 400, nodes: 51, connections: 2000, trimmed: 30 }
-  const worker = { cpuCores: 0.4, rssMaxMiB: 1000, baselineRssMiB: 90, loopP50Ms: 12, loopP99Ms: 108, loopMaxMs: 900, nodes: 49, connections: 1900, trimmed: 12 }
+  const runner = { cpuCores: 0.5, rssMaxMiB: 1200, baselineRssMiB: 100, loopP50Ms: 10, loopP99Ms: 177, loopMaxMs: 400, nodes: 51, connections: 2000, trimmed: 30, stalls: [{ at: 3000, ms: 1200 }], gcMaxMs: 80 }
+  const worker = { cpuCores: 0.4, rssMaxMiB: 1000, baselineRssMiB: 90, loopP50Ms: 12, loopP99Ms: 108, loopMaxMs: 900, nodes: 49, connections: 1900, trimmed: 12, stalls: [{ at: 2000, ms: 1500 }], gcMaxMs: 350 }
   const all = combineResources([runner, worker])
-  assert.equal(all, { cpuCores: 0.9, rssMaxMiB: 2200, baselineRssMiB: 190, loopP50Ms: 12, loopP99Ms: 177, loopMaxMs: 900, nodes: 100, connections: 3900, trimmed: 42 })
+  assert.equal(all, { cpuCores: 0.9, rssMaxMiB: 2200, baselineRssMiB: 190, loopP50Ms: 12, loopP99Ms: 177, loopMaxMs: 900, nodes: 100, connections: 3900, trimmed: 42, stalls: [{ at: 2000, ms: 1500 }, { at: 3000, ms: 1200 }], gcMaxMs: 350 })
+})
+
+test('a process keeps its eight longest loop stalls, in time order', () => {
+  let kept: LoopStall[] = []
+  for (let i = 0; i < 20; i++) kept = keepLongestStalls(kept, { at: 1000 * i, ms: 1000 + ((i * 7) % 20) * 100 })
+  assert.equal(kept.map(s => s.ms), [2400, 2500, 2600, 2700, 2800, 2200, 2900, 2300])
+  assert.equal(kept.map(s => s.at), [...kept.map(s => s.at)].sort((a, b) => a - b))
+})
+
+test('a window\'s stalls are measured: a 1.5 s block of the loop is kept with its time, a short one is not', async () => {
+  const monitor = new ResourceMonitor()
+  monitor.begin()
+  const block = (ms: number): void => { const until = performance.now() + ms; while (performance.now() < until) {} }
+  await new Promise(resolve => setTimeout(resolve, 300))
+  block(300)
+  await new Promise(resolve => setTimeout(resolve, 300))
+  const before = Date.now()
+  block(1500)
+  await new Promise(resolve => setTimeout(resolve, 300))
+  const w = monitor.end([])
+  assert.is(w.stalls.length, 1, JSON.stringify(w.stalls))
+  assert.ok((w.stalls[0] as LoopStall).ms >= 1300 && (w.stalls[0] as LoopStall).ms <= 2500, JSON.stringify(w.stalls))
+  assert.ok((w.stalls[0] as LoopStall).at >= before + 1400, 'stamped when it ended')
 })
 
 test('a long run\'s latencies (half a million receipts) are summarised without overflowing the stack', () => {
