@@ -227,6 +227,8 @@ export class ResourceMonitor {
     this.loop.enable()
     this.timer = setInterval(() => { this.samples.push({ t: Date.now(), rssMiB: rssMiB() }) }, 2000)
     this.timer.unref()
+    this.stalls = []
+    this.gcMaxMs = 0
     let last = performance.now()
     this.stallTimer = setInterval(() => {
       const now = performance.now()
