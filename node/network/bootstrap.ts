@@ -105,12 +105,17 @@ export class BootstrapDialer implements Startable {
       this.checkIdentified(connection, 0, this.identifyCheckMs)
     } catch (err) {
       target.attempt++
-      const delay = Math.min(this.maxDelayMs, this.minDelayMs * 2 ** Math.min(target.attempt, 16))
+      const delay = this.backoff(target.attempt)
       // The first failures are normal while a network starts; say so once it persists.
       const level = target.attempt === 5 ? 'warn' : 'debug'
       this.log[level]({ peer: target.peerId.toString(), attempt: target.attempt, retryMs: delay, err: (err as Error).message }, 'bootstrap dial failed')
       if (this.running) this.schedule(target, delay)
     }
+  }
+
+  /** The wait after `failures` in a row: doubling from `minDelayMs`, capped at `maxDelayMs`. */
+  private backoff (failures: number): number {
+    return Math.min(this.maxDelayMs, this.minDelayMs * 2 ** Math.min(failures, 16))
   }
 
   private checkIdentified (connection: Connection, tries: number, delayMs: number): void {
@@ -125,7 +130,7 @@ export class BootstrapDialer implements Startable {
     } catch (err) {
       const level = tries + 1 >= MAX_REIDENTIFY ? 'warn' : 'debug'
       this.log[level]({ peer: connection.remotePeer.toString(), tries: tries + 1, err: (err as Error).message }, 'bootstrap peer not identified')
-      if (tries + 1 < MAX_REIDENTIFY) this.checkIdentified(connection, tries + 1, Math.min(this.maxDelayMs, this.minDelayMs * 2 ** (tries + 3)))
+      if (tries + 1 < MAX_REIDENTIFY) this.checkIdentified(connection, tries + 1, this.backoff(tries + 3))
       else await connection.close().catch(() => {})
     }
   }
