@@ -58,7 +58,7 @@ export interface SimOptions {
    * before stop 19), to measure what it buys.
    */
   inProcessLinks?: boolean
-  /** In-process links run Noise as TCP links do (default false: unencrypted, in-process-links.ts says why). */
+  /** Links run Noise, in a process and between processes (default false: unencrypted, in-process-links.ts says why). */
   linkNoise?: boolean
   logger?: Logger
   /** Progress lines (stderr in the CLI). */
@@ -102,7 +102,7 @@ export interface SimReport {
   transport: 'memory' | 'tcp'
   /** TCP: whether links inside a process stayed in memory. */
   inProcessLinks: boolean
-  /** Those links' encryption: none, or Noise as between processes. */
+  /** The links' encryption: none (in memory unencrypted, libp2p's plaintext between processes), or Noise on all of them. */
   linkEncryption: 'none' | 'noise'
   scheduleHash: string
   events: number
@@ -189,7 +189,7 @@ export async function runSim (opts: SimOptions): Promise<SimReport> {
   const specs = localPlans.map(specOf)
   const inProcessLinks = transport === 'tcp' && opts.inProcessLinks !== false
   const linkNoise = opts.linkNoise === true
-  progress(`${schedule.scenario}: starting ${initial.length} nodes in ${shardCount} process${shardCount > 1 ? 'es' : ''} over ${transport}${inProcessLinks ? ` (in memory within a process, ${linkNoise ? 'with Noise' : 'unencrypted'})` : ''} (seed ${schedule.seed}, dilation ×${schedule.dilation}, epochs of ${schedule.epochMs} ms, heartbeats every ${schedule.heartbeatMs} ms, gossipsub heartbeat ${gossipHeartbeatMs} ms${opts.gossipMesh != null ? `, gossipsub mesh ${meshText(opts.gossipMesh)}` : ''}, Yamux keep-alive ${SIM_KEEP_ALIVE_MS / 1000} s)`)
+  progress(`${schedule.scenario}: starting ${initial.length} nodes in ${shardCount} process${shardCount > 1 ? 'es' : ''} over ${transport}${inProcessLinks ? ` (in memory within a process; ${linkNoise ? 'every link with Noise' : 'unencrypted, plaintext between processes'})` : ''} (seed ${schedule.seed}, dilation ×${schedule.dilation}, epochs of ${schedule.epochMs} ms, heartbeats every ${schedule.heartbeatMs} ms, gossipsub heartbeat ${gossipHeartbeatMs} ms${opts.gossipMesh != null ? `, gossipsub mesh ${meshText(opts.gossipMesh)}` : ''}, Yamux keep-alive ${SIM_KEEP_ALIVE_MS / 1000} s)`)
   const up = new Array<number>(shardCount).fill(0)
   const countUp = (shard: number, n: number): void => {
     const before = up.reduce((a, b) => a + b, 0)

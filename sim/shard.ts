@@ -60,7 +60,7 @@ export interface ShardStart {
   startConcurrency: number
   /** Links between this shard's own nodes in memory (in-process-links.ts) rather than over kernel TCP. */
   inProcessLinks: boolean
-  /** Those links run Noise (default: unencrypted). */
+  /** Those links, and the TCP ones to other shards, run Noise (default: unencrypted, plaintext across processes). */
   linkNoise?: boolean
 }
 

@@ -21,9 +21,12 @@
 // registry): both ends are nodes of this process, so Noise there proves nothing a real network
 // would need, while Noise on all of a worker's links was a quarter of a 500-node simulator
 // worker's busy time (@libp2p/noise 9.8 % inclusive of its samples, 64 % of them idle;
-// sim/README.md, stop 25). Links to other processes keep it. A dial whose address
-// names another peer than the one listening there fails, as Noise's handshake would make it.
-// `new InProcessLinks({ noise: true })` keeps Noise on them (the simulator's --link-noise).
+// sim/README.md, stop 25). A dial whose address names another peer than the one listening
+// there fails, as Noise's handshake would make it. Links to the simulator's other processes
+// (loopback TCP) go unencrypted too, by libp2p's plaintext exchange (`crossProcessPlaintext`,
+// used by libp2p.ts): the same argument, one process further; Noise on them was 13–15 % of a
+// 1,000-node worker's samples (sim/README.md, stop 29). `new InProcessLinks({ noise: true })`
+// keeps Noise on every link (the simulator's --link-noise).
 import { StreamResetError, serviceCapabilities, transportSymbol } from '@libp2p/interface'
 import { tcp, type TCPOptions } from '@libp2p/tcp'
 import { AbstractMultiaddrConnection, type AbstractMultiaddrConnectionInit, type SendResult } from '@libp2p/utils'
@@ -57,6 +60,14 @@ export class InProcessLinks {
   constructor (init: { noise?: boolean } = {}) {
     this.noise = init.noise === true
   }
+
+  /**
+   * Whether this process's nodes offer libp2p's plaintext exchange before Noise on their TCP
+   * connections. Only nodes given a registry (the simulator's) do, so every such connection is
+   * between two of the simulator's processes on loopback; the exchange still checks that the
+   * key the remote sends is the peer id a dial named. A node without plaintext gets Noise.
+   */
+  get crossProcessPlaintext (): boolean { return !this.noise }
 
   register (address: string, accept: Accept, peer: PeerId): void { this.listeners.set(address, { accept, peer }) }
   unregister (address: string): void { this.listeners.delete(address) }

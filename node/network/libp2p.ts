@@ -9,6 +9,7 @@ import { identify, type Identify } from '@libp2p/identify'
 import { kadDHT, passthroughMapper, type KadDHT, type Selectors, type Validators } from '@libp2p/kad-dht'
 import { memory } from '@libp2p/memory'
 import { ping, type Ping } from '@libp2p/ping'
+import { plaintext } from '@libp2p/plaintext'
 import { prometheusMetrics } from '@libp2p/prometheus-metrics'
 import { tcp } from '@libp2p/tcp'
 import { webSockets } from '@libp2p/websockets'
@@ -204,7 +205,7 @@ export async function createNetwork (init: NetworkInit): Promise<KaisarLibp2p> {
     addresses: { listen: init.listen, announce: init.announce ?? [] },
     nodeInfo: { userAgent: init.agentVersion },
     transports,
-    connectionEncrypters: noiseEncrypters(tuning),
+    connectionEncrypters: init.inProcessLinks?.crossProcessPlaintext === true ? [plaintext(), ...noiseEncrypters(tuning)] : noiseEncrypters(tuning),
     streamMuxers: [tunedYamux(keepAliveMs > 0 ? { ...YAMUX_INIT, keepAliveInterval: keepAliveMs } : { ...YAMUX_INIT, enableKeepAlive: false }, tuning)],
     connectionMonitor: monitorMs > 0 ? { pingInterval: monitorMs } : { enabled: false },
     connectionManager: {

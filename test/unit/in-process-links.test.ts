@@ -1,7 +1,7 @@
 // In-process links (node/network/in-process-links.ts): nodes of one process that share a
 // registry connect in memory under their TCP addresses, unencrypted (or with Noise when asked),
 // Yamux as over TCP; a node outside
-// the registry still reaches them over TCP; closes and resets reach the other end; a stopped
+// the registry still reaches them over TCP (plaintext between two registries, Noise otherwise); closes and resets reach the other end; a stopped
 // node's address is no longer served in memory.
 import crypto from 'node:crypto'
 import { test } from 'uvu'
@@ -125,6 +125,34 @@ test('a node outside the registry dials over TCP; closes and resets reach the ot
     await waitFor('the listener sees the link', () => listener.getConnections(dialler.peerId).length === 1)
     await listener.getConnections(dialler.peerId)[0]?.close()
     await waitFor('the dialler sees the close', () => dialler.getConnections(listener.peerId).length === 0, 5_000)
+  } finally {
+    await Promise.all(nodes.map(async n => { await n.stop() }))
+  }
+})
+
+test('between registries (the simulator\'s processes) TCP runs plaintext, checked against the dialled peer id; Noise with anyone else', async () => {
+  const nodes: KaisarLibp2p[] = []
+  try {
+    const listener = await echoListener(nodes, new InProcessLinks())
+    const addr = listener.getMultiaddrs()[0] as Multiaddr
+    const otherProcess = await startTestNode(nodes, { listen: [], ...tcp, inProcessLinks: new InProcessLinks() })
+    const conn = await otherProcess.dial(addr)
+    assert.is(conn.encryption, '/plaintext/2.0.0')
+    assert.ok(conn.remotePeer.equals(listener.peerId))
+    await echoesEverySize(otherProcess, addr)
+    // The exchange checks the key the listener sends against the peer id the dial names.
+    const stranger = await startTestNode(nodes, { listen: [], ...tcp })
+    const wrong = multiaddr(`${addr.decapsulateCode(421).toString()}/p2p/${stranger.peerId.toString()}`)
+    const third = await startTestNode(nodes, { listen: [], ...tcp, inProcessLinks: new InProcessLinks() })
+    await third.dial(wrong).then(() => { assert.unreachable('dialled a peer id that does not listen there') }, () => {})
+    assert.is(third.getConnections(listener.peerId).length, 0)
+    // A node without a registry (a real node) offers only Noise, and gets it.
+    const real = await startTestNode(nodes, { listen: [], ...tcp })
+    assert.is((await real.dial(addr)).encryption, NOISE_AESGCM_PROTOCOL)
+    // --link-noise: Noise on every link, across processes too.
+    const noisy = await echoListener(nodes, new InProcessLinks({ noise: true }))
+    const noisyDialler = await startTestNode(nodes, { listen: [], ...tcp, inProcessLinks: new InProcessLinks({ noise: true }) })
+    assert.is((await noisyDialler.dial(noisy.getMultiaddrs()[0] as Multiaddr)).encryption, NOISE_AESGCM_PROTOCOL)
   } finally {
     await Promise.all(nodes.map(async n => { await n.stop() }))
   }

@@ -24,7 +24,7 @@ export function simCommand (): Command {
     .option('--shards <n>', 'processes to run the nodes in, one per core (this one keeps gateways, users and the schedule; more than 1 uses --transport tcp)', '1')
     .option('--transport <t>', 'links between nodes: memory (in-process; default with 1 shard) or tcp (loopback; the only one across shards)')
     .option('--kernel-links', 'with tcp: every link over loopback TCP, also between two nodes of one process (default: those stay in memory)')
-    .option('--link-noise', 'links in memory within a process run Noise as TCP links do (default: unencrypted, both ends being this process\'s own nodes)')
+    .option('--link-noise', 'every link runs Noise, in memory within a process and over TCP between processes (default: unencrypted, both ends being the simulator\'s own nodes)')
     .option('--json', 'print progress on stderr and one JSON object as the last stdout line')
     .option('--report <file.html>', 'write an HTML report with plots (self-contained, no network needed to view)')
     .option('--full-json <file>', 'write the whole report (every sample) as JSON')
