@@ -87,7 +87,7 @@ export class PopwService implements Startable {
   }
 
   /** kaisar/popw/1 with this node's validator. */
-  private readonly topic = popwTopic(async (msg: PopwMessage, ctx) => await validatePopwMessage(msg, ctx.signer, { registry: this.registry, pool: this.pool, now: this.now }))
+  private readonly topic = popwTopic(async (msg: PopwMessage, ctx) => await validatePopwMessage(msg, ctx, { registry: this.registry, pool: this.pool, now: this.now }))
 
   async start (): Promise<void> {
     this.running = true

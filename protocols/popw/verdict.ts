@@ -36,14 +36,24 @@ export function verdictBody (v: Verdict): Uint8Array {
   return Verdict.encode({ ...v, signature: new Uint8Array(0) })
 }
 
+/**
+ * The signed body inside `encoded` (= Verdict.encode(v)), without encoding it again. The
+ * signature is the last field (15, written only when not empty) and an Ed25519 one is 64
+ * bytes, so its tag and length take two bytes: the body is all but the last 66. A verifier
+ * needs both encodings (the body for the signature, the whole for the commitment).
+ */
+function signedBody (v: Verdict, encoded: Uint8Array): Uint8Array {
+  return v.signature.byteLength === 64 ? encoded.subarray(0, encoded.byteLength - 66) : verdictBody(v)
+}
+
 export async function signVerdict (key: PrivateKey, v: Omit<Verdict, 'signature'>): Promise<Verdict> {
   const unsigned: Verdict = { ...v, signature: new Uint8Array(0) }
   return { ...unsigned, signature: new Uint8Array(await signWithDomain(key, VERDICT_DOMAIN, verdictBody(unsigned))) }
 }
 
-/** True when the verdict is signed by the checker it names. */
-export async function verifyVerdict (v: Verdict): Promise<boolean> {
-  const check = await verifyWithDomain(v.checker, VERDICT_DOMAIN, verdictBody(v), v.signature)
+/** True when the verdict is signed by the checker it names; `encoded`: Verdict.encode(v), when the caller has it. */
+export async function verifyVerdict (v: Verdict, encoded: Uint8Array = Verdict.encode(v)): Promise<boolean> {
+  const check = await verifyWithDomain(v.checker, VERDICT_DOMAIN, signedBody(v, encoded), v.signature)
   return check.ok
 }
 
@@ -51,8 +61,9 @@ export function newSalt (): Uint8Array<ArrayBuffer> {
   return new Uint8Array(randomBytes(SALT_BYTES))
 }
 
-export function commitment (v: Verdict, salt: Uint8Array): Uint8Array<ArrayBuffer> {
-  return new Uint8Array(createHash('sha256').update(COMMIT_DOMAIN).update(Verdict.encode(v)).update(salt).digest())
+/** `encoded`: Verdict.encode(v), when the caller has it. */
+export function commitment (v: Verdict, salt: Uint8Array, encoded: Uint8Array = Verdict.encode(v)): Uint8Array<ArrayBuffer> {
+  return new Uint8Array(createHash('sha256').update(COMMIT_DOMAIN).update(encoded).update(salt).digest())
 }
 
 /** Bounds a decoded verdict before anything else reads it; the reason when it is out of shape. */

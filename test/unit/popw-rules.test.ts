@@ -12,9 +12,11 @@ import * as assert from 'uvu/assert'
 import { candidates, quorum, rankCheckers, settlerOrder, type Member } from '../../protocols/popw/assignment.js'
 import { EpochSchedule } from '../../protocols/popw/epoch.js'
 import { checkOutcome, decideOutcome, majorityOf, type EpochView } from '../../protocols/popw/outcome.js'
-import { Outcome, VerdictResult, type Verdict } from '../../protocols/popw/popw.js'
+import { Outcome, PopwMessage, Verdict, VerdictResult } from '../../protocols/popw/popw.js'
 import { commitment, keyOf, newSalt, signVerdict, verifyVerdict, wireResult, type Result } from '../../protocols/popw/verdict.js'
+import { CommitRevealPool } from '../../node/popw/pool.js'
 import { EpochContext, EpochRegistry } from '../../node/popw/registry.js'
+import { validatePopwMessage } from '../../node/popw/validation.js'
 import { ProviderScores, NEUTRAL_SCORE } from '../../node/popw/scores.js'
 import { massUnreachable, overlapMs, settlementFor } from '../../node/popw/settlement.js'
 import type { CheckerLicence, LeaseEscrow, Ledger, ProviderRegistration } from '../../chain/ledger.js'
@@ -141,6 +143,15 @@ test('verdicts: signed by their checker; the commitment binds verdict and salt',
   assert.equal(commitment(v, salt), commitment(v, salt))
   assert.not.equal(commitment(v, salt), commitment(v, newSalt()))
   assert.not.equal(commitment(v, salt), commitment({ ...v, result: VerdictResult.FAIL }, salt))
+  // A verifier that has the encoding hands it in (the signed body is cut from it): the same answers.
+  const failing = await verdictOf(c as Actor, p as Actor, 1, 'fail', ['unreachable', 'challenge-deadline'])
+  const encoded = Verdict.encode(failing)
+  assert.ok(await verifyVerdict(failing, encoded))
+  assert.equal(commitment(failing, salt, encoded), commitment(failing, salt))
+  const forged = { ...failing, reasons: ['unreachable'] }
+  assert.not.ok(await verifyVerdict(forged, Verdict.encode(forged)))
+  const resigned = { ...failing, signature: failing.signature.subarray(0, 63) }
+  assert.not.ok(await verifyVerdict(resigned, Verdict.encode(resigned)))
 })
 
 test('epoch context: each checker\'s duties are the providers whose candidates it is among (cached, as ranked fresh)', async () => {
@@ -294,6 +305,42 @@ test('scores: neutral without outcomes, up with passes, down with fails, schedul
   assert.not.ok(s.get(id()).schedulable, 'a failing provider drops out until it passes again')
   s.apply(3, [outcome(VerdictResult.PASS)])
   assert.is(s.get(id()).passes, 1, 'an epoch is counted once')
+})
+
+
+test('reveal validation: what the bytes decide is found once a process, what each node has seen decides the rest', async () => {
+  const [c] = await actors(1, 'c') as [Actor]
+  const providers = await actors(2, 'p')
+  const [p1, p2] = providers as [Actor, Actor]
+  const schedule = new EpochSchedule(60_000)
+  const ctx = new EpochContext({ epoch: 4, times: schedule.times(4), seed: seed(), seedHeight: 1, checkers: [c], providers, params: { k: 1, backups: 0 } })
+  const registry = { schedule, context: async () => ctx } as unknown as EpochRegistry
+  const now = (): number => schedule.times(4).commitClose + 1
+  const signer = peerIdFromPrivateKey(c.privateKey)
+  const [v1, v2] = [await verdictOf(c, p1, 4, 'pass'), await verdictOf(c, p2, 4, 'fail')]
+  const [s1, s2] = [newSalt(), newSalt()]
+  const reveal = (entries: Array<{ verdict: Verdict, salt: Uint8Array<ArrayBuffer> }>): { msg: PopwMessage, from: { signer: typeof signer, payload: Uint8Array } } => {
+    const msg: PopwMessage = { reveal: { epoch: 4n, part: 0, entries } }
+    return { msg, from: { signer, payload: PopwMessage.encode(msg) } }
+  }
+  const node = (commits: Array<[Actor, Verdict, Uint8Array]>): { pool: CommitRevealPool, validate: (r: ReturnType<typeof reveal>) => Promise<unknown> } => {
+    const pool = new CommitRevealPool()
+    pool.addCommitments(4, c.key, commits.map(([p, v, salt]) => ({ provider: p.key, commitment: commitment(v, salt) })))
+    return { pool, validate: async r => await validatePopwMessage(r.msg, r.from, { registry, pool, now }) }
+  }
+  const honest = reveal([{ verdict: v1, salt: s1 }, { verdict: v2, salt: s2 }])
+  // Three nodes of one process, one reveal's bytes: the first finds the facts, the others reuse them.
+  assert.equal(await node([]).validate(honest), { action: 'ignore', reason: 'no-commit' }, 'never saw the commit')
+  const seen = node([[p1, v1, s1], [p2, v2, s2]])
+  assert.equal(await seen.validate(honest), { action: 'accept' })
+  assert.equal(seen.pool.revealed(4, c.key, p2.key)?.result, VerdictResult.FAIL)
+  assert.equal(await node([[p1, v1, s1], [p2, v2, newSalt()]]).validate(honest), { action: 'reject', reason: 'commit-mismatch' }, 'saw another commitment')
+  // Other bytes get their own facts: another salt is another commitment, a changed verdict is caught.
+  assert.equal(await node([[p1, v1, s1], [p2, v2, s2]]).validate(reveal([{ verdict: v1, salt: s1 }, { verdict: v2, salt: newSalt() }])), { action: 'reject', reason: 'commit-mismatch' })
+  const changed = { ...v2, rttMs: v2.rttMs + 1 }
+  assert.equal(await node([[p1, v1, s1], [p2, changed, s2]]).validate(reveal([{ verdict: v1, salt: s1 }, { verdict: changed, salt: s2 }])), { action: 'reject', reason: 'bad-verdict-signature' })
+  // The same reveal again at a node that took it: a replay.
+  assert.equal(await seen.validate(honest), { action: 'reject', reason: 'replayed' })
 })
 
 test.run()

@@ -69,7 +69,7 @@ test('a provider never met is dialled at its heartbeat\'s addresses, without a D
     const table = new ProviderTable({ gossip: {} as unknown as GossipService, metrics: new NodeMetrics() }, { missedBeforeOffline: 3 })
     // As the provider publishes them: its own listen addresses, without its id.
     const listen = provider.getMultiaddrs().map(ma => multiaddr(ma.toString().replace(`/p2p/${provider.peerId.toString()}`, '')))
-    table.onHeartbeat({ topic: heartbeatTopic.topic, signer: provider.peerId, role: NodeRole.PROVIDER, timestamp: Date.now(), value: beat(listen) })
+    table.onHeartbeat({ topic: heartbeatTopic.topic, signer: provider.peerId, role: NodeRole.PROVIDER, timestamp: Date.now(), payload: Heartbeat.encode(beat(listen)), value: beat(listen) })
     assert.ok(table.addressesOf(provider.peerId.toString()).every(ma => ma.toString().endsWith(`/p2p/${provider.peerId.toString()}`)), 'each address names the provider')
     assert.equal(table.list()[0]?.addresses, table.addressesOf(provider.peerId.toString()).map(ma => ma.toString()))
 
@@ -167,14 +167,14 @@ test('a provider gone offline in the table is not dialled at its old addresses',
   let now = 1_000_000
   const table = new ProviderTable({ gossip: {} as unknown as GossipService, metrics: new NodeMetrics() }, { missedBeforeOffline: 3, now: () => now })
   const signer = { toString: () => '12D3KooWProvider' } as unknown as KaisarLibp2p['peerId']
-  table.onHeartbeat({ topic: heartbeatTopic.topic, signer, role: NodeRole.PROVIDER, timestamp: now, value: { ...beat([multiaddr('/ip4/10.0.0.1/tcp/4001')]), intervalMs: 1000 } })
+  table.onHeartbeat({ topic: heartbeatTopic.topic, signer, role: NodeRole.PROVIDER, timestamp: now, payload: new Uint8Array(0), value: { ...beat([multiaddr('/ip4/10.0.0.1/tcp/4001')]), intervalMs: 1000 } })
   assert.equal(table.addressesOf('12D3KooWProvider').map(String), ['/ip4/10.0.0.1/tcp/4001/p2p/12D3KooWProvider'])
   now += 3_001
   assert.equal(table.addressesOf('12D3KooWProvider'), [])
 })
 
 test('the heartbeat topic rejects an address that is not a multiaddr, and more than its limit fail to decode', async () => {
-  const ctx = { signer: {} as unknown as KaisarLibp2p['peerId'], role: NodeRole.PROVIDER, timestamp: Date.now() }
+  const ctx = { signer: {} as unknown as KaisarLibp2p['peerId'], role: NodeRole.PROVIDER, timestamp: Date.now(), payload: new Uint8Array(0) }
   const good = beat([multiaddr('/ip4/127.0.0.1/tcp/4001'), multiaddr('/dns4/example.org/tcp/443/wss')])
   assert.equal(await heartbeatTopic.validate?.(good, ctx), { action: 'accept' })
   assert.equal(await heartbeatTopic.validate?.({ ...good, addresses: [Uint8Array.from([4, 127, 0, 0])] }, ctx), { action: 'reject', reason: 'bad-address' })

@@ -22,6 +22,7 @@ function heartbeatFrom (signer: PeerId, timestamp: number, addresses: Array<Uint
     signer,
     role: NodeRole.PROVIDER,
     timestamp,
+    payload: new Uint8Array(0),
     value: { uptimeS: 1n, intervalMs: INTERVAL_MS, freeCpus: 2, freeMemoryBytes: 1n, freeGpus: 0, runningLeases: 0, recordVersion: 1n, sequence: 0n, addresses }
   }
 }

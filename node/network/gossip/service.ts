@@ -149,7 +149,7 @@ export class GossipService implements Startable {
     } catch {
       return reject('malformed-payload')
     }
-    const ctx = { signer, role: envelope.role, timestamp }
+    const ctx = { signer, role: envelope.role, timestamp, payload: envelope.payload }
     const action = spec.validate != null ? await spec.validate(value, ctx) : ACCEPT
     if (action.action === 'accept') this.validated.set(msg, { topic: spec.topic, value, ...ctx })
     return action

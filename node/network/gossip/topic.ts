@@ -27,6 +27,8 @@ export interface GossipContext {
   role: NodeRole
   /** Originator's clock, ms since epoch. */
   timestamp: number
+  /** The payload's bytes as the originator signed them (what the value was decoded from). */
+  payload: Uint8Array
 }
 
 export interface GossipMessage<T> extends GossipContext {
