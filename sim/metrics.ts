@@ -1,6 +1,7 @@
 // What the simulator measures while a scenario runs: heartbeat gossip (each publish against
 // each subscriber that was up to receive it), DHT lookups, orders, and the process's own cost
 // (RSS, CPU, event-loop lag). Pure bookkeeping: the runner feeds it, the report reads it.
+import { readFileSync, readdirSync } from 'node:fs'
 import { PerformanceObserver, monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { heartbeatTopic } from '../node/network/gossip/topics.js'
@@ -177,7 +178,11 @@ export async function timedLookup (from: KaisarNode, target: string, timeoutMs: 
  * connections those nodes' trimmers closed since each started (connection-trimmer.ts); one a
  * peer dials again soon after is churn, a handshake and an identify exchange paid twice.
  */
-export interface WindowResources { cpuCores: number, rssMaxMiB: number, baselineRssMiB: number, loopP50Ms: number, loopP99Ms: number, loopMaxMs: number, nodes: number, connections: number, trimmed: number, stalls: LoopStall[], gcMaxMs: number }
+export interface WindowResources {
+  cpuCores: number, rssMaxMiB: number, baselineRssMiB: number, loopP50Ms: number, loopP99Ms: number, loopMaxMs: number, nodes: number, connections: number, trimmed: number, stalls: LoopStall[], gcMaxMs: number
+  /** The most file descriptors the process held, sampled (−1 where /proc does not say), and its limit (−1: unknown). */
+  fdMax: number, fdLimit: number
+}
 
 /**
  * One of a process's longest event-loop stalls (≥ STALL_MS): when it ended (Unix ms) and how
@@ -201,7 +206,7 @@ export function keepLongestStalls (stalls: readonly LoopStall[], stall: LoopStal
 export function combineResources (all: WindowResources[]): WindowResources {
   const sum = (f: (r: WindowResources) => number): number => all.reduce((a, r) => a + f(r), 0)
   const worst = (f: (r: WindowResources) => number): number => Math.max(...all.map(f))
-  return { cpuCores: sum(r => r.cpuCores), rssMaxMiB: sum(r => r.rssMaxMiB), baselineRssMiB: sum(r => r.baselineRssMiB), loopP50Ms: worst(r => r.loopP50Ms), loopP99Ms: worst(r => r.loopP99Ms), loopMaxMs: worst(r => r.loopMaxMs), nodes: sum(r => r.nodes), connections: sum(r => r.connections), trimmed: sum(r => r.trimmed), stalls: all.flatMap(r => r.stalls).sort((a, b) => a.at - b.at), gcMaxMs: worst(r => r.gcMaxMs) }
+  return { cpuCores: sum(r => r.cpuCores), rssMaxMiB: sum(r => r.rssMaxMiB), baselineRssMiB: sum(r => r.baselineRssMiB), loopP50Ms: worst(r => r.loopP50Ms), loopP99Ms: worst(r => r.loopP99Ms), loopMaxMs: worst(r => r.loopMaxMs), nodes: sum(r => r.nodes), connections: sum(r => r.connections), trimmed: sum(r => r.trimmed), stalls: all.flatMap(r => r.stalls).sort((a, b) => a.at - b.at), gcMaxMs: worst(r => r.gcMaxMs), fdMax: worst(r => r.fdMax), fdLimit: Math.min(...all.map(r => r.fdLimit)) }
 }
 
 /** RSS against node count while starting, then RSS, CPU and event-loop lag over the measured window. */
@@ -216,6 +221,7 @@ export class ResourceMonitor {
   private stalls: LoopStall[] = []
   private gc?: PerformanceObserver
   private gcMaxMs = 0
+  private fdMax = -1
   readonly baselineRssMiB = rssMiB()
 
   onStarted (nodes: number): void { this.startup.push({ nodes, rssMiB: rssMiB() }) }
@@ -225,7 +231,12 @@ export class ResourceMonitor {
     this.wall0 = performance.now()
     this.loop = monitorEventLoopDelay({ resolution: 20 })
     this.loop.enable()
-    this.timer = setInterval(() => { this.samples.push({ t: Date.now(), rssMiB: rssMiB() }) }, 2000)
+    this.fdMax = openFds()
+    this.timer = setInterval(() => {
+      const rss = rssMiB()
+      if (!Number.isNaN(rss)) this.samples.push({ t: Date.now(), rssMiB: rss })
+      this.fdMax = Math.max(this.fdMax, openFds())
+    }, 2000)
     this.timer.unref()
     this.stalls = []
     this.gcMaxMs = 0
@@ -264,11 +275,32 @@ export class ResourceMonitor {
       connections: running.reduce((n, node) => n + node.libp2p.getConnections().length, 0),
       trimmed: running.reduce((n, node) => n + node.libp2p.services.trimmer.trimmed, 0),
       stalls: this.stalls,
-      gcMaxMs: Math.round(this.gcMaxMs)
+      gcMaxMs: Math.round(this.gcMaxMs),
+      fdMax: Math.max(this.fdMax, openFds()),
+      fdLimit: fdLimit()
     }
   }
 }
 
+/** The process's resident memory, MiB; NaN when it cannot be read (it opens /proc, which fails with EMFILE when the descriptors ran out). */
 export function rssMiB (): number {
-  return process.memoryUsage().rss / 2 ** 20
+  try { return process.memoryUsage.rss() / 2 ** 20 } catch { return NaN }
+}
+
+// File descriptors: every connection between two of a run's processes is a socket at each end,
+// and the kernel's limit per process (20,000 on this machine, not raisable without privileges)
+// ended a 1,000-node run (sim/README.md, stops 27 and 29). Linux only; −1 elsewhere.
+
+/** Descriptors the process holds now (−1: unknown). */
+export function openFds (): number {
+  try { return readdirSync('/proc/self/fd').length } catch { return -1 }
+}
+
+/** The process's soft limit on open files (−1: unknown). */
+export function fdLimit (): number {
+  try {
+    const line = readFileSync('/proc/self/limits', 'utf8').split('\n').find(l => l.startsWith('Max open files'))
+    const soft = Number(line?.split(/\s{2,}/)[1])
+    return Number.isSafeInteger(soft) ? soft : -1
+  } catch { return -1 }
 }

@@ -137,6 +137,9 @@ export interface ProcessResources {
   loopMaxMs: number
   /** The longest garbage collection pause. */
   gcMaxMs: number
+  /** The most file descriptors it held (sampled every 2 s) and its limit; −1 where unknown. */
+  fdMax: number
+  fdLimit: number
   /** The process's longest event-loop stalls (≥ 1 s): when each ended, how far into its epoch, and how long. */
   stalls: Array<{ at: string, intoEpochMs: number, ms: number }>
 }
@@ -457,6 +460,8 @@ export async function runSim (opts: SimOptions): Promise<SimReport> {
       loopP99Ms: round(r.loopP99Ms, 1),
       loopMaxMs: round(r.loopMaxMs, 1),
       gcMaxMs: r.gcMaxMs,
+      fdMax: r.fdMax,
+      fdLimit: r.fdLimit,
       stalls: r.stalls.map(st => ({ at: new Date(st.at).toISOString(), intoEpochMs: st.at % schedule.epochMs, ms: st.ms }))
     }))
     const report: SimReport = {
@@ -587,6 +592,8 @@ export function degradations (r: SimReport): string[] {
   if (r.resources.loopP99Ms > 200) out.push(`event-loop lag p99 ${r.resources.loopP99Ms} ms`)
   const longest = r.resources.processes.flatMap(p => p.stalls.map(st => ({ ...st, shard: p.shard, gcMaxMs: p.gcMaxMs }))).sort((a, b) => b.ms - a.ms)[0]
   if (longest != null && longest.ms >= 5000) out.push(`shard ${longest.shard} stalled ${(longest.ms / 1000).toFixed(1)} s, ${(longest.intoEpochMs / 1000).toFixed(0)} s into an epoch (its longest GC pause ${longest.gcMaxMs} ms)`)
+  // Past this share of its limit a process is one burst of connections from refusing every new one.
+  for (const p of r.resources.processes) if (p.fdLimit > 0 && p.fdMax >= 0.8 * p.fdLimit) out.push(`shard ${p.shard} held ${p.fdMax} file descriptors of its ${p.fdLimit}`)
   if (r.dilation > 1) out.push(`time dilated ×${r.dilation}: every protocol interval ${r.dilation}× longer than configured`)
   const stockMesh = meshText(gossipMeshSchema.parse({}))
   if (r.gossipMesh != null && meshText(r.gossipMesh) !== stockMesh) out.push(`gossipsub mesh ${meshText(r.gossipMesh)}, not the node's default ${stockMesh}`)

@@ -3,10 +3,11 @@
 // hang; `stop` ends the process. And the gossip probe counts a receipt that reaches the runner
 // before the publish it answers (events from two processes arrive in any order).
 import { fork } from 'node:child_process'
+import net from 'node:net'
 import { once } from 'node:events'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { GossipProbe, ResourceMonitor, combineResources, keepLongestStalls, maxOf, percentile, type LoopStall } from '../../sim/metrics.js'
+import { GossipProbe, ResourceMonitor, combineResources, keepLongestStalls, maxOf, openFds, percentile, type LoopStall } from '../../sim/metrics.js'
 import { ShardClient, placement } from '../../sim/shard.js'
 
 type Reply = { id: number, ok: boolean, value?: unknown, error?: string }
@@ -116,10 +117,10 @@ test('placement: one process takes everything, two share, three or more keep the
 })
 
 test('a run\'s cost over its processes: CPU, RSS, nodes and connections add up, the loop lag is the worst process\'s', () => {
-  const runner = { cpuCores: 0.5, rssMaxMiB: 1200, baselineRssMiB: 100, loopP50Ms: 10, loopP99Ms: 177, loopMaxMs: 400, nodes: 51, connections: 2000, trimmed: 30, stalls: [{ at: 3000, ms: 1200 }], gcMaxMs: 80 }
-  const worker = { cpuCores: 0.4, rssMaxMiB: 1000, baselineRssMiB: 90, loopP50Ms: 12, loopP99Ms: 108, loopMaxMs: 900, nodes: 49, connections: 1900, trimmed: 12, stalls: [{ at: 2000, ms: 1500 }], gcMaxMs: 350 }
+  const runner = { cpuCores: 0.5, rssMaxMiB: 1200, baselineRssMiB: 100, loopP50Ms: 10, loopP99Ms: 177, loopMaxMs: 400, nodes: 51, connections: 2000, trimmed: 30, stalls: [{ at: 3000, ms: 1200 }], gcMaxMs: 80, fdMax: 900, fdLimit: 20_000 }
+  const worker = { cpuCores: 0.4, rssMaxMiB: 1000, baselineRssMiB: 90, loopP50Ms: 12, loopP99Ms: 108, loopMaxMs: 900, nodes: 49, connections: 1900, trimmed: 12, stalls: [{ at: 2000, ms: 1500 }], gcMaxMs: 350, fdMax: 17_000, fdLimit: 20_000 }
   const all = combineResources([runner, worker])
-  assert.equal(all, { cpuCores: 0.9, rssMaxMiB: 2200, baselineRssMiB: 190, loopP50Ms: 12, loopP99Ms: 177, loopMaxMs: 900, nodes: 100, connections: 3900, trimmed: 42, stalls: [{ at: 2000, ms: 1500 }, { at: 3000, ms: 1200 }], gcMaxMs: 350 })
+  assert.equal(all, { cpuCores: 0.9, rssMaxMiB: 2200, baselineRssMiB: 190, loopP50Ms: 12, loopP99Ms: 177, loopMaxMs: 900, nodes: 100, connections: 3900, trimmed: 42, stalls: [{ at: 2000, ms: 1500 }, { at: 3000, ms: 1200 }], gcMaxMs: 350, fdMax: 17_000, fdLimit: 20_000 })
 })
 
 test('a process keeps its eight longest loop stalls, in time order', () => {
@@ -143,6 +144,18 @@ test('a window\'s stalls are measured: a 1.5 s block of the loop is kept with it
   assert.is(w.stalls.length, 1, JSON.stringify(w.stalls))
   assert.ok((w.stalls[0] as LoopStall).ms >= 1300 && (w.stalls[0] as LoopStall).ms <= 2500, JSON.stringify(w.stalls))
   assert.ok((w.stalls[0] as LoopStall).at >= before + 1400, 'stamped when it ended')
+})
+
+test('a window counts the process\'s file descriptors: sockets opened during it raise its most, against the limit', async () => {
+  const monitor = new ResourceMonitor()
+  monitor.begin()
+  const before = openFds()
+  assert.ok(before > 0, 'Linux: /proc/self/fd is readable')
+  const servers = await Promise.all([...Array(20).keys()].map(async () => await new Promise<net.Server>(resolve => { const srv = net.createServer().listen(0, '127.0.0.1', () => { resolve(srv) }) })))
+  const w = monitor.end([])
+  await Promise.all(servers.map(async srv => { await new Promise(resolve => srv.close(resolve)) }))
+  assert.ok(w.fdMax >= before + 20, `${w.fdMax} descriptors at most, ${before} before 20 listening sockets`)
+  assert.ok(w.fdLimit >= 1024, `limit ${w.fdLimit}`)
 })
 
 test('a long run\'s latencies (half a million receipts) are summarised without overflowing the stack', () => {
