@@ -78,6 +78,30 @@ test('a provider never met is dialled at its heartbeat\'s addresses, without a D
     assert.equal(report.reasons, ['no-record'], 'the ping passed; the test provider refuses the record')
     assert.equal(dials, { heartbeat: 1 })
     assert.is(recordFetches, 0, 'no DHT walk for the record')
+    assert.is(checker.getConnections(provider.peerId).length, 0, 'the probe hung up the connection it opened')
+  } finally {
+    for (const node of started) await node.stop()
+  }
+})
+
+test('a probe leaves open a connection it found, and one to a peer something tags', async () => {
+  const started: KaisarLibp2p[] = []
+  try {
+    const provider = await startTestNode(started, { listen: ['/memory/prober-dial-provider-3'] })
+    const checker = await startTestNode(started, { listen: ['/memory/prober-dial-checker-3'] })
+    await serveChallenges(provider)
+    const table = new ProviderTable({ gossip: {} as unknown as GossipService, metrics: new NodeMetrics() }, { missedBeforeOffline: 3 })
+    const listen = provider.getMultiaddrs().map(ma => multiaddr(ma.toString().replace(`/p2p/${provider.peerId.toString()}`, '')))
+    table.onHeartbeat({ topic: heartbeatTopic.topic, signer: provider.peerId, role: NodeRole.PROVIDER, timestamp: Date.now(), payload: Heartbeat.encode(beat(listen)), value: beat(listen) })
+    // Connected before the probe (by gossip, the DHT, a lease): not the probe's to close.
+    const before = await checker.dial(provider.getMultiaddrs())
+    assert.equal((await probe(checker, provider.peerId, table)).report.reasons, ['no-record'])
+    assert.equal(checker.getConnections(provider.peerId).map(c => c.id), [before.id])
+    // Dialled by the probe, but tagged meanwhile (here as gossipsub tags its mesh peers).
+    await before.close()
+    await checker.peerStore.merge(provider.peerId, { tags: { [heartbeatTopic.topic]: { value: 100 } } })
+    assert.equal((await probe(checker, provider.peerId, table)).report.reasons, ['no-record'])
+    assert.is(checker.getConnections(provider.peerId).length, 1, 'a tagged peer stays connected')
   } finally {
     for (const node of started) await node.stop()
   }

@@ -20,6 +20,7 @@ import { tunnelReplySchema } from '../../../protocols/lease/messages.js'
 import { decodeBenchmark, decodeInventory, type BenchmarkResult, type HardwareInventory } from '../../hardware/schema.js'
 import { raceSignal } from '../../abort.js'
 import { measureTransfer } from '../../network/bandwidth.js'
+import { isIdle } from '../../network/connection-trimmer.js'
 import { JsonFrames } from '../../network/json-frames.js'
 import { processLoopLag, type LoopLag } from '../../runtime/loop-lag.js'
 import type { Ledger } from '../../../chain/ledger.js'
@@ -145,9 +146,38 @@ export class Prober {
 
   async probe (provider: Member, ctx: EpochContext, signal: AbortSignal): Promise<ProbeReport> {
     const excused = new Map<string, number>()
-    const report = lagVerdict(await this.run(provider, ctx, signal, excused), excused)
-    if (report.checkerLagMs != null) this.c.metrics.laggedProbes.inc()
-    return report
+    const peer = peerIdFromString(provider.peerId)
+    const metBefore = this.c.libp2p.getConnections(peer).length > 0
+    try {
+      const report = lagVerdict(await this.run(provider, ctx, signal, excused), excused)
+      if (report.checkerLagMs != null) this.c.metrics.laggedProbes.inc()
+      return report
+    } finally {
+      if (!metBefore) await this.hangUp(peer)
+    }
+  }
+
+  /**
+   * Closes the connection a probe opened, once only ambient streams are left on it. A checker
+   * probes a few dozen providers an epoch, a different few each time; kept, those connections
+   * pile up to the trimmer's high water mark (Yamux keeps them alive) and in the simulator each is
+   * a descriptor in two processes (a 1,000-node run died of EMFILE, sim/README.md stop 29). A
+   * connection that was there before the probe, or to a peer anything tags (gossipsub's mesh,
+   * kad-dht's closest, keep-alive), is someone else's and stays.
+   */
+  private async hangUp (peer: PeerId): Promise<void> {
+    const connections = this.c.libp2p.getConnections(peer)
+    if (connections.length === 0) return
+    try {
+      if ((await this.c.libp2p.peerStore.get(peer)).tags.size > 0) return
+    } catch {} // not in the peer store: nothing values it
+    await Promise.all(connections.filter(isIdle).map(async conn => {
+      try {
+        await conn.close({ signal: AbortSignal.timeout(1_000) })
+      } catch (err) {
+        conn.abort(err as Error)
+      }
+    }))
   }
 
   private async run (provider: Member, ctx: EpochContext, signal: AbortSignal, excused: Map<string, number>): Promise<ProbeReport> {
