@@ -8,7 +8,8 @@ import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
-const testRoot = path.join(root, 'dist', 'test')
+// KAISAR_TEST_DIR: another tree of tiers (this script's own test runs it on a made-up one).
+const testRoot = process.env.KAISAR_TEST_DIR ?? path.join(root, 'dist', 'test')
 const uvu = path.join(root, 'node_modules', 'uvu', 'bin.js')
 const ORDER = ['unit', 'e2e', 'docker', 'chain', 'sim', 'netns']
 
@@ -51,12 +52,50 @@ function summaryCount (text, label) {
   return Number((new RegExp(`${label}:\\s+(\\d+)`).exec(text) ?? [])[1] ?? 0)
 }
 
+// A hung test would otherwise hold CI until its own limit, with nothing said about where. uvu
+// prints a mark as each test ends, so a tier silent this long is stuck: it is killed and fails,
+// naming the file it was in. The longest single test (a sim scenario) takes ≈ 4 minutes here.
+const SILENCE_LIMIT_S = Number(env.KAISAR_TEST_SILENCE_S ?? 900)
+// Each uvu process leads its own process group (so a hung one can be killed with its children);
+// a Ctrl-C or kill of this script passes on to the group running.
+let running
+for (const signal of ['SIGINT', 'SIGTERM']) {
+  process.on(signal, () => {
+    if (running != null) try { process.kill(-running.pid, signal) } catch {}
+    process.exit(130)
+  })
+}
+
 function runUvu (dir, pattern) {
   return new Promise(resolve => {
     let text = ''
-    const child = spawn(process.execPath, [uvu, dir, pattern, '--color', 'false'], { cwd: root, stdio: ['ignore', 'pipe', 'inherit'], env })
-    child.stdout.on('data', d => { text += d; process.stdout.write(d) })
-    child.on('exit', code => { resolve({ code, text }) })
+    let hung = false
+    const child = spawn(process.execPath, [uvu, dir, pattern, '--color', 'false'], { cwd: root, stdio: ['ignore', 'pipe', 'inherit'], env, detached: true })
+    running = child
+    let watchdog
+    const rearm = () => {
+      clearTimeout(watchdog)
+      watchdog = setTimeout(() => {
+        hung = true
+        const file = [...text.matchAll(/^(\S+\.test\.js)$/gm)].at(-1)?.[1] ?? '(before the first file)'
+        const said = `\nHUNG: no test ended in ${SILENCE_LIMIT_S} s; killed while in ${file} (KAISAR_TEST_SILENCE_S sets the limit)\n`
+        text += said; process.stdout.write(said)
+        // The whole group: a test's child processes (nodes, engines) go with it.
+        try { process.kill(-child.pid, 'SIGKILL') } catch { child.kill('SIGKILL') }
+      }, SILENCE_LIMIT_S * 1000)
+    }
+    rearm()
+    child.stdout.on('data', d => { text += d; process.stdout.write(d); rearm() })
+    child.on('exit', code => {
+      clearTimeout(watchdog); running = undefined
+      if (!hung) { resolve({ code, text }); return }
+      // Killed before uvu's summary: the files' own "(passed / total)" lines count what ran, and
+      // the hung test counts as one failure.
+      const files = [...text.matchAll(/\((\d+) \/ (\d+)\)\s*$/gm)]
+      const passed = files.reduce((n, m) => n + Number(m[1]), 0)
+      const total = files.reduce((n, m) => n + Number(m[2]), 0) + 1
+      resolve({ code: 1, text: `${text}\n  Total:     ${total}\n  Passed:    ${passed}\n  Skipped:   0\n` })
+    })
   })
 }
 
