@@ -13,6 +13,7 @@ import { Partition, type PartitionedNode } from './partition.js'
 import { partitionReport, unreachablePair, type PartitionReport, type SplitLog } from './partition-report.js'
 import { ShardClient, placement } from './shard.js'
 import { InProcessLinks } from '../node/network/in-process-links.js'
+import { openTrunkPort, type TrunkPort } from './trunks.js'
 import type { MemoryRuntime } from './runtime.js'
 import { CHEATING, scheduleHash, type NodePlan, type SimEvent, type SimSchedule } from './schedule.js'
 import { buildSchedule } from './scenarios/index.js'
@@ -192,7 +193,7 @@ export async function runSim (opts: SimOptions): Promise<SimReport> {
   const specs = localPlans.map(specOf)
   const inProcessLinks = transport === 'tcp' && opts.inProcessLinks !== false
   const linkNoise = opts.linkNoise === true
-  progress(`${schedule.scenario}: starting ${initial.length} nodes in ${shardCount} process${shardCount > 1 ? 'es' : ''} over ${transport}${inProcessLinks ? ` (in memory within a process; ${linkNoise ? 'every link with Noise' : 'unencrypted, plaintext between processes'})` : ''} (seed ${schedule.seed}, dilation ×${schedule.dilation}, epochs of ${schedule.epochMs} ms, heartbeats every ${schedule.heartbeatMs} ms, gossipsub heartbeat ${gossipHeartbeatMs} ms${opts.gossipMesh != null ? `, gossipsub mesh ${meshText(opts.gossipMesh)}` : ''}, Yamux keep-alive ${SIM_KEEP_ALIVE_MS / 1000} s)`)
+  progress(`${schedule.scenario}: starting ${initial.length} nodes in ${shardCount} process${shardCount > 1 ? 'es' : ''} over ${transport}${inProcessLinks ? ` (in memory within a process${shardCount > 1 ? ', through one trunk socket between each pair of processes' : ''}; ${linkNoise ? 'every link with Noise' : 'unencrypted'})` : ''} (seed ${schedule.seed}, dilation ×${schedule.dilation}, epochs of ${schedule.epochMs} ms, heartbeats every ${schedule.heartbeatMs} ms, gossipsub heartbeat ${gossipHeartbeatMs} ms${opts.gossipMesh != null ? `, gossipsub mesh ${meshText(opts.gossipMesh)}` : ''}, Yamux keep-alive ${SIM_KEEP_ALIVE_MS / 1000} s)`)
   const up = new Array<number>(shardCount).fill(0)
   const countUp = (shard: number, n: number): void => {
     const before = up.reduce((a, b) => a + b, 0)
@@ -209,11 +210,20 @@ export async function runSim (opts: SimOptions): Promise<SimReport> {
   const startRate = (opts.startRate ?? 0) / processes
   let remoteStart: Promise<Array<Array<{ id: string, peerId: string }>>> | undefined
   let cluster: Cluster
+  const links = inProcessLinks ? new InProcessLinks({ noise: linkNoise }) : undefined
+  let trunkPort: TrunkPort | undefined
   try {
+    // One socket between each pair of processes carries their nodes' links (sim/trunks.ts), joined
+    // before any node starts: each process connects to those joined before it.
+    if (links != null && shards.length > 0) {
+      trunkPort = await openTrunkPort(links)
+      const ports = [trunkPort.port]
+      for (const shard of shards) ports.push(await shard.trunks(ports, linkNoise))
+    }
     cluster = await Cluster.start({
       nodes: specs.map(s => s.spec),
       transport,
-      ...(inProcessLinks ? { inProcessLinks: new InProcessLinks({ noise: linkNoise }) } : {}),
+      ...(links != null ? { inProcessLinks: links } : {}),
       heartbeatMs: schedule.heartbeatMs,
       memoryLatencyMs: opts.latencyMs,
       logger: opts.logger ?? pino({ level: 'silent' }),
@@ -230,6 +240,7 @@ export async function runSim (opts: SimOptions): Promise<SimReport> {
     })
   } catch (err) {
     await stopShards()
+    trunkPort?.close()
     throw err
   }
   const users: UserNode[] = []
@@ -516,6 +527,7 @@ export async function runSim (opts: SimOptions): Promise<SimReport> {
     // 1,000-node run lost its report so, stop 23).
     await stopShards().catch(err => { progress(`stopping the shards: ${(err as Error).message}`) })
     await cluster.stop().catch(err => { progress(`stopping this process's nodes: ${(err as Error).message}`) })
+    trunkPort?.close()
     for (const r of running.values()) await r.runtime?.removeAll().catch(() => {})
   }
 }

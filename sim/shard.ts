@@ -13,6 +13,7 @@ import { Cluster, type ClusterNode } from './cluster.js'
 import { GossipBatchReader, GossipBatchWriter, type GossipBatch } from './gossip-wire.js'
 import { ResourceMonitor, timedLookup, watchNode, type GossipSink, type Lookup, type WindowResources } from './metrics.js'
 import { nodeSpec, type SimNodeSettings } from './node-spec.js'
+import { openTrunkPort, type TrunkPort } from './trunks.js'
 import { BEHAVIOURS, type NodePlan } from './schedule.js'
 import type { MemoryRuntime } from './runtime.js'
 
@@ -90,6 +91,7 @@ const request = z.discriminatedUnion('op', [
       linkNoise: z.boolean().optional()
     })
   }),
+  z.object({ op: z.literal('trunks'), connect: z.array(z.number().int().min(1).max(65535)), linkNoise: z.boolean() }),
   z.object({ op: z.literal('unadvertised') }),
   z.object({ op: z.literal('lookup'), from: z.string(), target: z.string(), timeoutMs: z.number().positive() }),
   z.object({ op: z.literal('leave'), node: z.string() }),
@@ -147,6 +149,11 @@ export class ShardClient {
     return new ShardClient(index, child, sink, onStarted)
   }
 
+  /**
+   * Joins this shard's links to the other processes' by trunks (sim/trunks.ts): it connects to
+   * those listening at `connect` and resolves with the port where it listens for the rest.
+   */
+  async trunks (connect: number[], linkNoise: boolean): Promise<number> { return await this.call({ op: 'trunks', connect, linkNoise }) as number }
   /** Starts the shard's nodes; resolves with each plan's peer id once all are up. */
   async start (start: ShardStart): Promise<Array<{ id: string, peerId: string }>> { return await this.call({ op: 'start', start }) as Array<{ id: string, peerId: string }> }
   /** Providers of this shard whose capability records are not all in the DHT yet. */
@@ -249,6 +256,9 @@ export function runShardWorker (index: string): void {
   const members = new Map<string, ShardMember>()
   let cluster: Cluster | undefined
   let started: ShardStart | undefined
+  // Made by `trunks` (before `start`), so the nodes' links to other processes go through them.
+  let links: InProcessLinks | undefined
+  let trunkPort: TrunkPort | undefined
 
   const node = (id: string): ShardMember => {
     const m = members.get(id)
@@ -272,6 +282,7 @@ export function runShardWorker (index: string): void {
     stopping ??= (async () => {
       clearTimeout(windowTimer)
       await cluster?.stop()
+      trunkPort?.close()
       for (const m of members.values()) await m.runtime?.removeAll().catch(() => {})
       gossip.close()
     })()
@@ -280,6 +291,13 @@ export function runShardWorker (index: string): void {
 
   const serve = async (req: ShardRequest): Promise<unknown> => {
     switch (req.op) {
+      case 'trunks': {
+        if (trunkPort != null) throw new Error('trunks already joined')
+        links ??= new InProcessLinks({ noise: req.linkNoise })
+        trunkPort = await openTrunkPort(links)
+        await trunkPort.connectTo(req.connect)
+        return trunkPort.port
+      }
       case 'start': {
         if (cluster != null) throw new Error('already started')
         const s = started = req.start
@@ -287,7 +305,7 @@ export function runShardWorker (index: string): void {
         cluster = await Cluster.start({
           nodes: made.map(m => m.spec),
           transport: 'tcp',
-          ...(s.inProcessLinks ? { inProcessLinks: new InProcessLinks({ noise: s.linkNoise === true }) } : {}),
+          ...(s.inProcessLinks ? { inProcessLinks: links ?? new InProcessLinks({ noise: s.linkNoise === true }) } : {}),
           bootstrap: s.bootstrap,
           heartbeatMs: s.heartbeatMs,
           logger,

@@ -28,15 +28,18 @@
 // 1,000-node worker's samples (sim/README.md, stop 29). `new InProcessLinks({ noise: true })`
 // keeps Noise on every link (the simulator's --link-noise).
 import { StreamResetError, serviceCapabilities, transportSymbol } from '@libp2p/interface'
+import { peerIdFromString } from '@libp2p/peer-id'
 import { tcp, type TCPOptions } from '@libp2p/tcp'
 import { AbstractMultiaddrConnection, type AbstractMultiaddrConnectionInit, type SendResult } from '@libp2p/utils'
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import { TypedEventEmitter } from 'main-event'
 import { Uint8ArrayList } from 'uint8arraylist'
+import { LinkTrunk } from './link-trunk.js'
 import type {
   AbortOptions, ComponentLogger, Connection, CreateListenerOptions, DialTransportOptions, Listener, ListenerEvents,
   MultiaddrConnection, PeerId, Transport, Upgrader
 } from '@libp2p/interface'
+import type { Socket } from 'node:net'
 
 /** Accepts one inbound connection (the listener's upgrade) from the node `dialer`. */
 type Accept = (maConn: MultiaddrConnection, dialer: PeerId) => void
@@ -44,12 +47,17 @@ type Accept = (maConn: MultiaddrConnection, dialer: PeerId) => void
 /** A listening node of this process: how to hand it a link, and who it is. */
 interface Listening { accept: Accept, peer: PeerId }
 
+/** A listening node of another of the simulator's processes, reached through the trunk to it. */
+interface Trunked { trunk: LinkTrunk, peer: PeerId }
+
 /**
  * The TCP addresses this process's nodes listen on, each with its listener. One registry per
  * process; every node of the process is given the same one.
  */
 export class InProcessLinks {
   private readonly listeners = new Map<string, Listening>()
+  private readonly trunked = new Map<string, Trunked>()
+  private readonly trunks = new Set<LinkTrunk>()
   /** Source ports for the inbound side's remote address, as a kernel's ephemeral ports would be. */
   private nextPort = 32768
   /** Links opened in memory (the simulator reports it). */
@@ -69,9 +77,55 @@ export class InProcessLinks {
    */
   get crossProcessPlaintext (): boolean { return !this.noise }
 
-  register (address: string, accept: Accept, peer: PeerId): void { this.listeners.set(address, { accept, peer }) }
-  unregister (address: string): void { this.listeners.delete(address) }
+  register (address: string, accept: Accept, peer: PeerId): void {
+    this.listeners.set(address, { accept, peer })
+    for (const trunk of this.trunks) trunk.announce(address, peer.toString())
+  }
+
+  unregister (address: string): void {
+    if (!this.listeners.delete(address)) return
+    for (const trunk of this.trunks) trunk.withdraw(address)
+  }
+
   lookup (address: string): Listening | undefined { return this.listeners.get(address) }
+  /** The trunk to the process whose node listens at `address`, if another process's does. */
+  lookupTrunked (address: string): Trunked | undefined { return this.trunked.get(address) }
+
+  /**
+   * Joins this process's links to another process's over `socket` (link-trunk.ts): from now on
+   * a dial to one of its nodes is a channel of the trunk, not a TCP connection of its own. Each
+   * side tells the other where its nodes listen, now and as they come and go. `initiator`: this
+   * side connected the socket.
+   */
+  attach (socket: Socket, initiator: boolean): LinkTrunk {
+    const trunk: LinkTrunk = new LinkTrunk(socket, initiator, {
+      accept: (open, makeEnd) => {
+        let dialled: Multiaddr
+        let dialer: PeerId
+        try { dialled = multiaddr(open.addr); dialer = peerIdFromString(open.dialer) } catch { return false }
+        const key = tcpAddressKey(dialled)
+        const listening = key != null ? this.listeners.get(key) : undefined
+        if (listening == null) return false
+        listening.accept(makeEnd(this.sourceAddress(dialled)), dialer)
+        return true
+      },
+      listening: (address, peer) => { this.trunked.set(address, { trunk, peer: peerIdFromString(peer) }) },
+      gone: address => { if (this.trunked.get(address)?.trunk === trunk) this.trunked.delete(address) },
+      closed: () => {
+        this.trunks.delete(trunk)
+        for (const [address, t] of this.trunked) if (t.trunk === trunk) this.trunked.delete(address)
+      }
+    })
+    this.trunks.add(trunk)
+    for (const [address, l] of this.listeners) trunk.announce(address, l.peer.toString())
+    return trunk
+  }
+
+  /** Closes every trunk (their links abort). */
+  closeTrunks (): void { for (const trunk of this.trunks) trunk.close() }
+
+  /** Links opened over trunks, either way. */
+  get openedAcross (): number { return [...this.trunks].reduce((n, t) => n + t.opened, 0) }
 
   /** The dialled address's host with the next ephemeral-like port: where an inbound link seems to come from. */
   sourceAddress (dialled: Multiaddr): Multiaddr {
@@ -227,19 +281,27 @@ class InProcessTcp implements Transport {
   async dial (ma: Multiaddr, options: DialTransportOptions): Promise<Connection> {
     const key = tcpAddressKey(ma)
     const listening = key != null ? this.links.lookup(key) : undefined
-    if (listening == null) return await this.tcpTransport.dial(ma, options)
+    const trunked = key != null && listening == null ? this.links.lookupTrunked(key) : undefined
+    const listener = listening?.peer ?? trunked?.peer
+    if (listener == null) return await this.tcpTransport.dial(ma, options)
     options.signal.throwIfAborted()
     const named = ma.getComponents().findLast(c => c.name === 'p2p')?.value
-    if (!this.links.noise && named != null && named !== listening.peer.toString()) {
-      throw new Error(`in-process link to ${key ?? ''}: ${listening.peer.toString()} listens there, not ${named}`)
+    if (!this.links.noise && named != null && named !== listener.toString()) {
+      throw new Error(`in-process link to ${key ?? ''}: ${listener.toString()} listens there, not ${named}`)
     }
-    const [outbound, inbound] = linkPair(ma, this.links.sourceAddress(ma), this.components.logger)
-    this.links.opened++
-    listening.accept(inbound, this.components.peerId)
+    let outbound: MultiaddrConnection
+    if (listening != null) {
+      const [out, inbound] = linkPair(ma, this.links.sourceAddress(ma), this.components.logger)
+      this.links.opened++
+      listening.accept(inbound, this.components.peerId)
+      outbound = out
+    } else {
+      outbound = (trunked as Trunked).trunk.dial({ addr: ma.toString(), dialer: this.components.peerId.toString() }, ma)
+    }
     try {
       return this.links.noise
         ? await options.upgrader.upgradeOutbound(outbound, options)
-        : await options.upgrader.upgradeOutbound(outbound, { ...options, skipEncryption: true, remotePeer: listening.peer })
+        : await options.upgrader.upgradeOutbound(outbound, { ...options, skipEncryption: true, remotePeer: listener })
     } catch (err) {
       outbound.abort(err as Error)
       throw err
