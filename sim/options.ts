@@ -8,7 +8,7 @@ export class SimFlagError extends KaisarError<{ code: 'SIM_FLAG', flag: string }
   constructor (flag: string, reason: string) { super({ code: 'SIM_FLAG', flag }, `${flag}: ${reason}`) }
 }
 
-export interface SimFlags { scenario?: string, nodes?: string, duration?: string, seed?: string, dilation?: string, epochMs?: string, heartbeatMs?: string, gossipHeartbeatMs?: string, gossipMesh?: string, startRate?: string, latencyMs?: string, shards?: string, transport?: string, kernelLinks?: boolean, linkNoise?: boolean }
+export interface SimFlags { scenario?: string, nodes?: string, duration?: string, seed?: string, dilation?: string, epochMs?: string, heartbeatMs?: string, gossipHeartbeatMs?: string, gossipMesh?: string, startRate?: string, latencyMs?: string, shards?: string, transport?: string, kernelLinks?: boolean, linkNoise?: boolean, trunks?: boolean }
 
 /** "90s", "3m", "1500ms" or a bare number of seconds. */
 export function parseDuration (text: string): number | undefined {
@@ -78,6 +78,7 @@ export function simOptions (flags: SimFlags): SimOptions {
     shards,
     transport,
     inProcessLinks: flags.kernelLinks !== true,
-    linkNoise: flags.linkNoise === true
+    linkNoise: flags.linkNoise === true,
+    trunks: flags.trunks !== false
   }
 }

@@ -61,6 +61,11 @@ export interface SimOptions {
   inProcessLinks?: boolean
   /** Links run Noise, in a process and between processes (default false: unencrypted, in-process-links.ts says why). */
   linkNoise?: boolean
+  /**
+   * Links between processes through one trunk socket per pair (default true; sim/trunks.ts), or
+   * over loopback TCP, one connection each (false: the way before stop 30, to measure the difference).
+   */
+  trunks?: boolean
   logger?: Logger
   /** Progress lines (stderr in the CLI). */
   onProgress?: (line: string) => void
@@ -105,6 +110,8 @@ export interface SimReport {
   inProcessLinks: boolean
   /** The links' encryption: none (in memory unencrypted, libp2p's plaintext between processes), or Noise on all of them. */
   linkEncryption: 'none' | 'noise'
+  /** Links between processes went through one trunk socket per pair (sim/trunks.ts), not a TCP connection each. */
+  trunks: boolean
   scheduleHash: string
   events: number
   /** Events played, by kind (a leave of a node already gone is not played). */
@@ -193,7 +200,8 @@ export async function runSim (opts: SimOptions): Promise<SimReport> {
   const specs = localPlans.map(specOf)
   const inProcessLinks = transport === 'tcp' && opts.inProcessLinks !== false
   const linkNoise = opts.linkNoise === true
-  progress(`${schedule.scenario}: starting ${initial.length} nodes in ${shardCount} process${shardCount > 1 ? 'es' : ''} over ${transport}${inProcessLinks ? ` (in memory within a process${shardCount > 1 ? ', through one trunk socket between each pair of processes' : ''}; ${linkNoise ? 'every link with Noise' : 'unencrypted'})` : ''} (seed ${schedule.seed}, dilation ×${schedule.dilation}, epochs of ${schedule.epochMs} ms, heartbeats every ${schedule.heartbeatMs} ms, gossipsub heartbeat ${gossipHeartbeatMs} ms${opts.gossipMesh != null ? `, gossipsub mesh ${meshText(opts.gossipMesh)}` : ''}, Yamux keep-alive ${SIM_KEEP_ALIVE_MS / 1000} s)`)
+  const trunked = inProcessLinks && shardCount > 1 && opts.trunks !== false
+  progress(`${schedule.scenario}: starting ${initial.length} nodes in ${shardCount} process${shardCount > 1 ? 'es' : ''} over ${transport}${inProcessLinks ? ` (in memory within a process${trunked ? ', through one trunk socket between each pair of processes' : shardCount > 1 ? ', over TCP between processes' : ''}; ${linkNoise ? 'every link with Noise' : 'unencrypted'})` : ''} (seed ${schedule.seed}, dilation ×${schedule.dilation}, epochs of ${schedule.epochMs} ms, heartbeats every ${schedule.heartbeatMs} ms, gossipsub heartbeat ${gossipHeartbeatMs} ms${opts.gossipMesh != null ? `, gossipsub mesh ${meshText(opts.gossipMesh)}` : ''}, Yamux keep-alive ${SIM_KEEP_ALIVE_MS / 1000} s)`)
   const up = new Array<number>(shardCount).fill(0)
   const countUp = (shard: number, n: number): void => {
     const before = up.reduce((a, b) => a + b, 0)
@@ -215,7 +223,7 @@ export async function runSim (opts: SimOptions): Promise<SimReport> {
   try {
     // One socket between each pair of processes carries their nodes' links (sim/trunks.ts), joined
     // before any node starts: each process connects to those joined before it.
-    if (links != null && shards.length > 0) {
+    if (links != null && trunked) {
       trunkPort = await openTrunkPort(links)
       const ports = [trunkPort.port]
       for (const shard of shards) ports.push(await shard.trunks(ports, linkNoise))
@@ -489,6 +497,7 @@ export async function runSim (opts: SimOptions): Promise<SimReport> {
       transport,
       inProcessLinks,
       linkEncryption: linkNoise ? 'noise' : 'none',
+      trunks: trunked,
       scheduleHash: scheduleHash(schedule),
       events: schedule.events.length,
       played,
@@ -638,6 +647,7 @@ export function summary (r: SimReport): Record<string, unknown> {
     transport: r.transport,
     in_process_links: r.inProcessLinks,
     ...(r.inProcessLinks ? { link_encryption: r.linkEncryption } : {}),
+    ...(r.trunks ? { trunks: true } : {}),
     schedule_hash: r.scheduleHash,
     gossip_delivery: round(r.gossip.ratio, 5),
     gossip_p50_ms: round(r.gossip.p50Ms, 1),

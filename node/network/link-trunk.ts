@@ -58,6 +58,8 @@ export class LinkTrunk {
   private nextChannel: number
   private readonly incoming = new Uint8ArrayList()
   private outgoing: Uint8Array[] = []
+  /** Ends with data written since the last flush: each goes out as one DATA frame. */
+  private dirty = new Set<TrunkLinkEnd>()
   private flushScheduled = false
   private closed = false
   private readonly log: Logger = logger('kaisar:link-trunk')
@@ -102,6 +104,16 @@ export class LinkTrunk {
     this.outgoing.push(header)
     if (body instanceof Uint8ArrayList) for (const b of body) this.outgoing.push(b)
     else if (body != null) this.outgoing.push(body)
+    this.scheduleFlush()
+  }
+
+  /** @internal An end wrote data: it goes out with the next flush, with whatever else it writes until then. */
+  wrote (end: TrunkLinkEnd): void {
+    this.dirty.add(end)
+    this.scheduleFlush()
+  }
+
+  private scheduleFlush (): void {
     if (this.flushScheduled) return
     this.flushScheduled = true
     // One write for everything sent this turn of the loop: a Yamux frame comes in parts, and
@@ -116,6 +128,11 @@ export class LinkTrunk {
 
   private flush (): void {
     this.flushScheduled = false
+    // One DATA frame per end for everything it wrote this turn, as a socket's read would coalesce
+    // it: each frame is one delivery, one pass through the reader's Yamux decoder.
+    const dirty = this.dirty
+    this.dirty = new Set()
+    for (const end of dirty) end.flushTo(this)
     const bufs = this.outgoing
     this.outgoing = []
     if (!this.closed && bufs.length > 0) this.socket.write(bufs.length === 1 ? bufs[0] as Uint8Array : Buffer.concat(bufs))
@@ -131,7 +148,7 @@ export class LinkTrunk {
       if (this.incoming.byteLength < 4 + length) return
       const type = this.incoming.getUint8(4)
       const channel = this.incoming.getUint32(5)
-      const body = this.incoming.sublist(HEADER_BYTES, 4 + length)
+      const body = copyOut(this.incoming, HEADER_BYTES, 4 + length)
       this.incoming.consume(4 + length)
       try {
         this.frame(type, channel, body)
@@ -142,8 +159,8 @@ export class LinkTrunk {
     }
   }
 
-  private frame (type: number, channel: number, body: Uint8ArrayList): void {
-    const json = (): unknown => JSON.parse(Buffer.from(body.subarray()).toString('utf8'))
+  private frame (type: number, channel: number, body: Uint8Array): void {
+    const json = (): unknown => JSON.parse(Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8'))
     switch (type) {
       case FRAME.ANNOUNCE: { const a = announceSchema.parse(json()); this.host.listening(a.address, a.peer); return }
       case FRAME.WITHDRAW: { this.host.gone(withdrawSchema.parse(json()).address); return }
@@ -188,6 +205,7 @@ export class LinkTrunk {
     if (this.closed) return
     this.closed = true
     this.outgoing = []
+    this.dirty.clear()
     const ends = [...this.ends.values()]
     this.ends.clear()
     for (const end of ends) {
@@ -198,11 +216,24 @@ export class LinkTrunk {
   }
 }
 
+/**
+ * Bytes `begin`..`end` of `list`, copied into an array of their own. Not a view: a socket read
+ * holds many links' frames, and a view kept by one reader (gossipsub keeps messages it decoded
+ * in place) would keep the whole read alive; a kernel socket's read is sized to that one link.
+ */
+function copyOut (list: Uint8ArrayList, begin: number, end: number): Uint8Array {
+  const out = new Uint8Array(end - begin)
+  let at = 0
+  for (const buf of list.sublist(begin, end)) { out.set(buf, at); at += buf.byteLength }
+  return out
+}
+
 interface TrunkEndInit { remoteAddr: Multiaddr, direction: 'inbound' | 'outbound', log: Logger }
 
 /** One end of a link carried by a trunk. */
 export class TrunkLinkEnd extends AbstractMultiaddrConnection {
   private done = false
+  private pending: Uint8Array[] = []
 
   constructor (init: TrunkEndInit, private readonly trunk: LinkTrunk, readonly channel: number) {
     super(init)
@@ -210,8 +241,19 @@ export class TrunkLinkEnd extends AbstractMultiaddrConnection {
 
   sendData (data: Uint8ArrayList): SendResult {
     // The buffers go to the socket as they are: libp2p does not reuse one it has sent.
-    if (!this.done) this.trunk.send(FRAME.DATA, this.channel, data)
+    if (!this.done) {
+      for (const buf of data) this.pending.push(buf)
+      this.trunk.wrote(this)
+    }
     return { sentBytes: data.byteLength, canSendMore: true }
+  }
+
+  /** @internal What this end wrote since the last flush, as one DATA frame. */
+  flushTo (trunk: LinkTrunk): void {
+    if (this.pending.length === 0) return
+    const bufs = this.pending
+    this.pending = []
+    trunk.send(FRAME.DATA, this.channel, bufs.length === 1 ? bufs[0] as Uint8Array : new Uint8ArrayList(...bufs))
   }
 
   async sendClose (options?: AbortOptions): Promise<void> {
@@ -224,11 +266,14 @@ export class TrunkLinkEnd extends AbstractMultiaddrConnection {
   sendResume (): void {}
 
   /** @internal The other end closed or reset it (or the trunk went): nothing more to send. */
-  finishedByRemote (): void { this.done = true }
+  finishedByRemote (): void { this.done = true; this.pending = [] }
 
   private end (type: typeof FRAME.CLOSE | typeof FRAME.RESET): void {
     if (this.done) return
     this.done = true
+    // A close follows what was written, as a socket's end does; a reset drops it.
+    if (type === FRAME.CLOSE) this.flushTo(this.trunk)
+    else this.pending = []
     this.trunk.finished(this.channel, type)
   }
 }

@@ -24,6 +24,7 @@ export function simCommand (): Command {
     .option('--shards <n>', 'processes to run the nodes in, one per core (this one keeps gateways, users and the schedule; more than 1 uses --transport tcp)', '1')
     .option('--transport <t>', 'links between nodes: memory (in-process; default with 1 shard) or tcp (loopback; the only one across shards)')
     .option('--kernel-links', 'with tcp: every link over loopback TCP, also between two nodes of one process (default: those stay in memory)')
+    .option('--no-trunks', 'links between processes over loopback TCP, a connection each (default: one trunk socket per pair of processes carries them)')
     .option('--link-noise', 'every link runs Noise, in memory within a process and over TCP between processes (default: unencrypted, both ends being the simulator\'s own nodes)')
     .option('--json', 'print progress on stderr and one JSON object as the last stdout line')
     .option('--report <file.html>', 'write an HTML report with plots (self-contained, no network needed to view)')
