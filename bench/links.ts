@@ -4,8 +4,12 @@
 //  - CPU per kad-dht query among N DHT servers (all in this process);
 //  - CPU per round trip of a 300-byte message on one stream between two nodes.
 // Both sides are the whole stack (Noise, Yamux, libp2p); only the kernel's part differs.
+// And between two of the simulator's processes (two registries; both ends still in this one, so
+// one CPU figure holds both): the round trip through a link trunk (node/network/link-trunk.ts)
+// against loopback TCP with libp2p's plaintext exchange, what the trunk replaced.
 import { randomBytes } from 'node:crypto'
-import { InProcessLinks } from '../node/network/in-process-links.js'
+import { InProcessLinks, tcpAddressKey } from '../node/network/in-process-links.js'
+import { openTrunkPort } from '../sim/trunks.js'
 import { benchNode, log, median, positiveIntFlag, round } from './lib.js'
 import type { KaisarLibp2p } from '../node/network/libp2p.js'
 import type { Multiaddr } from '@multiformats/multiaddr'
@@ -34,14 +38,15 @@ async function dhtQueries (servers: number, queries: number, links: InProcessLin
   }
 }
 
-async function roundTrips (pings: number, links: InProcessLinks | undefined): Promise<number> {
+async function roundTrips (pings: number, links: InProcessLinks | undefined, clientLinks = links, beforeDial?: (server: KaisarLibp2p) => Promise<void>): Promise<number> {
   const nodes: KaisarLibp2p[] = []
   try {
     const server = await benchNode({ metrics: false, inProcessLinks: links })
     nodes.push(server)
     await server.handle(PING, (stream) => { stream.addEventListener('message', (evt) => { stream.send(evt.data) }) })
-    const client = await benchNode({ listen: [], metrics: false, inProcessLinks: links })
+    const client = await benchNode({ listen: [], metrics: false, inProcessLinks: clientLinks })
     nodes.push(client)
+    await beforeDial?.(server)
     const stream = await client.dialProtocol(server.getMultiaddrs()[0] as Multiaddr, PING)
     let left = pings
     const before = process.cpuUsage()
@@ -53,6 +58,25 @@ async function roundTrips (pings: number, links: InProcessLinks | undefined): Pr
     return (used.user + used.system) / pings
   } finally {
     await Promise.all(nodes.map(async n => { await n.stop() }))
+  }
+}
+
+/** CPU µs per round trip between two processes' registries, joined by a trunk or not (TCP, plaintext). */
+async function crossProcessRoundTrips (pings: number, trunked: boolean): Promise<{ us: number, trunkLinks: number }> {
+  const server = new InProcessLinks()
+  const client = new InProcessLinks()
+  const ports = trunked ? [await openTrunkPort(server), await openTrunkPort(client)] : []
+  try {
+    await ports[1]?.connectTo([ports[0]?.port as number])
+    // The server's address reaches the client's side over the trunk a moment after it listens.
+    const announced = async (node: KaisarLibp2p): Promise<void> => {
+      const key = tcpAddressKey(node.getMultiaddrs()[0] as Multiaddr) as string
+      for (let i = 0; i < 200 && client.lookupTrunked(key) == null; i++) await new Promise(resolve => setTimeout(resolve, 10))
+    }
+    const us = await roundTrips(pings, server, client, trunked ? announced : undefined)
+    return { us, trunkLinks: client.openedAcross }
+  } finally {
+    for (const p of ports) p.close()
   }
 }
 
@@ -73,6 +97,16 @@ export async function run (args: string[]): Promise<Record<string, unknown>> {
       log(`round ${r + 1}/${rounds} ${memory ? 'in memory ' : 'kernel TCP'}: ${result.cpuMsPerQuery.toFixed(1)} CPU ms/query, ${result.cpuUsPerRoundTrip.toFixed(1)} CPU µs/round trip`)
     }
   }
+  const trunk: number[] = []
+  const plaintextTcp: number[] = []
+  for (let r = 0; r < rounds; r++) {
+    for (const trunked of r % 2 === 0 ? [true, false] : [false, true]) {
+      const { us, trunkLinks } = await crossProcessRoundTrips(pings, trunked)
+      if (trunked && trunkLinks !== 1) throw new Error(`the trunk carried ${trunkLinks} links, not the one dialled`)
+      ;(trunked ? trunk : plaintextTcp).push(us)
+      log(`round ${r + 1}/${rounds} across processes, ${trunked ? 'trunk        ' : 'plaintext TCP'}: ${us.toFixed(1)} CPU µs/round trip`)
+    }
+  }
   const q = median(inMemory.map(r => r.cpuMsPerQuery))
   const qKernel = median(kernel.map(r => r.cpuMsPerQuery))
   const rtt = median(inMemory.map(r => r.cpuUsPerRoundTrip))
@@ -87,6 +121,9 @@ export async function run (args: string[]): Promise<Record<string, unknown>> {
     query_in_process_vs_kernel: round(q / qKernel, 3),
     in_process_cpu_us_per_round_trip: round(rtt, 1),
     kernel_cpu_us_per_round_trip: round(rttKernel, 1),
-    round_trip_in_process_vs_kernel: round(rtt / rttKernel, 3)
+    round_trip_in_process_vs_kernel: round(rtt / rttKernel, 3),
+    trunk_cpu_us_per_round_trip: round(median(trunk), 1),
+    plaintext_tcp_cpu_us_per_round_trip: round(median(plaintextTcp), 1),
+    round_trip_trunk_vs_plaintext_tcp: round(median(trunk) / median(plaintextTcp), 3)
   }
 }

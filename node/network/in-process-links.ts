@@ -26,7 +26,10 @@
 // (loopback TCP) go unencrypted too, by libp2p's plaintext exchange (`crossProcessPlaintext`,
 // used by libp2p.ts): the same argument, one process further; Noise on them was 13–15 % of a
 // 1,000-node worker's samples (sim/README.md, stop 29). `new InProcessLinks({ noise: true })`
-// keeps Noise on every link (the simulator's --link-noise).
+// keeps Noise on every link (the simulator's --link-noise). And where the simulator joined this
+// process to another by a trunk (`attach`, link-trunk.ts), a dial to a node listening there is
+// a channel of that one socket, not a TCP connection: the same link, minus a descriptor in each
+// process. The plaintext exchange is then left for dials before the trunks are joined.
 import { StreamResetError, serviceCapabilities, transportSymbol } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { tcp, type TCPOptions } from '@libp2p/tcp'
