@@ -60,16 +60,22 @@ async function probe (checker: KaisarLibp2p, providerPeer: KaisarLibp2p['peerId'
   return { report, dials, recordFetches }
 }
 
+/** A checker's provider table that has heard one heartbeat from `provider`. */
+function heardFrom (provider: KaisarLibp2p): ProviderTable {
+  const table = new ProviderTable({ gossip: {} as unknown as GossipService, metrics: new NodeMetrics() }, { missedBeforeOffline: 3 })
+  // As the provider publishes them: its own listen addresses, without its id.
+  const listen = provider.getMultiaddrs().map(ma => multiaddr(ma.toString().replace(`/p2p/${provider.peerId.toString()}`, '')))
+  table.onHeartbeat({ topic: heartbeatTopic.topic, signer: provider.peerId, role: NodeRole.PROVIDER, timestamp: Date.now(), payload: Heartbeat.encode(beat(listen)), value: beat(listen) })
+  return table
+}
+
 test('a provider never met is dialled at its heartbeat\'s addresses, without a DHT walk', async () => {
   const started: KaisarLibp2p[] = []
   try {
     const provider = await startTestNode(started, { listen: ['/memory/prober-dial-provider-1'] })
     const checker = await startTestNode(started, { listen: ['/memory/prober-dial-checker-1'] })
     await serveChallenges(provider)
-    const table = new ProviderTable({ gossip: {} as unknown as GossipService, metrics: new NodeMetrics() }, { missedBeforeOffline: 3 })
-    // As the provider publishes them: its own listen addresses, without its id.
-    const listen = provider.getMultiaddrs().map(ma => multiaddr(ma.toString().replace(`/p2p/${provider.peerId.toString()}`, '')))
-    table.onHeartbeat({ topic: heartbeatTopic.topic, signer: provider.peerId, role: NodeRole.PROVIDER, timestamp: Date.now(), payload: Heartbeat.encode(beat(listen)), value: beat(listen) })
+    const table = heardFrom(provider)
     assert.ok(table.addressesOf(provider.peerId.toString()).every(ma => ma.toString().endsWith(`/p2p/${provider.peerId.toString()}`)), 'each address names the provider')
     assert.equal(table.list()[0]?.addresses, table.addressesOf(provider.peerId.toString()).map(ma => ma.toString()))
 
@@ -90,9 +96,7 @@ test('a probe leaves open a connection it found, and one to a peer something tag
     const provider = await startTestNode(started, { listen: ['/memory/prober-dial-provider-3'] })
     const checker = await startTestNode(started, { listen: ['/memory/prober-dial-checker-3'] })
     await serveChallenges(provider)
-    const table = new ProviderTable({ gossip: {} as unknown as GossipService, metrics: new NodeMetrics() }, { missedBeforeOffline: 3 })
-    const listen = provider.getMultiaddrs().map(ma => multiaddr(ma.toString().replace(`/p2p/${provider.peerId.toString()}`, '')))
-    table.onHeartbeat({ topic: heartbeatTopic.topic, signer: provider.peerId, role: NodeRole.PROVIDER, timestamp: Date.now(), payload: Heartbeat.encode(beat(listen)), value: beat(listen) })
+    const table = heardFrom(provider)
     // Connected before the probe (by gossip, the DHT, a lease): not the probe's to close.
     const before = await checker.dial(provider.getMultiaddrs())
     assert.equal((await probe(checker, provider.peerId, table)).report.reasons, ['no-record'])
