@@ -149,7 +149,7 @@ export class Prober {
     const peer = peerIdFromString(provider.peerId)
     const metBefore = this.c.libp2p.getConnections(peer).length > 0
     try {
-      const report = lagVerdict(await this.run(provider, ctx, signal, excused), excused)
+      const report = lagVerdict(await this.run(provider, peer, ctx, signal, excused), excused)
       if (report.checkerLagMs != null) this.c.metrics.laggedProbes.inc()
       return report
     } finally {
@@ -180,9 +180,8 @@ export class Prober {
     }))
   }
 
-  private async run (provider: Member, ctx: EpochContext, signal: AbortSignal, excused: Map<string, number>): Promise<ProbeReport> {
+  private async run (provider: Member, peer: PeerId, ctx: EpochContext, signal: AbortSignal, excused: Map<string, number>): Promise<ProbeReport> {
     const report: ProbeReport = { result: 'fail', reasons: [], errors: [], rttMs: 0, bandwidthMbps: 0, challengeN: 0, challengeMs: 0, deadlineMs: 0, claimedClass: '', leasesChecked: 0, leasesOk: 0 }
-    const peer = peerIdFromString(provider.peerId)
     // Each step is timed, and the loop's stalls are read over the step whose failure stands: a
     // stall in an earlier step that passed excuses nothing.
     let stepStart = performance.now()
