@@ -39,6 +39,8 @@ export interface CheckerDutyInit {
   hooks?: CheckerHooks
   /** Providers probed at once. */
   concurrency?: number
+  /** Draws each publication's moment in its window (publishDelayMs); Math.random unless a test fixes it. */
+  random?: () => number
 }
 
 interface EpochWork {
@@ -160,6 +162,7 @@ export class CheckerDuty implements Startable {
     }
     w.signed = signed
     if (this.init.hooks?.commit === false || signed.length === 0) return
+    if (!await this.until(w.ctx.times.probeEnd + this.publishDelayMs(w.ctx.times.commitClose - w.ctx.times.probeEnd))) return
     const pool = this.c.popw.pool
     for (const [part, chunk] of chunks(signed).entries()) {
       const entries = chunk.map(s => ({ provider: s.verdict.provider, commitment: commitment(s.verdict, s.salt) }))
@@ -170,14 +173,34 @@ export class CheckerDuty implements Startable {
   }
 
   private async reveal (epoch: number): Promise<void> {
-    const signed = this.work.get(epoch)?.signed
-    if (signed == null || signed.length === 0) return
+    const w = this.work.get(epoch)
+    const signed = w?.signed
+    if (w == null || signed == null || signed.length === 0) return
+    if (!await this.until(Date.now() + this.publishDelayMs(w.ctx.times.end - w.ctx.times.commitClose))) return
     const pool = this.c.popw.pool
     for (const [part, chunk] of chunks(signed).entries()) {
       pool.markSeen(epoch, 'reveal', this.key, part)
       pool.addReveals(epoch, this.key, chunk.filter(s => pool.committed(epoch, this.key, s.verdict.provider)).map(s => s.verdict))
       await this.publish({ reveal: { epoch: BigInt(epoch), part, entries: chunk.map(s => ({ verdict: s.verdict, salt: s.salt })) } }, epoch, 'reveal')
     }
+  }
+
+  private publishDelayMs (windowMs: number): number {
+    return publishDelayMs(windowMs, (this.init.random ?? Math.random)())
+  }
+
+  /** Resolves at `time` (at once if it has passed): true, or false when the duty stopped first. */
+  private async until (time: number): Promise<boolean> {
+    const signal = this.abort.signal
+    const ms = time - Date.now()
+    if (ms > 0 && !signal.aborted) {
+      await new Promise<void>(resolve => {
+        const done = (): void => { clearTimeout(timer); signal.removeEventListener('abort', done); resolve() }
+        const timer = setTimeout(done, ms)
+        signal.addEventListener('abort', done, { once: true })
+      })
+    }
+    return !signal.aborted
   }
 
   private async publish (msg: Parameters<PopwService['publish']>[0], epoch: number, kind: string): Promise<void> {
@@ -203,6 +226,19 @@ export const PROBE_RESERVE_MS = 60_000
 export function probeSpreadMs (windowMs: number): number {
   if (!(windowMs > 0)) return 0
   return Math.round(Math.max(windowMs * 0.25, windowMs - PROBE_RESERVE_MS))
+}
+
+/**
+ * How long into a publication window of `windowMs` a checker waits before publishing its
+ * commitments (or its reveals): a random moment of the window's first half. Every checker's
+ * clock reaches the window's edge at the same moment, and all publishing then floods every node
+ * at once: in the 1,000-node simulator each reveal flood stalled a process's event loop for
+ * 10–20 s (sim/README.md, stop 31). The second half is left for gossip to carry the last ones
+ * before the window closes.
+ */
+export function publishDelayMs (windowMs: number, random: number): number {
+  if (!(windowMs > 0) || !(random >= 0 && random < 1)) return 0
+  return Math.floor(random * windowMs / 2)
 }
 
 function chunks<T> (list: T[]): T[][] {
