@@ -312,7 +312,7 @@ export async function runSim (opts: SimOptions): Promise<SimReport> {
     const gateways = cluster.byRole('gateway')
     const gatewayAddrs = gateways.map(g => withPeer(g.node))
     for (let i = 0; i < schedule.users; i++) {
-      const user = await startSimUser(gatewayAddrs, gatewayAddrs[0] as string, partition?.gater(`user-${i}`), transport)
+      const user = await startSimUser(gatewayAddrs, gatewayAddrs[0] as string, partition?.gater(`user-${i}`), transport, links)
       partition?.bind(`user-${i}`, user.libp2p.peerId.toString())
       users.push(user)
     }

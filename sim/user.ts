@@ -15,6 +15,7 @@ import { SIM_KEEP_ALIVE_MS } from './cluster.js'
 import { UserNode } from '../node/user/user-node.js'
 import { AGENT_PREFIX } from '../protocols/ids.js'
 import { VERSION } from '../node/version.js'
+import type { InProcessLinks } from '../node/network/in-process-links.js'
 import type { StateDb } from '../node/store/state-db.js'
 import type { ConnectionGater } from '@libp2p/interface'
 
@@ -22,15 +23,19 @@ import type { ConnectionGater } from '@libp2p/interface'
  * `gateways`: the gateways' addresses (…/p2p/<id>); the first hosts the ledger.
  * `connectionGater`: whom the user may connect to (a partitioned run's, sim/partition.ts).
  * `transport`: the run's ('tcp' when shards in other processes hold part of the network).
+ * `links`: the run's in-process links, as every other node of the process has them. Without
+ * them a user's dials went over kernel TCP with Noise: 8 users held 1,300 sockets of the runner
+ * at 1,000 nodes, and their handshakes and encryption were 5 % of a worker (sim/README.md, stop 31).
  */
-export async function startSimUser (gateways: string[], ledgerHost: string, connectionGater?: ConnectionGater, transport: 'memory' | 'tcp' = 'memory'): Promise<UserNode> {
+export async function startSimUser (gateways: string[], ledgerHost: string, connectionGater?: ConnectionGater, transport: 'memory' | 'tcp' = 'memory', links?: InProcessLinks): Promise<UserNode> {
   const identity = await ephemeralIdentity()
   const stateDb: StateDb = new MemoryLevel<string, Uint8Array>({ valueEncoding: 'view' })
   const libp2p = await createNetwork({
     privateKey: identity.privateKey, listen: [], transport, websockets: false, agentVersion: `${AGENT_PREFIX}${VERSION} (user)`,
     maxConnections: 200, inboundConnectionThreshold: 100, dhtServer: false, connectionMonitorMs: 0, keepAliveMs: SIM_KEEP_ALIVE_MS, relayServer: false, autonat: false, dcutr: false,
     records: recordValidators(new RecordVersionIndex(stateDb), new NodeMetrics()),
-    connectionGater
+    connectionGater,
+    ...(transport === 'tcp' && links != null ? { inProcessLinks: links } : {})
   })
   await libp2p.start()
   const dials = await Promise.allSettled(gateways.map(async g => await libp2p.dial(multiaddr(g), { signal: AbortSignal.timeout(10_000) })))
