@@ -25,7 +25,8 @@ import type { ConnectionGater } from '@libp2p/interface'
  * `transport`: the run's ('tcp' when shards in other processes hold part of the network).
  * `links`: the run's in-process links, as every other node of the process has them. Without
  * them a user's dials went over kernel TCP with Noise: 8 users held 1,300 sockets of the runner
- * at 1,000 nodes, and their handshakes and encryption were 5 % of a worker (sim/README.md, stop 31).
+ * at 1,000 nodes, and their handshakes and encryption were ≈ 40 % of a worker in an 11 s stall
+ * (sim/README.md, stop 31).
  */
 export async function startSimUser (gateways: string[], ledgerHost: string, connectionGater?: ConnectionGater, transport: 'memory' | 'tcp' = 'memory', links?: InProcessLinks): Promise<UserNode> {
   const identity = await ephemeralIdentity()

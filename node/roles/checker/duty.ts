@@ -39,8 +39,6 @@ export interface CheckerDutyInit {
   hooks?: CheckerHooks
   /** Providers probed at once. */
   concurrency?: number
-  /** Draws each publication's moment in its window (publishDelayMs); Math.random unless a test fixes it. */
-  random?: () => number
 }
 
 interface EpochWork {
@@ -162,7 +160,7 @@ export class CheckerDuty implements Startable {
     }
     w.signed = signed
     if (this.init.hooks?.commit === false || signed.length === 0) return
-    if (!await this.until(w.ctx.times.probeEnd + this.publishDelayMs(w.ctx.times.commitClose - w.ctx.times.probeEnd))) return
+    if (!await this.until(w.ctx.times.probeEnd + publishDelayMs(w.ctx.times.commitClose - w.ctx.times.probeEnd, Math.random()))) return
     const pool = this.c.popw.pool
     for (const [part, chunk] of chunks(signed).entries()) {
       const entries = chunk.map(s => ({ provider: s.verdict.provider, commitment: commitment(s.verdict, s.salt) }))
@@ -176,17 +174,13 @@ export class CheckerDuty implements Startable {
     const w = this.work.get(epoch)
     const signed = w?.signed
     if (w == null || signed == null || signed.length === 0) return
-    if (!await this.until(Date.now() + this.publishDelayMs(w.ctx.times.end - w.ctx.times.commitClose))) return
+    if (!await this.until(Date.now() + publishDelayMs(w.ctx.times.end - w.ctx.times.commitClose, Math.random()))) return
     const pool = this.c.popw.pool
     for (const [part, chunk] of chunks(signed).entries()) {
       pool.markSeen(epoch, 'reveal', this.key, part)
       pool.addReveals(epoch, this.key, chunk.filter(s => pool.committed(epoch, this.key, s.verdict.provider)).map(s => s.verdict))
       await this.publish({ reveal: { epoch: BigInt(epoch), part, entries: chunk.map(s => ({ verdict: s.verdict, salt: s.salt })) } }, epoch, 'reveal')
     }
-  }
-
-  private publishDelayMs (windowMs: number): number {
-    return publishDelayMs(windowMs, (this.init.random ?? Math.random)())
   }
 
   /** Resolves at `time` (at once if it has passed): true, or false when the duty stopped first. */
@@ -232,9 +226,9 @@ export function probeSpreadMs (windowMs: number): number {
  * How long into a publication window of `windowMs` a checker waits before publishing its
  * commitments (or its reveals): a random moment of the window's first half. Every checker's
  * clock reaches the window's edge at the same moment, and all publishing then floods every node
- * at once: in the 1,000-node simulator each reveal flood stalled a process's event loop for
- * 10–20 s (sim/README.md, stop 31). The second half is left for gossip to carry the last ones
- * before the window closes.
+ * at once: in the 1,000-node simulator each commit and reveal flood stalled a process's event
+ * loop for 10–28 s (sim/README.md, stop 31). The second half is left for gossip to carry the
+ * last ones before the window closes.
  */
 export function publishDelayMs (windowMs: number, random: number): number {
   if (!(windowMs > 0) || !(random >= 0 && random < 1)) return 0
