@@ -3,6 +3,7 @@
 // publish the commitments H(verdict ‖ salt); once the commit window has closed, publish the
 // verdicts with their salts. Its own messages go into its pool directly (gossip does not hand
 // a node its own messages back), by the same rules the validator applies to everyone else's.
+import { setTimeout as sleep } from 'node:timers/promises'
 import { MAX_ENTRIES, commitment, keyOf, newSalt, signVerdict, wireResult, type Result } from '../../../protocols/popw/verdict.js'
 import { EpochTicker } from '../../popw/ticker.js'
 import type { Member } from '../../../protocols/popw/assignment.js'
@@ -183,18 +184,14 @@ export class CheckerDuty implements Startable {
     }
   }
 
-  /** Resolves at `time` (at once if it has passed): true, or false when the duty stopped first. */
+  /** Waits until `time` (at once if it has passed): true, or false when the duty stopped first. */
   private async until (time: number): Promise<boolean> {
-    const signal = this.abort.signal
-    const ms = time - Date.now()
-    if (ms > 0 && !signal.aborted) {
-      await new Promise<void>(resolve => {
-        const done = (): void => { clearTimeout(timer); signal.removeEventListener('abort', done); resolve() }
-        const timer = setTimeout(done, ms)
-        signal.addEventListener('abort', done, { once: true })
-      })
+    try {
+      await sleep(Math.max(0, time - Date.now()), undefined, { signal: this.abort.signal })
+      return true
+    } catch {
+      return false
     }
-    return !signal.aborted
   }
 
   private async publish (msg: Parameters<PopwService['publish']>[0], epoch: number, kind: string): Promise<void> {
