@@ -121,6 +121,23 @@ export interface EpochSettlement {
 export type LedgerEvent =
   | { kind: 'block', head: ChainHead, txCount: number }
 
+/**
+ * One page of the registry (providers' registrations and checkers' licences) for a node that keeps
+ * its own copy: the records changed after a block it already has, or all of them. Records are
+ * current, as of block `height` or a later one; a node that has them asks for the changes since
+ * `height` next time, so it reads each change about once instead of the whole registry each epoch.
+ */
+export interface RegistryPage {
+  /** The records are current as of this block or a later one. */
+  height: number
+  /** The pages hold the whole registry, not the changes: whatever the asker had is replaced. */
+  full: boolean
+  providers: ProviderRegistration[]
+  checkers: CheckerLicence[]
+  /** More pages follow: ask again with the same `since` and this cursor. */
+  cursor?: string
+}
+
 /** A role as the ledger knows it, for a peer id (used to check gossip senders' roles). */
 export interface PeerRegistration { role: 'provider' | 'checker', address: Address, stake: Amount, eligible: boolean }
 
@@ -141,6 +158,12 @@ export interface Ledger {
   /** Every registered provider / licensed checker (eligible or not): who is checked, who checks (Proof of Physical Work). */
   providers: () => Promise<ProviderRegistration[]>
   checkers: () => Promise<CheckerLicence[]>
+  /**
+   * The registrations and licences changed after block `since` (all of them when `since` is
+   * undefined, or when the ledger cannot tell what changed: then `full` is set), one bounded page
+   * at a time; `cursor` continues a page's successor.
+   */
+  registryChanges: (since?: number, cursor?: string) => Promise<RegistryPage>
   /** The escrows of `provider`'s leases, open and closed: whose lease time fell in a failed epoch. */
   leasesOf: (provider: Address) => Promise<LeaseEscrow[]>
   settlement: (epoch: number) => Promise<EpochSettlement | undefined>

@@ -5,7 +5,7 @@
 // Like `substrate --dev` or `anvil`: one machine, an honest host, every rule enforced.
 import { blake2AsHex, blake2AsU8a, encodeAddress } from '@polkadot/util-crypto'
 import { u8aToHex } from '@polkadot/util'
-import { LedgerTxError, LedgerUnavailableError, type AccountInfo, type Address, type Amount, type ChainHead, type CheckerLicence, type EpochSettlement, type Hex, type LeaseEscrow, type Ledger, type LedgerCall, type LedgerEvent, type LedgerRejection, type PeerRegistration, type ProviderRegistration, type TxReceipt } from '../ledger.js'
+import { LedgerTxError, LedgerUnavailableError, type AccountInfo, type Address, type Amount, type ChainHead, type CheckerLicence, type EpochSettlement, type Hex, type LeaseEscrow, type Ledger, type LedgerCall, type LedgerEvent, type LedgerRejection, type PeerRegistration, type ProviderRegistration, type RegistryPage, type TxReceipt } from '../ledger.js'
 import { canonicalJson, signTx, txHash, verifyTx, type SignedTx } from './codec.js'
 import { DEFAULT_DISSENT, LedgerState, type LedgerParams } from './state.js'
 import { SS58_PREFIX } from '../../node/identity/signer.js'
@@ -71,6 +71,8 @@ export interface LocalChainOptions {
   maxBlockTxs?: number
   /** How far ahead of the account's nonce a transaction may wait in the mempool. */
   maxNonceGap?: number
+  /** Records per registry page (registryChanges): ≈ 1,000 keeps a page well under a reply's 1 MiB. */
+  registryPageSize?: number
   now?: () => number
 }
 
@@ -108,7 +110,7 @@ export class LocalChain implements Ledger {
     this.genesis = genesis
     this.genesisHash = genesisHash
     this.headBlock = head
-    this.opts = { batchMs: 5, idleBlockMs: 1000, maxBlockTxs: 2000, maxNonceGap: 4096, now: Date.now, ...opts }
+    this.opts = { batchMs: 5, idleBlockMs: 1000, maxBlockTxs: 2000, maxNonceGap: 4096, registryPageSize: 1000, now: Date.now, ...opts }
     this.state = new LedgerState(db, {
       treasury: moduleAccount('treasury'),
       minProviderStake: BigInt(genesis.params.minProviderStake),
@@ -326,6 +328,15 @@ export class LocalChain implements Ledger {
   async settlement (epoch: number): Promise<EpochSettlement | undefined> { return await this.state.settlement(epoch) }
   async providers (): Promise<ProviderRegistration[]> { return await this.state.providers() }
   async checkers (): Promise<CheckerLicence[]> { return await this.state.checkers() }
+
+  async registryChanges (since?: number, cursor?: string): Promise<RegistryPage> {
+    // The head first: a block's changes are stored before it becomes the head, so every change up
+    // to `height` is in the index now. A `since` past the head is another chain's: start over.
+    const height = this.headBlock.height
+    const full = since === undefined || since > height
+    const page = await this.state.registryPage(full ? undefined : since, height, cursor, this.opts.registryPageSize)
+    return { height, full, ...page }
+  }
   async leasesOf (provider: Address): Promise<LeaseEscrow[]> { return await this.state.leasesOf(provider) }
 
   async seedAt (timestamp: number): Promise<{ seed: Hex, height: number }> {

@@ -4,7 +4,7 @@
 import { z } from 'zod'
 import { PROTOCOLS } from '../../protocols/ids.js'
 import { registerReqResp, RemoteError, request, RequestFailedError } from '../../node/network/reqresp.js'
-import { LEDGER_REJECTIONS, LedgerTxError, LedgerUnavailableError, type AccountInfo, type ChainHead, type CheckerLicence, type EpochSettlement, type Hex, type LeaseEscrow, type Ledger, type LedgerCall, type LedgerEvent, type LedgerRejection, type PeerRegistration, type ProviderRegistration, type TxReceipt } from '../ledger.js'
+import { LEDGER_REJECTIONS, LedgerTxError, LedgerUnavailableError, type AccountInfo, type ChainHead, type CheckerLicence, type EpochSettlement, type Hex, type LeaseEscrow, type Ledger, type LedgerCall, type LedgerEvent, type LedgerRejection, type PeerRegistration, type ProviderRegistration, type RegistryPage, type TxReceipt } from '../ledger.js'
 import { LOCAL_DECIMALS, LOCAL_SYMBOL, type LocalChain } from './chain.js'
 import { parseSignedTx, signTx, txToJson } from './codec.js'
 import type { Logger } from '../../node/log.js'
@@ -25,6 +25,7 @@ const requestSchema = z.discriminatedUnion('method', [
   z.object({ method: z.literal('settlement'), epoch: z.number().int().min(0) }),
   z.object({ method: z.literal('providers') }),
   z.object({ method: z.literal('checkers') }),
+  z.object({ method: z.literal('registryChanges'), since: z.number().int().min(0).optional(), cursor: z.string().max(256).optional() }),
   z.object({ method: z.literal('leasesOf'), provider: z.string().max(64) }),
   z.object({ method: z.literal('seedAt'), timestamp: z.number().int().min(0) })
 ])
@@ -78,6 +79,7 @@ export class LedgerServer implements Startable {
       case 'settlement': return await c.settlement(req.epoch) ?? null
       case 'providers': return await c.providers()
       case 'checkers': return await c.checkers()
+      case 'registryChanges': return await c.registryChanges(req.since, req.cursor)
       case 'leasesOf': return await c.leasesOf(req.provider)
       case 'seedAt': return await c.seedAt(req.timestamp)
     }
@@ -111,6 +113,9 @@ const settlementSchema = z.object({
   rewards: z.array(transfer), penalties: z.array(z.object({ provider: z.string(), amount: big })), points: z.array(transfer),
   dissenters: z.array(z.string()).optional()
 }).nullable()
+const registryPageSchema = z.object({
+  height: z.number().int().min(0), full: z.boolean(), providers: z.array(registrationRecord), checkers: z.array(licenceSchema), cursor: z.string().max(256).optional()
+})
 const infoSchema = z.object({ genesisHash: hex, symbol: z.string(), decimals: z.number().int(), head: headSchema })
 const seedSchema = z.object({ seed: hex, height: z.number().int() })
 
@@ -210,6 +215,7 @@ export class RemoteLedger implements Ledger {
   async settlement (epoch: number): Promise<EpochSettlement | undefined> { return await this.call({ method: 'settlement', epoch }, settlementSchema) as EpochSettlement | null ?? undefined }
   async providers (): Promise<ProviderRegistration[]> { return await this.call({ method: 'providers' }, z.array(registrationRecord)) }
   async checkers (): Promise<CheckerLicence[]> { return await this.call({ method: 'checkers' }, z.array(licenceSchema)) }
+  async registryChanges (since?: number, cursor?: string): Promise<RegistryPage> { return await this.call({ method: 'registryChanges', since, cursor }, registryPageSchema) }
   async leasesOf (provider: string): Promise<LeaseEscrow[]> { return await this.call({ method: 'leasesOf', provider }, z.array(escrowRecord)) as LeaseEscrow[] }
   async seedAt (timestamp: number): Promise<{ seed: Hex, height: number }> { return await this.call({ method: 'seedAt', timestamp }, seedSchema) }
 

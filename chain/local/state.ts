@@ -20,9 +20,18 @@ export interface LedgerParams {
 
 export const DEFAULT_DISSENT = { maxDissentStrikes: 3, dissentWindowEpochs: 100 } as const
 
-type Entity = 'account' | 'provider' | 'checker' | 'peer' | 'escrow' | 'settlement' | 'key'
+type Entity = 'account' | 'provider' | 'checker' | 'peer' | 'escrow' | 'settlement' | 'key' | 'change'
 
-const ENTITIES: Entity[] = ['account', 'provider', 'checker', 'peer', 'escrow', 'settlement', 'key']
+const ENTITIES: Entity[] = ['account', 'provider', 'checker', 'peer', 'escrow', 'settlement', 'key', 'change']
+
+/**
+ * The registry's change index: one key per registration or licence written in a block,
+ * `ledger/change/<height>/<provider|checker>/<address>`, so a node that has the registry as of a
+ * block reads only what changed after it (RegistryPage). Written, never read back by key, so
+ * it is not kept in the cache once flushed.
+ */
+const CHANGE_PREFIX = 'ledger/change/'
+const changeKey = (height: number, entity: 'provider' | 'checker', address: Address): string => `${String(height).padStart(12, '0')}/${entity}/${address}`
 
 /** Serialised with bigints as strings; parsed back by the reviver below. */
 const BIG_FIELDS = new Set(['free', 'locked', 'points', 'stake', 'amount', 'pricePerHour', 'paidToProvider', 'refunded'])
@@ -66,6 +75,7 @@ export class LedgerState {
   /** Writes (and clears) the changes since the last flush as batch operations. */
   flush (): Array<{ type: 'put', key: string, value: Uint8Array }> {
     const ops = [...this.dirty].map(key => ({ type: 'put' as const, key, value: Buffer.from(canonicalJson(this.cache.get(key))) }))
+    for (const key of this.dirty) if (key.startsWith(CHANGE_PREFIX)) this.cache.delete(key)
     this.dirty.clear()
     return ops
   }
@@ -105,6 +115,39 @@ export class LedgerState {
 
   async providers (): Promise<ProviderRegistration[]> { return await this.all('provider') }
   async checkers (): Promise<CheckerLicence[]> { return await this.all('checker') }
+
+  /**
+   * One page of the registry, at most `limit` records: with `since`, the records changed in
+   * blocks since+1 … upTo (from the change index, each record as it is now); without, every record.
+   * `cursor` is the last key of the previous page; a cursor outside the range scanned only moves
+   * where the scan starts, so a forged one reads nothing it should not.
+   */
+  async registryPage (since: number | undefined, upTo: number, cursor: string | undefined, limit: number): Promise<{ providers: ProviderRegistration[], checkers: CheckerLicence[], cursor?: string }> {
+    const ranges: Array<[string, string]> = since === undefined
+      ? [[LedgerState.key('checker', ''), LedgerState.key('checker', '\xff')], [LedgerState.key('provider', ''), LedgerState.key('provider', '\xff')]]
+      : [[CHANGE_PREFIX + String(since + 1).padStart(12, '0'), CHANGE_PREFIX + String(upTo + 1).padStart(12, '0')]]
+    const providers: ProviderRegistration[] = []
+    const checkers: CheckerLicence[] = []
+    const seen = new Set<string>()
+    let count = 0
+    let last: string | undefined
+    for (const [start, end] of ranges) {
+      const from = cursor !== undefined && cursor >= start ? { gt: cursor } : { gte: start }
+      for await (const key of this.db.keys({ ...from, lt: end })) {
+        if (count === limit) return { providers, checkers, cursor: last }
+        count++
+        last = key
+        // ledger/<entity>/<address>, or ledger/change/<height>/<entity>/<address>
+        const parts = key.split('/')
+        const entity = parts.at(-2)
+        const address = parts.at(-1) as string
+        if ((entity !== 'provider' && entity !== 'checker') || seen.has(`${entity}/${address}`)) continue
+        seen.add(`${entity}/${address}`)
+        if (entity === 'provider') { const r = await this.provider(address); if (r != null) providers.push(r) } else { const l = await this.checker(address); if (l != null) checkers.push(l) }
+      }
+    }
+    return { providers, checkers }
+  }
   async leasesOf (provider: Address): Promise<LeaseEscrow[]> {
     return (await this.all<LeaseEscrow>('escrow')).filter(e => e.provider === provider)
   }
@@ -112,6 +155,14 @@ export class LedgerState {
   async keyUsed (key: string): Promise<boolean> { return (await this.get<KeyRecord>('key', key)) != null }
 
   private putAccount (a: AccountInfo): void { this.set('account', a.address, a) }
+
+  /** A registration or licence, and its entry in the change index at `height`. */
+  private putRegistered (entity: 'provider', value: ProviderRegistration, height: number): void
+  private putRegistered (entity: 'checker', value: CheckerLicence, height: number): void
+  private putRegistered (entity: 'provider' | 'checker', value: ProviderRegistration | CheckerLicence, height: number): void {
+    this.set(entity, value.address, value)
+    this.set('change', changeKey(height, entity, value.address), 1)
+  }
 
   /** Consumes the signer's nonce (also for refused calls, as a chain does). */
   async bumpNonce (address: Address): Promise<void> {
@@ -162,10 +213,10 @@ export class LedgerState {
         if (from.free < more) fail('INSUFFICIENT_BALANCE', `free balance ${from.free} < stake ${more}`)
         this.putAccount({ ...from, free: from.free - more, locked: from.locked + more })
         if (isProvider) {
-          this.set('provider', signer, { address: signer, peerId: call.peerId, stake: call.stake, registeredAt: (existing as ProviderRegistration | undefined)?.registeredAt ?? ctx.height } satisfies ProviderRegistration)
+          this.putRegistered('provider', { address: signer, peerId: call.peerId, stake: call.stake, registeredAt: (existing as ProviderRegistration | undefined)?.registeredAt ?? ctx.height }, ctx.height)
         } else {
           const licence = existing as CheckerLicence | undefined
-          this.set('checker', signer, { address: signer, peerId: call.peerId, stake: call.stake, licensedAt: licence?.licensedAt ?? ctx.height, eligible: licence?.eligible ?? true } satisfies CheckerLicence)
+          this.putRegistered('checker', { address: signer, peerId: call.peerId, stake: call.stake, licensedAt: licence?.licensedAt ?? ctx.height, eligible: licence?.eligible ?? true }, ctx.height)
         }
         this.set('peer', call.peerId, { role: isProvider ? 'provider' : 'checker', address: signer })
         break
@@ -224,7 +275,7 @@ export class LedgerState {
           const slash = min(reg.stake, p.amount)
           const a = await this.account(p.provider)
           this.putAccount({ ...a, locked: a.locked - slash })
-          this.set('provider', p.provider, { ...reg, stake: reg.stake - slash })
+          this.putRegistered('provider', { ...reg, stake: reg.stake - slash }, ctx.height)
           treasuryFree += slash
         }
         for (const g of call.points) { const a = await this.account(g.to); this.putAccount({ ...a, points: a.points + g.amount }) }
@@ -235,7 +286,7 @@ export class LedgerState {
           const window = call.epoch - this.params.dissentWindowEpochs
           const strikes = [...(licence.dissentEpochs ?? []).filter(e => e > window && e !== call.epoch), call.epoch].slice(-this.params.maxDissentStrikes)
           const out = licence.eligible && strikes.length >= this.params.maxDissentStrikes
-          this.set('checker', d, { ...licence, dissentEpochs: strikes, ...(out ? { eligible: false, ineligibleAt: ctx.height } : {}) } satisfies CheckerLicence)
+          this.putRegistered('checker', { ...licence, dissentEpochs: strikes, ...(out ? { eligible: false, ineligibleAt: ctx.height } : {}) }, ctx.height)
         }
         const t = await this.account(this.params.treasury)
         this.putAccount({ ...t, free: treasuryFree })

@@ -10,7 +10,7 @@
 //  - refused (by our checks, the pool or the runtime): LedgerTxError with the Ledger's codes.
 import { u8aConcat } from '@polkadot/util'
 import { decodeAddress } from '@polkadot/util-crypto'
-import { LedgerTxError, LedgerUnavailableError, type AccountInfo, type Address, type ChainHead, type CheckerLicence, type EpochSettlement, type Hex, type LeaseEscrow, type Ledger, type LedgerCall, type LedgerEvent, type PeerRegistration, type ProviderRegistration, type TxReceipt } from '../ledger.js'
+import { LedgerTxError, LedgerUnavailableError, type AccountInfo, type Address, type ChainHead, type CheckerLicence, type EpochSettlement, type Hex, type LeaseEscrow, type Ledger, type LedgerCall, type LedgerEvent, type PeerRegistration, type ProviderRegistration, type RegistryPage, type TxReceipt } from '../ledger.js'
 import { errorMessage } from '../../node/errors.js'
 import { Custody } from './accounts.js'
 import { Planner, type Plan } from './calls.js'
@@ -236,6 +236,17 @@ export class PeaqLedger implements Ledger {
   async escrow (leaseId: string): Promise<LeaseEscrow | undefined> { return await this.state.escrow(leaseId) }
   async providers (): Promise<ProviderRegistration[]> { return await this.state.providers() }
   async checkers (): Promise<CheckerLicence[]> { return await this.state.checkers() }
+
+  /**
+   * peaq keeps no index of what changed in which block, so every answer is the whole registry
+   * (`full`), read after the head so the records are current as of it. One page: the registry is
+   * read from the node's own RPC, not relayed in a bounded reply.
+   */
+  async registryChanges (_since?: number, _cursor?: string): Promise<RegistryPage> {
+    const { height } = await this.state.head()
+    const [providers, checkers] = await Promise.all([this.state.providers(), this.state.checkers()])
+    return { height, full: true, providers, checkers }
+  }
   async leasesOf (provider: Address): Promise<LeaseEscrow[]> { return await this.state.leasesOf(decodeAddress(provider)) }
   async settlement (epoch: number): Promise<EpochSettlement | undefined> { return await this.state.settlement(epoch) }
   async seedAt (timestamp: number): Promise<{ seed: Hex, height: number }> { return await this.state.seedAt(timestamp) }

@@ -2,12 +2,11 @@
 // licensed checkers and the registered providers as of that block. Anything registered after
 // the seed block waits for the next epoch, and a checker made ineligible later still counts
 // for the epochs it was eligible in: every node, whenever it asks, gets the same answer.
-import { peerIdFromString } from '@libp2p/peer-id'
-import { LedgerUnavailableError, type CheckerLicence, type Ledger, type ProviderRegistration } from '../../chain/ledger.js'
+import { LedgerUnavailableError, type CheckerLicence, type Ledger } from '../../chain/ledger.js'
 import { KaisarError } from '../errors.js'
 import { candidates, epochSeed, settlerOrder, type AssignmentParams, type Member } from '../../protocols/popw/assignment.js'
-import { keyOf } from '../../protocols/popw/verdict.js'
 import { EpochSchedule, type EpochTimes } from '../../protocols/popw/epoch.js'
+import { RegistrySnapshot } from './registry-snapshot.js'
 import type { EpochView } from '../../protocols/popw/outcome.js'
 import type { NodeConfig } from '../config/schema.js'
 import type { Logger } from '../log.js'
@@ -113,29 +112,8 @@ export class EpochContext implements EpochView {
   }
 }
 
-/**
- * Registrations already read, as members: every node rebuilds its epoch context from the whole
- * registry each epoch, and parsing each peer id (base58, then the multihash) was most of that.
- * The registry changes little between epochs, so nodes keep what they parsed. In the simulator one
- * process holds hundreds of nodes reading the same registry, and 1,000 of them spent ≈ 9 % of a
- * worker here (sim/README.md, stop 23); the members are shared, and nothing writes to them.
- */
-const members = new Map<string, Member | null>()
-const MEMBERS_KEPT = 100_000
-
-function member (reg: { peerId: string, address: string }): Member | undefined {
-  const id = `${reg.peerId} ${reg.address}`
-  let m = members.get(id)
-  if (m === undefined) {
-    try { m = { peerId: reg.peerId, key: keyOf(peerIdFromString(reg.peerId)), address: reg.address } } catch { m = null }
-    if (members.size >= MEMBERS_KEPT) members.clear()
-    members.set(id, m)
-  }
-  return m ?? undefined
-}
-
 /** Licensed at the seed block, with stake, and not yet made ineligible at it. */
-export function countsAt (licence: CheckerLicence, height: number): boolean {
+export function countsAt (licence: Pick<CheckerLicence, 'stake' | 'licensedAt' | 'eligible' | 'ineligibleAt'>, height: number): boolean {
   return licence.licensedAt <= height && licence.stake > 0n && (licence.eligible || (licence.ineligibleAt ?? 0) > height)
 }
 
@@ -149,8 +127,12 @@ export interface EpochRegistryInit {
 export class EpochRegistry {
   private readonly cache = new Map<number, Promise<EpochContext>>()
   private readonly done = new Map<number, EpochContext>()
+  /** The registry as of the latest seed block asked for; each epoch reads only what changed since. */
+  private readonly snapshot: RegistrySnapshot
 
-  constructor (private readonly c: { ledger: Ledger, logger: Logger }, private readonly init: EpochRegistryInit) {}
+  constructor (private readonly c: { ledger: Ledger, logger: Logger }, private readonly init: EpochRegistryInit) {
+    this.snapshot = new RegistrySnapshot(c.ledger)
+  }
 
   get schedule (): EpochSchedule { return this.init.schedule }
   get params (): AssignmentParams { return this.init.params }
@@ -177,14 +159,16 @@ export class EpochRegistry {
     for (;;) {
       try {
         const { seed, height } = await ledger.seedAt(times.start)
-        const [providers, checkers] = await Promise.all([ledger.providers(), ledger.checkers()])
+        // Records are current, not as of the seed block; the filters below make them so (a
+        // registration's height and a licence's heights never change once written).
+        await this.snapshot.atLeast(height)
         return new EpochContext({
           epoch,
           times,
           seed: epochSeed(Buffer.from(seed.slice(2), 'hex'), epoch),
           seedHeight: height,
-          checkers: checkers.filter(l => countsAt(l, height)).map(member).filter((m): m is Member => m != null),
-          providers: providers.filter((r: ProviderRegistration) => r.registeredAt <= height).map(member).filter((m): m is Member => m != null),
+          checkers: this.snapshot.checkerList().filter(c => countsAt(c.licence, height)).map(c => c.member),
+          providers: this.snapshot.providerList().filter(p => p.registeredAt <= height).map(p => p.member),
           params: this.init.params
         })
       } catch (err) {

@@ -107,6 +107,8 @@ if (peaqSuiteEnabled(test, 'test/chain/peaq.test.ts')) {
     // The directory reads checkers use to assign epochs: each role lists its own accounts only.
     assert.equal((await ledger.providers()).map(p => [p.address, p.peerId]), [[provider.address, providerPeer]])
     assert.equal((await ledger.checkers()).map(c => [c.address, c.peerId]), [[checker.address, checkerPeer]])
+    const page = await ledger.registryChanges(1) // peaq keeps no change index: always the whole registry
+    assert.equal([page.full, page.cursor, page.providers.map(p => p.address), page.checkers.map(c => c.address)], [true, undefined, [provider.address], [checker.address]])
   })
 
   test('escrow a lease: the deposit is paid into the lease\'s custody account and its terms read back', async () => {

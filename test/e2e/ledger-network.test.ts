@@ -1,6 +1,7 @@
 // Issue 3 over real libp2p connections (TCP, Noise, Yamux on loopback): clients use the
 // host's ledger through /kaisar/ledger/1.0.0; concurrent transfers are all accounted for;
-// the host unreachable for 30 s during settlement loses nothing and settles nothing twice;
+// the registry is read by changes; the host unreachable for 30 s during settlement loses
+// nothing and settles nothing twice;
 // and the CLI's `wallet` shows the address and balance.
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
@@ -133,6 +134,13 @@ test('clients submit through the host: 1,000 concurrent transfers from 10 accoun
     assert.instance(err, LedgerTxError)
     assert.is((err as LedgerTxError).code, 'INSUFFICIENT_BALANCE')
   }
+
+  // The registry crosses the wire as a node's snapshot reads it: the whole of it, then what changed after a block.
+  const before = await remote.registryChanges()
+  await remote.submit(senders[1] as FastEd25519Signer, { kind: 'registerProvider', peerId: peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString(), stake: 100n * UNIT })
+  const after = await remote.registryChanges(before.height)
+  assert.equal([before.full, before.providers.length, after.full, after.cursor], [true, 0, false, undefined])
+  assert.equal(after.providers, await host.chain.providers())
 })
 
 test('CLI: `wallet` shows the address and balance; the local ledger is the default', async () => {

@@ -177,8 +177,12 @@ test('epoch registry: members parsed once for every node and epoch; a bad peer i
   let registered: ProviderRegistration[] = providers.map(p => ({ address: p.address, peerId: p.peerId, stake: 1n, registeredAt: 1 }))
   registered.push({ address: 'p-bad', peerId: 'not-a-peer-id', stake: 1n, registeredAt: 1 })
   const licences: CheckerLicence[] = checkers.map(c => ({ address: c.address, peerId: c.peerId, stake: 1n, licensedAt: 1, eligible: true }))
-  // The three reads an epoch context makes; the rest of the ledger is not used.
-  const ledger = { seedAt: async () => ({ seed: `0x${'ab'.repeat(32)}`, height: 5 }), providers: async () => registered, checkers: async () => licences } as unknown as Ledger
+  // The two reads an epoch context makes; the rest of the ledger is not used. This ledger always answers with the whole registry.
+  let head = 5
+  const ledger = {
+    seedAt: async () => ({ seed: `0x${'ab'.repeat(32)}`, height: head }),
+    registryChanges: async () => ({ height: head, full: true, providers: registered, checkers: licences })
+  } as unknown as Ledger
   const params = { schedule: new EpochSchedule(60_000), params: { k: 3, backups: 1 } }
   const logger = pino({ level: 'silent' })
   const nodeA = new EpochRegistry({ ledger, logger }, params)
@@ -201,10 +205,12 @@ test('epoch registry: members parsed once for every node and epoch; a bad peer i
   const wider = await new EpochRegistry({ ledger, logger }, { ...params, params: { k: 3, backups: 0 } }).context(1)
   assert.is(wider.candidatesOf(p0).length, 3, 'other parameters rank anew')
   registered = registered.map((r, i) => i === 0 ? { ...r, address: 'p-moved' } : r)
+  head = 6
   const a3 = await nodeA.context(3)
-  assert.is(a3.providers[0]?.address, 'p-moved')
-  assert.is(a3.providers[0]?.peerId, providers[0]?.peerId)
-  assert.is(a3.providers[1], a1.providers[1])
+  assert.is(a3.providers.length, providers.length, 'a full answer replaces the copy')
+  assert.is(a3.providers.at(-1)?.address, 'p-moved', 'sorted by address')
+  assert.is(a3.providers.at(-1)?.peerId, providers[0]?.peerId)
+  assert.is(a3.providers[0], a1.providers[1])
 })
 
 test('settlement: rewards only for counted agreeing checkers without dissent, penalties per failing provider, points for lease time in failed epochs', async () => {
