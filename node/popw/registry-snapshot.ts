@@ -37,6 +37,8 @@ export class RegistrySnapshot {
   private syncedTo = -1
   private providers = new Map<string, ProviderEntry>()
   private checkers = new Map<string, CheckerEntry>()
+  /** The sorted lists, until the next change: most epochs change nothing, and hundreds of nodes of a simulator process would each sort a thousand addresses. */
+  private sorted?: { providers: ProviderEntry[], checkers: CheckerEntry[] }
   private syncing?: Promise<void>
 
   constructor (private readonly ledger: Pick<Ledger, 'registryChanges'>) {}
@@ -58,8 +60,13 @@ export class RegistrySnapshot {
    * The providers and checkers (registrations whose peer id does not parse are left out), sorted by
    * address as the ledger lists them: every node builds the same epoch context in the same order.
    */
-  providerList (): ProviderEntry[] { return sortedValues(this.providers) }
-  checkerList (): CheckerEntry[] { return sortedValues(this.checkers) }
+  providerList (): readonly ProviderEntry[] { return this.lists().providers }
+  checkerList (): readonly CheckerEntry[] { return this.lists().checkers }
+
+  private lists (): { providers: ProviderEntry[], checkers: CheckerEntry[] } {
+    this.sorted ??= { providers: sortedValues(this.providers), checkers: sortedValues(this.checkers) }
+    return this.sorted
+  }
 
   /**
    * One round of pages. Changes are merged as they come (each record is current as of its page's
@@ -73,6 +80,7 @@ export class RegistrySnapshot {
     const providers = full ? new Map<string, ProviderEntry>() : this.providers
     const checkers = full ? new Map<string, CheckerEntry>() : this.checkers
     for (;;) {
+      if (page.providers.length > 0 || page.checkers.length > 0) this.sorted = undefined
       for (const r of page.providers) {
         const m = member(r)
         if (m == null) providers.delete(r.address)
@@ -86,6 +94,7 @@ export class RegistrySnapshot {
       if (page.cursor === undefined) break
       page = await this.ledger.registryChanges(since, page.cursor)
     }
+    if (full) this.sorted = undefined
     this.providers = providers
     this.checkers = checkers
     // Changes after the first page's block may or may not be in the later pages: they come again next time.

@@ -112,14 +112,17 @@ test('snapshot: reads the whole registry once, then asks for changes only when b
   assert.equal(asked, [undefined], 'one whole read for three callers')
   assert.equal(snapshot.providerList().map(e => e.member.address), addresses(await chain.providers()), 'sorted by address')
   assert.equal(snapshot.checkerList().map(e => e.member.address), addresses(await chain.checkers()))
+  const list = snapshot.providerList()
   await snapshot.atLeast(h1)
   assert.equal(asked, [undefined], 'not behind: no read')
+  assert.is(snapshot.providerList(), list, 'nothing changed: the same sorted list')
 
   const late = await wallet(chain)
   await chain.submit(late, { kind: 'registerProvider', peerId: await peer(), stake: 100n * UNIT })
   const h2 = (await chain.head()).height
   await snapshot.atLeast(h2)
   assert.equal(asked, [undefined, h1], 'then the changes since the block it had')
+  assert.is.not(snapshot.providerList(), list, 'a change sorts anew')
   assert.equal(snapshot.providerList().map(e => e.member.address), addresses(await chain.providers()))
   assert.is(snapshot.providerList().find(e => e.member.address === late.address)?.registeredAt, h2)
   assert.is(snapshot.providerList().length, providers.length + 1)
