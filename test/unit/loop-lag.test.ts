@@ -120,7 +120,7 @@ async function probeAgainst (serve: (frames: JsonFrames) => Promise<void>): Prom
   // AbortSignal.timeout's timers and the monitor's are unref'd; a real node's sockets keep it alive.
   const keepAlive = setInterval(() => {}, 1000)
   try {
-    const report = await prober.probe({ peerId: peerId.toString(), key: new Uint8Array(peerId.toMultihash().bytes), address: '5Provider' }, { epoch: 1 } as unknown as EpochContext, new AbortController().signal)
+    const report = await prober.probe({ peerId: peerId.toString(), key: new Uint8Array(peerId.toMultihash().bytes), address: '5Provider' }, { epoch: 1, times: { probeEnd: Date.now() + 4_000 } } as unknown as EpochContext, new AbortController().signal)
     return { report, lagged: (await metrics.laggedProbes.get()).values[0]?.value ?? 0 }
   } finally {
     clearInterval(keepAlive)

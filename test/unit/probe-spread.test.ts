@@ -1,9 +1,10 @@
 // node/roles/checker/duty.ts: how far into the probe window a checker's probes may start, and
-// how far into the commit and reveal windows it publishes.
+// how far into the commit and reveal windows it publishes; and (prober.ts) how long a failed step pauses before its second try.
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { EpochSchedule } from '../../protocols/popw/epoch.js'
 import { PROBE_RESERVE_MS, probeSpreadMs, publishDelayMs } from '../../node/roles/checker/duty.js'
+import { RETRY_PAUSE_MS, retryPauseMs } from '../../node/roles/checker/prober.js'
 
 test('a short window keeps its first quarter, so a probe has three quarters to finish', () => {
   // The default 60 s epoch: a 30 s window less the half tolerance.
@@ -56,6 +57,14 @@ test('no window, or a draw outside [0, 1), publishes at once', () => {
   assert.is(publishDelayMs(10_000, 1), 0)
   assert.is(publishDelayMs(10_000, -0.1), 0)
   assert.is(publishDelayMs(10_000, Number.NaN), 0)
+})
+
+test('a failed step pauses a quarter of what is left of the window before its second try, at most 10 s', () => {
+  assert.is(retryPauseMs(12_000), 3_000)
+  assert.is(retryPauseMs(25_000), 6_250, 'the default 60 s epoch: under 30 s left, under 7.5 s')
+  assert.is(retryPauseMs(200_000), RETRY_PAUSE_MS, 'a long window: the cap')
+  assert.is(RETRY_PAUSE_MS, 10_000)
+  for (const left of [0, -5, Number.NaN]) assert.is(retryPauseMs(left), 0, `${left} ms left: no pause`)
 })
 
 test.run()

@@ -1,7 +1,7 @@
 // How a checker reaches a provider (node/roles/checker/prober.ts): one it has never met at the
 // addresses the provider's heartbeat gave (node/services/provider-table.ts `addressesOf`, `open`),
 // without a DHT walk, and by libp2p's dial by id when no heartbeat was heard; a step that failed
-// is tried once more (`twice`), and a second try cut short by the window leaves the failure
+// is tried once more after a pause (`twice`), and a second try cut short by the window leaves the failure
 // standing, while a window that closes on a challenge under way is the checker's limit. And the heartbeat topic refuses addresses that are not multiaddrs, or too many.
 import { NodeRole } from '../../protocols/gossip/codec.js'
 import { Heartbeat } from '../../protocols/gossip/heartbeat.js'
@@ -55,7 +55,7 @@ async function probe (checker: KaisarLibp2p, providerPeer: KaisarLibp2p['peerId'
     libp2p: checker, ledger: {} as unknown as Ledger, records: records as unknown as SignedRecordStore, metrics,
     heartbeatAddresses: peer => table.addressesOf(peer.toString())
   }, { challengeMs: 5, bandwidthBytes: 0, challengeAllowanceMs: 600 })
-  const report = await prober.probe({ peerId: providerPeer.toString(), key: new Uint8Array(providerPeer.toMultihash().bytes), address: '5Provider' }, { epoch: 1 } as unknown as EpochContext, AbortSignal.timeout(10_000))
+  const report = await prober.probe({ peerId: providerPeer.toString(), key: new Uint8Array(providerPeer.toMultihash().bytes), address: '5Provider' }, { epoch: 1, times: { probeEnd: Date.now() + 10_000 } } as unknown as EpochContext, AbortSignal.timeout(10_000))
   const dials = Object.fromEntries((await metrics.providerDials.get()).values.map(v => [String(v.labels.via), v.value]))
   return { report, dials, recordFetches }
 }
@@ -144,7 +144,7 @@ async function probeStub (serve: (n: number, frames: JsonFrames) => Promise<void
   const peerId = peerIdFromPrivateKey(providerKey ?? await generateKeyPair('Ed25519'))
   const keepAlive = setInterval(() => {}, 1000) // the stub has no socket to keep the process alive
   try {
-    const report = await prober.probe({ peerId: peerId.toString(), key: new Uint8Array(peerId.toMultihash().bytes), address: '5Provider' }, { epoch: 1 } as unknown as EpochContext, AbortSignal.timeout(windowMs))
+    const report = await prober.probe({ peerId: peerId.toString(), key: new Uint8Array(peerId.toMultihash().bytes), address: '5Provider' }, { epoch: 1, times: { probeEnd: Date.now() + windowMs } } as unknown as EpochContext, AbortSignal.timeout(windowMs))
     return { report, retries: Object.fromEntries((await metrics.probeRetries.get()).values.map(v => [String(v.labels.probe), v.value])) }
   } finally {
     clearInterval(keepAlive)
@@ -162,6 +162,22 @@ test('a ping lost once is tried again, and the provider is not called unreachabl
   // Each failed try, for the checker's log: the lost ping, then the record refused twice.
   assert.equal(report.errors.map(e => e.split(' ')[0]), ['ping', 'record', 'record'], report.errors.join('; '))
   assert.match(report.errors[1] ?? '', /not in this test/)
+})
+
+test('a provider down for a moment is tried again after a pause, not at once, and is not called unreachable', async () => {
+  const t0 = Date.now()
+  const pings: number[] = []
+  const { report, retries } = await probeStub(async (_n, frames) => {
+    const req = await frames.read(challengeRequestSchema)
+    if (req.op === 'ping') pings.push(Date.now() - t0)
+    if (Date.now() - t0 < 2_000) { frames.stream.abort(new Error('down')); return } // refused at once, for 2 s
+    await frames.write(req.op === 'ping' ? { ok: true } : { ok: false, code: 'NO', message: 'not in this test' })
+  }, 12_000)
+  assert.equal(report.reasons, ['no-record'], JSON.stringify(report))
+  assert.equal(retries, { ping: 1, record: 1 })
+  assert.is(pings.length, 2)
+  // A quarter of the ≈ 12 s left: a second try at once would have been refused as the first was.
+  assert.ok((pings[1] ?? 0) - (pings[0] ?? 0) >= 2_500, `second ping ${pings[1]} ms after the first ${pings[0]} ms`)
 })
 
 test('a second try cut short by the window leaves the first failure standing (no abstention)', async () => {

@@ -8,6 +8,7 @@
 //     port with the token the lease grants this epoch's checkers.
 // The result is pass when nothing failed; the reasons say what did.
 import { randomBytes, randomInt } from 'node:crypto'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import { fromHex } from '../../../chain/merkle.js'
@@ -82,11 +83,34 @@ const ROOTS_REMEMBERED = 64
 
 interface Claims { inventory: HardwareInventory, benchmark?: BenchmarkResult, wallet: string }
 
+/**
+ * The probe window a probe runs in: its signal (aborted when it closes), when it ends (ms, the
+ * epoch clock), and what a step's second try restarts (the time over which the checker's stalls
+ * are read: after a pause, the failure that stands is the second try's).
+ */
+interface ProbeWindow { signal: AbortSignal, end: number, retrying: () => void }
+
 /** A step's first try failed with the window open, and the window closed on its second. */
 class RetryCutShort extends Error {
   constructor (probe: string, readonly first: unknown) {
     super(`${probe}: failed, and the probe window closed on the second try`)
   }
+}
+
+/** The longest pause before a step's second try (see retryPauseMs). */
+export const RETRY_PAUSE_MS = 10_000
+
+/**
+ * How long a failed step waits before its second try, with `leftMs` of the probe window left: a
+ * pause rather than at once, so that an outage of a few seconds passes (a provider's GC pause or
+ * a route flap; in the 1,000-node simulator a process stalled 7–11 s by its hundreds of nodes,
+ * and both pings fell inside the stall, sim/README.md stop 32), while a provider that is down
+ * fails again. A quarter of what is left, at most RETRY_PAUSE_MS, so the second try keeps room to
+ * run before the window closes; in the default 60 s epoch (a 30 s probe window) at most 7.5 s.
+ */
+export function retryPauseMs (leftMs: number): number {
+  if (!(leftMs > 0)) return 0
+  return Math.round(Math.min(RETRY_PAUSE_MS, leftMs / 4))
 }
 
 /** Challenge failures that a second try may not repeat: congestion, not a wrong or refused answer. */
@@ -182,8 +206,8 @@ export class Prober {
 
   private async run (provider: Member, peer: PeerId, ctx: EpochContext, signal: AbortSignal, excused: Map<string, number>): Promise<ProbeReport> {
     const report: ProbeReport = { result: 'fail', reasons: [], errors: [], rttMs: 0, bandwidthMbps: 0, challengeN: 0, challengeMs: 0, deadlineMs: 0, claimedClass: '', leasesChecked: 0, leasesOk: 0 }
-    // Each step is timed, and the loop's stalls are read over the step whose failure stands: a
-    // stall in an earlier step that passed excuses nothing.
+    // Each step is timed, and the loop's stalls are read over the try whose failure stands (a
+    // step's second try, after its pause): a stall in an earlier step that passed excuses nothing.
     let stepStart = performance.now()
     const step = async <T>(name: string, fn: () => Promise<T>): Promise<T> => {
       stepStart = performance.now()
@@ -208,10 +232,11 @@ export class Prober {
       note(reason)
       return report
     }
+    const window: ProbeWindow = { signal, end: ctx.times.probeEnd, retrying: () => { stepStart = performance.now() } }
 
     // 1. Liveness and RTT.
     try {
-      report.rttMs = Math.round(await step('ping', async () => await this.twice('ping', signal, report.errors, async () => await this.ping(peer, AbortSignal.any([signal, AbortSignal.timeout(5_000)])))))
+      report.rttMs = Math.round(await step('ping', async () => await this.twice('ping', window, report.errors, async () => await this.ping(peer, AbortSignal.any([signal, AbortSignal.timeout(5_000)])))))
     } catch (err) {
       return fail('unreachable', err)
     }
@@ -219,7 +244,7 @@ export class Prober {
     // 2. What it claims.
     let claims: Claims
     try {
-      claims = await step('record', async () => await this.twice('record', signal, report.errors, async () => await this.claims(peer, ctx.epoch, signal)))
+      claims = await step('record', async () => await this.twice('record', window, report.errors, async () => await this.claims(peer, ctx.epoch, signal)))
     } catch (err) {
       return fail('no-record', err)
     }
@@ -230,11 +255,11 @@ export class Prober {
     const plan = planChallenge(claim, this.init.challengeMs, report.rttMs, this.init.challengeAllowanceMs)
     Object.assign(report, { claimedClass: claim.id, challengeN: plan.n, deadlineMs: plan.deadlineMs })
     let challenge = await step('challenge', async () => await this.challenge(peer, provider, plan.n, plan.deadlineMs, signal, report.errors))
-    // A missed deadline, or a stream that failed, gets one more try with a fresh nonce, when the
-    // window still has room for it: a moment's congestion should not fail an honest provider (nor
+    // A missed deadline, or a stream that failed, gets one more try with a fresh nonce after the
+    // same pause as the other steps, when the window still has room for it: a moment's congestion should not fail an honest provider (nor
     // give its checker a minority verdict), while a provider that is slow, or claims more than it
     // has, misses both.
-    if (challenge.reason != null && RETRIED_CHALLENGE_REASONS.has(challenge.reason) && !signal.aborted) {
+    if (challenge.reason != null && RETRIED_CHALLENGE_REASONS.has(challenge.reason) && await this.paused(window)) {
       this.c.metrics.probeRetries.inc({ probe: 'challenge' })
       const again = await step('challenge', async () => await this.challenge(peer, provider, plan.n, plan.deadlineMs, signal, report.errors))
       if (again.reason !== 'probe-window') challenge = again // a retry cut short by the window leaves the miss standing
@@ -247,7 +272,7 @@ export class Prober {
     // 4. Bandwidth against the claimed benchmark.
     if (this.init.bandwidthBytes > 0) {
       try {
-        const sample = await step('bandwidth', async () => await this.twice('bandwidth', signal, report.errors, async () => await measureTransfer(this.c.libp2p, peer, this.init.bandwidthBytes, AbortSignal.any([signal, AbortSignal.timeout(10_000)]))))
+        const sample = await step('bandwidth', async () => await this.twice('bandwidth', window, report.errors, async () => await measureTransfer(this.c.libp2p, peer, this.init.bandwidthBytes, AbortSignal.any([signal, AbortSignal.timeout(10_000)]))))
         report.bandwidthMbps = Math.round(sample.bytes * 8 / 1e6 / (sample.elapsedMs / 1000))
         const claimed = claims.benchmark?.network
         if (claimed?.status === 'ok' && report.bandwidthMbps * BANDWIDTH_TOLERANCE < claimed.throughputMBps * 8) note('bandwidth-below-claim')
@@ -260,7 +285,7 @@ export class Prober {
     // 5. Its running leases, as their user.
     if (signal.aborted) return cutShort()
     try {
-      const leases = await step('leases', async () => await this.twice('leases', signal, report.errors, async () => await this.leases(peer, provider, ctx, signal)))
+      const leases = await step('leases', async () => await this.twice('leases', window, report.errors, async () => await this.leases(peer, provider, ctx, signal)))
       report.leasesChecked = leases.checked
       report.leasesOk = leases.ok
       note(...leases.reasons)
@@ -274,12 +299,12 @@ export class Prober {
   }
 
   /**
-   * A step that threw is tried once more, with a fresh stream (and dial, if the connection went),
-   * while the window is open: one lost exchange under congestion is not a provider's failing, and
+   * A step that threw is tried once more, after a pause (retryPauseMs), with a fresh stream (and
+   * dial, if the connection went), while the window is open: one lost exchange under congestion is not a provider's failing, and
    * a provider that is down, or refuses, fails the second time too. A second try that the window
    * cuts short leaves the first failure standing (RetryCutShort), as before there was a retry.
    */
-  private async twice<T> (probe: string, signal: AbortSignal, errors: string[], fn: () => Promise<T>): Promise<T> {
+  private async twice<T> (probe: string, window: ProbeWindow, errors: string[], fn: () => Promise<T>): Promise<T> {
     const attempt = async (): Promise<T> => {
       const t0 = performance.now()
       try {
@@ -292,13 +317,26 @@ export class Prober {
     try {
       return await attempt()
     } catch (first) {
-      if (signal.aborted) throw first
+      if (window.signal.aborted) throw first
+      if (!await this.paused(window)) throw new RetryCutShort(probe, first)
       this.c.metrics.probeRetries.inc({ probe })
+      window.retrying()
       try {
         return await attempt()
       } catch (second) {
-        throw signal.aborted ? new RetryCutShort(probe, first) : second
+        throw window.signal.aborted ? new RetryCutShort(probe, first) : second
       }
+    }
+  }
+
+  /** Waits out retryPauseMs before a second try; false when the window closed meanwhile. */
+  private async paused (window: ProbeWindow): Promise<boolean> {
+    if (window.signal.aborted) return false
+    try {
+      await sleep(retryPauseMs(window.end - Date.now()), undefined, { signal: window.signal })
+      return true
+    } catch {
+      return false
     }
   }
 
