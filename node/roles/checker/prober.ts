@@ -255,10 +255,10 @@ export class Prober {
     const plan = planChallenge(claim, this.init.challengeMs, report.rttMs, this.init.challengeAllowanceMs)
     Object.assign(report, { claimedClass: claim.id, challengeN: plan.n, deadlineMs: plan.deadlineMs })
     let challenge = await step('challenge', async () => await this.challenge(peer, provider, plan.n, plan.deadlineMs, signal, report.errors))
-    // A missed deadline, or a stream that failed, gets one more try with a fresh nonce after the
-    // same pause as the other steps, when the window still has room for it: a moment's congestion should not fail an honest provider (nor
-    // give its checker a minority verdict), while a provider that is slow, or claims more than it
-    // has, misses both.
+    // A missed deadline, or a stream that failed, gets one more try with a fresh nonce, after the
+    // same pause as the other steps, when the window still has room for it: a moment's congestion
+    // should not fail an honest provider (nor give its checker a minority verdict), while a
+    // provider that is slow, or claims more than it has, misses both.
     if (challenge.reason != null && RETRIED_CHALLENGE_REASONS.has(challenge.reason) && await this.paused(window)) {
       this.c.metrics.probeRetries.inc({ probe: 'challenge' })
       const again = await step('challenge', async () => await this.challenge(peer, provider, plan.n, plan.deadlineMs, signal, report.errors))
@@ -300,9 +300,10 @@ export class Prober {
 
   /**
    * A step that threw is tried once more, after a pause (retryPauseMs), with a fresh stream (and
-   * dial, if the connection went), while the window is open: one lost exchange under congestion is not a provider's failing, and
-   * a provider that is down, or refuses, fails the second time too. A second try that the window
-   * cuts short leaves the first failure standing (RetryCutShort), as before there was a retry.
+   * dial, if the connection went), while the window is open: one lost exchange under congestion,
+   * or a moment's outage, is not a provider's failing, and a provider that is down, or refuses,
+   * fails the second time too. A second try that the window cuts short, in its pause or while it
+   * runs, leaves the first failure standing (RetryCutShort), as before there was a retry.
    */
   private async twice<T> (probe: string, window: ProbeWindow, errors: string[], fn: () => Promise<T>): Promise<T> {
     const attempt = async (): Promise<T> => {
