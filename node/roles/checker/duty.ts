@@ -3,9 +3,9 @@
 // publish the commitments H(verdict ‖ salt); once the commit window has closed, publish the
 // verdicts with their salts. Its own messages go into its pool directly (gossip does not hand
 // a node its own messages back), by the same rules the validator applies to everyone else's.
-import { setTimeout as sleep } from 'node:timers/promises'
 import { MAX_ENTRIES, commitment, keyOf, newSalt, signVerdict, wireResult, type Result } from '../../../protocols/popw/verdict.js'
 import { EpochTicker } from '../../popw/ticker.js'
+import { delayUnlessAborted } from '../../abort.js'
 import type { Member } from '../../../protocols/popw/assignment.js'
 import type { Verdict } from '../../../protocols/popw/popw.js'
 import type { Logger } from '../../log.js'
@@ -186,12 +186,7 @@ export class CheckerDuty implements Startable {
 
   /** Waits until `time` (at once if it has passed): true, or false when the duty stopped first. */
   private async until (time: number): Promise<boolean> {
-    try {
-      await sleep(Math.max(0, time - Date.now()), undefined, { signal: this.abort.signal })
-      return true
-    } catch {
-      return false
-    }
+    return await delayUnlessAborted(time - Date.now(), this.abort.signal)
   }
 
   private async publish (msg: Parameters<PopwService['publish']>[0], epoch: number, kind: string): Promise<void> {

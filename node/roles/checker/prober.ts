@@ -8,7 +8,6 @@
 //     port with the token the lease grants this epoch's checkers.
 // The result is pass when nothing failed; the reasons say what did.
 import { randomBytes, randomInt } from 'node:crypto'
-import { setTimeout as sleep } from 'node:timers/promises'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import { fromHex } from '../../../chain/merkle.js'
@@ -19,7 +18,7 @@ import { NONCE_BYTES, checkOpenedRows, claimedCompute, pickRows, planChallenge }
 import { leasesReplySchema, pongSchema, recordReplySchema, rootReplySchema, rowsReplySchema } from '../../../protocols/popw/messages.js'
 import { tunnelReplySchema } from '../../../protocols/lease/messages.js'
 import { decodeBenchmark, decodeInventory, type BenchmarkResult, type HardwareInventory } from '../../hardware/schema.js'
-import { raceSignal } from '../../abort.js'
+import { delayUnlessAborted, raceSignal } from '../../abort.js'
 import { measureTransfer } from '../../network/bandwidth.js'
 import { isIdle } from '../../network/connection-trimmer.js'
 import { JsonFrames } from '../../network/json-frames.js'
@@ -332,13 +331,7 @@ export class Prober {
 
   /** Waits out retryPauseMs before a second try; false when the window closed meanwhile. */
   private async paused (window: ProbeWindow): Promise<boolean> {
-    if (window.signal.aborted) return false
-    try {
-      await sleep(retryPauseMs(window.end - Date.now()), undefined, { signal: window.signal })
-      return true
-    } catch {
-      return false
-    }
+    return await delayUnlessAborted(retryPauseMs(window.end - Date.now()), window.signal)
   }
 
   private async timed<T> (probe: string, fn: () => Promise<T>): Promise<T> {
