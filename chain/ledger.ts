@@ -134,7 +134,7 @@ export interface RegistryPage {
   full: boolean
   providers: ProviderRegistration[]
   checkers: CheckerLicence[]
-  /** More pages follow: ask again with the same `since` and this cursor. */
+  /** More pages follow: ask again with the same `since` and this cursor (each sorts after the last). */
   cursor?: string
 }
 
@@ -209,4 +209,30 @@ export class LedgerUnavailableError extends KaisarError<{ code: 'LEDGER_UNAVAILA
 
 export function isRetryable (err: unknown): boolean {
   return err instanceof LedgerUnavailableError
+}
+
+/**
+ * The pages of one `registryChanges(since)` round, following the cursors. A cursor that does not
+ * sort after the one it answered would page forever: that host is not to be read.
+ */
+export async function * registryPages (ledger: Pick<Ledger, 'registryChanges'>, since?: number): AsyncGenerator<RegistryPage> {
+  let page = await ledger.registryChanges(since)
+  yield page
+  while (page.cursor !== undefined) {
+    const asked = page.cursor
+    page = await ledger.registryChanges(since, asked)
+    if (page.cursor !== undefined && page.cursor <= asked) throw new LedgerUnavailableError(`the registry's pages went back: cursor ${page.cursor.slice(0, 80)} after ${asked.slice(0, 80)}`)
+    yield page
+  }
+}
+
+/** Every registered provider and licensed checker, read in bounded pages. */
+export async function wholeRegistry (ledger: Pick<Ledger, 'registryChanges'>): Promise<{ providers: ProviderRegistration[], checkers: CheckerLicence[] }> {
+  const providers: ProviderRegistration[] = []
+  const checkers: CheckerLicence[] = []
+  for await (const page of registryPages(ledger)) {
+    providers.push(...page.providers)
+    checkers.push(...page.checkers)
+  }
+  return { providers, checkers }
 }

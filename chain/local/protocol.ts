@@ -4,7 +4,7 @@
 import { z } from 'zod'
 import { PROTOCOLS } from '../../protocols/ids.js'
 import { registerReqResp, RemoteError, request, RequestFailedError } from '../../node/network/reqresp.js'
-import { LEDGER_REJECTIONS, LedgerTxError, LedgerUnavailableError, type AccountInfo, type ChainHead, type CheckerLicence, type EpochSettlement, type Hex, type LeaseEscrow, type Ledger, type LedgerCall, type LedgerEvent, type LedgerRejection, type PeerRegistration, type ProviderRegistration, type RegistryPage, type TxReceipt } from '../ledger.js'
+import { LEDGER_REJECTIONS, LedgerTxError, LedgerUnavailableError, type AccountInfo, type ChainHead, type CheckerLicence, type EpochSettlement, type Hex, type LeaseEscrow, type Ledger, type LedgerCall, type LedgerEvent, type LedgerRejection, type PeerRegistration, type ProviderRegistration, type RegistryPage, type TxReceipt, wholeRegistry } from '../ledger.js'
 import { LOCAL_DECIMALS, LOCAL_SYMBOL, type LocalChain } from './chain.js'
 import { parseSignedTx, signTx, txToJson } from './codec.js'
 import type { Logger } from '../../node/log.js'
@@ -23,8 +23,6 @@ const requestSchema = z.discriminatedUnion('method', [
   z.object({ method: z.literal('registration'), peerId: z.string().max(128) }),
   z.object({ method: z.literal('escrow'), leaseId: z.string().max(64) }),
   z.object({ method: z.literal('settlement'), epoch: z.number().int().min(0) }),
-  z.object({ method: z.literal('providers') }),
-  z.object({ method: z.literal('checkers') }),
   z.object({ method: z.literal('registryChanges'), since: z.number().int().min(0).optional(), cursor: z.string().max(256).optional() }),
   z.object({ method: z.literal('leasesOf'), provider: z.string().max(64) }),
   z.object({ method: z.literal('seedAt'), timestamp: z.number().int().min(0) })
@@ -77,8 +75,6 @@ export class LedgerServer implements Startable {
       case 'registration': return await c.registration(req.peerId) ?? null
       case 'escrow': return await c.escrow(req.leaseId) ?? null
       case 'settlement': return await c.settlement(req.epoch) ?? null
-      case 'providers': return await c.providers()
-      case 'checkers': return await c.checkers()
       case 'registryChanges': return await c.registryChanges(req.since, req.cursor)
       case 'leasesOf': return await c.leasesOf(req.provider)
       case 'seedAt': return await c.seedAt(req.timestamp)
@@ -213,8 +209,10 @@ export class RemoteLedger implements Ledger {
   async registration (peerId: string): Promise<PeerRegistration | undefined> { return await this.call({ method: 'registration', peerId }, registrationSchema) ?? undefined }
   async escrow (leaseId: string): Promise<LeaseEscrow | undefined> { return await this.call({ method: 'escrow', leaseId }, escrowSchema) as LeaseEscrow | null ?? undefined }
   async settlement (epoch: number): Promise<EpochSettlement | undefined> { return await this.call({ method: 'settlement', epoch }, settlementSchema) as EpochSettlement | null ?? undefined }
-  async providers (): Promise<ProviderRegistration[]> { return await this.call({ method: 'providers' }, z.array(registrationRecord)) }
-  async checkers (): Promise<CheckerLicence[]> { return await this.call({ method: 'checkers' }, z.array(licenceSchema)) }
+  // The whole registry has no method of its own on the wire: it is read in registryChanges'
+  // bounded pages, so no request makes the host build a reply that grows with the network.
+  async providers (): Promise<ProviderRegistration[]> { return (await wholeRegistry(this)).providers }
+  async checkers (): Promise<CheckerLicence[]> { return (await wholeRegistry(this)).checkers }
   async registryChanges (since?: number, cursor?: string): Promise<RegistryPage> { return await this.call({ method: 'registryChanges', since, cursor }, registryPageSchema) }
   async leasesOf (provider: string): Promise<LeaseEscrow[]> { return await this.call({ method: 'leasesOf', provider }, z.array(escrowRecord)) as LeaseEscrow[] }
   async seedAt (timestamp: number): Promise<{ seed: Hex, height: number }> { return await this.call({ method: 'seedAt', timestamp }, seedSchema) }

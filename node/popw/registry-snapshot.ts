@@ -4,7 +4,7 @@
 // whole registry (≈ 180 KB of JSON at 1,000 providers) and the ledger host a scan and a reply per
 // node per epoch, and a registry of more than ≈ 5,800 providers would not fit one 1 MiB reply.
 import { peerIdFromString } from '@libp2p/peer-id'
-import { LedgerUnavailableError, type CheckerLicence, type Ledger } from '../../chain/ledger.js'
+import { LedgerUnavailableError, registryPages, type CheckerLicence, type Ledger } from '../../chain/ledger.js'
 import { keyOf } from '../../protocols/popw/verdict.js'
 import type { Member } from '../../protocols/popw/assignment.js'
 
@@ -75,11 +75,14 @@ export class RegistrySnapshot {
    */
   private async sync (): Promise<void> {
     const since = this.syncedTo < 0 ? undefined : this.syncedTo
-    let page = await this.ledger.registryChanges(since)
-    const { height, full } = page
-    const providers = full ? new Map<string, ProviderEntry>() : this.providers
-    const checkers = full ? new Map<string, CheckerEntry>() : this.checkers
-    for (;;) {
+    let first: { height: number, full: boolean } | undefined
+    let providers = this.providers
+    let checkers = this.checkers
+    for await (const page of registryPages(this.ledger, since)) {
+      if (first === undefined) {
+        first = { height: page.height, full: page.full }
+        if (page.full) { providers = new Map(); checkers = new Map() }
+      }
       if (page.providers.length > 0 || page.checkers.length > 0) this.sorted = undefined
       for (const r of page.providers) {
         const m = member(r)
@@ -91,9 +94,9 @@ export class RegistrySnapshot {
         if (m == null) checkers.delete(l.address)
         else checkers.set(m.address, { member: m, licence: { stake: l.stake, licensedAt: l.licensedAt, eligible: l.eligible, ...(l.ineligibleAt !== undefined ? { ineligibleAt: l.ineligibleAt } : {}) } })
       }
-      if (page.cursor === undefined) break
-      page = await this.ledger.registryChanges(since, page.cursor)
     }
+    if (first === undefined) return // registryPages yields at least one page
+    const { height, full } = first
     if (full) this.sorted = undefined
     this.providers = providers
     this.checkers = checkers

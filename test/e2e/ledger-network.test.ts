@@ -141,6 +141,9 @@ test('clients submit through the host: 1,000 concurrent transfers from 10 accoun
   const after = await remote.registryChanges(before.height)
   assert.equal([before.full, before.providers.length, after.full, after.cursor], [true, 0, false, undefined])
   assert.equal(after.providers, await host.chain.providers())
+  // The whole registry has no method of its own on the wire: the client reads it in those pages.
+  assert.equal(await remote.providers(), await host.chain.providers())
+  assert.equal(await remote.checkers(), await host.chain.checkers())
 })
 
 test('CLI: `wallet` shows the address and balance; the local ledger is the default', async () => {

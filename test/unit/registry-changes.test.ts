@@ -9,7 +9,7 @@ import pino from 'pino'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { LocalChain, UNIT } from '../../chain/local/chain.js'
-import { LedgerUnavailableError, type CheckerLicence, type Hex, type Ledger, type LedgerCall, type ProviderRegistration, type RegistryPage } from '../../chain/ledger.js'
+import { LedgerUnavailableError, registryPages, wholeRegistry, type CheckerLicence, type Hex, type Ledger, type LedgerCall, type ProviderRegistration, type RegistryPage } from '../../chain/ledger.js'
 import { FastEd25519Signer, type TxSigner } from '../../node/identity/signer.js'
 import { encodeJson } from '../../node/network/json-frames.js'
 import { MAX_MESSAGE_BYTES } from '../../node/network/reqresp.js'
@@ -38,8 +38,8 @@ const settle = (epoch: number, c: { penalties?: Array<{ provider: string, amount
 
 /** Every page of one answer, in order. */
 async function pages (ledger: Pick<Ledger, 'registryChanges'>, since?: number): Promise<RegistryPage[]> {
-  const out = [await ledger.registryChanges(since)]
-  for (let cursor = out[0]?.cursor; cursor !== undefined; cursor = out.at(-1)?.cursor) out.push(await ledger.registryChanges(since, cursor))
+  const out: RegistryPage[] = []
+  for await (const page of registryPages(ledger, since)) out.push(page)
   return out
 }
 
@@ -89,6 +89,25 @@ test('local ledger: the whole registry in bounded pages, then only what changed 
   const past = await chain.registryChanges(height, 'ledger/zzz')
   assert.equal([past.providers.length, past.checkers.length], [0, 0])
   await chain.close()
+})
+
+test('the whole registry read in pages is the ledger\'s own list; a host whose cursor goes back is not read on', async () => {
+  const { chain } = await registered()
+  const whole = await wholeRegistry(chain)
+  assert.equal(whole.providers, await chain.providers(), 'every provider, in the ledger\'s order')
+  assert.equal(whole.checkers, await chain.checkers())
+
+  // A host that pages forever (its cursors go round) would hold the reader for ever.
+  const looping: Pick<Ledger, 'registryChanges'> = {
+    registryChanges: async (_since, cursor) => ({ height: 1, full: true, providers: [], checkers: [], cursor: cursor === 'b' ? 'a' : 'b' })
+  }
+  try {
+    await wholeRegistry(looping)
+    assert.unreachable('read a looping host to the end')
+  } catch (err) {
+    assert.instance(err, LedgerUnavailableError)
+    assert.match((err as Error).message, /went back: cursor a after b/)
+  }
 })
 
 test('local ledger: a page of the largest records the chain accepts fits one reply', () => {
