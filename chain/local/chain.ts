@@ -78,6 +78,8 @@ export interface LocalChainOptions {
 
 const META_HEAD = 'ledger/meta/head'
 const META_GENESIS = 'ledger/meta/genesis'
+/** Set once the providers' lease index (state.ts, lease-of) covers every escrow in the store. */
+const META_LEASE_INDEX = 'ledger/meta/lease-index'
 const blockKey = (h: number): string => `ledger/block/${String(h).padStart(12, '0')}`
 const txKey = (hash: string): string => `ledger/tx/${hash}`
 const timeKey = (t: number, h: number): string => `ledger/time/${String(t).padStart(15, '0')}/${String(h).padStart(12, '0')}`
@@ -130,7 +132,12 @@ export class LocalChain implements Ledger {
       const head = parse<{ height: number }>(await db.get(META_HEAD) ?? json({ height: 0 }))
       const headBlock = parse<Block>(await db.get(blockKey(head.height)) as Uint8Array)
       const genesisBlock = parse<Block>(await db.get(blockKey(0)) as Uint8Array)
-      return new LocalChain(db, genesis, genesisBlock.hash, headBlock, opts)
+      const chain = new LocalChain(db, genesis, genesisBlock.hash, headBlock, opts)
+      // A chain written before the index: its escrows are indexed once, when it is opened.
+      if (await db.get(META_LEASE_INDEX) === undefined) {
+        await db.batch([...await chain.state.leaseIndexBackfill(), { type: 'put', key: META_LEASE_INDEX, value: json(1) }])
+      }
+      return chain
     }
     const genesis = opts.genesis ?? devGenesis((opts.now ?? Date.now)())
     const txRoot = blake2AsHex(canonicalJson(genesis), 256) as Hex
@@ -142,6 +149,7 @@ export class LocalChain implements Ledger {
     await db.batch([
       ...chain.state.flush(),
       { type: 'put', key: META_GENESIS, value: json(genesis) },
+      { type: 'put', key: META_LEASE_INDEX, value: json(1) },
       { type: 'put', key: blockKey(0), value: json(block) },
       { type: 'put', key: timeKey(block.timestamp, 0), value: json(0) },
       { type: 'put', key: META_HEAD, value: json({ height: 0 }) }

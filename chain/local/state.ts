@@ -20,9 +20,9 @@ export interface LedgerParams {
 
 export const DEFAULT_DISSENT = { maxDissentStrikes: 3, dissentWindowEpochs: 100 } as const
 
-type Entity = 'account' | 'provider' | 'checker' | 'peer' | 'escrow' | 'settlement' | 'key' | 'change'
+type Entity = 'account' | 'provider' | 'checker' | 'peer' | 'escrow' | 'settlement' | 'key' | 'change' | 'lease-of'
 
-const ENTITIES: Entity[] = ['account', 'provider', 'checker', 'peer', 'escrow', 'settlement', 'key', 'change']
+const ENTITIES: Entity[] = ['account', 'provider', 'checker', 'peer', 'escrow', 'settlement', 'key', 'change', 'lease-of']
 
 /**
  * The registry's change index: one key per registration or licence written in a block,
@@ -32,6 +32,17 @@ const ENTITIES: Entity[] = ['account', 'provider', 'checker', 'peer', 'escrow', 
  */
 const CHANGE_PREFIX = 'ledger/change/'
 const changeKey = (height: number, entity: 'provider' | 'checker', address: Address): string => `${String(height).padStart(12, '0')}/${entity}/${address}`
+
+/**
+ * The leases of each provider, `ledger/lease-of/<provider>/<leaseId>`, written with the escrow:
+ * every checker asks for a provider's leases at each probe, and the settlement for each failed
+ * provider, so the answer must not cost a scan of every escrow the chain ever held.
+ */
+const LEASE_OF_PREFIX = 'ledger/lease-of/'
+const leaseOfKey = (provider: Address, leaseId: string): string => `${provider}/${leaseId}`
+
+/** Indexes are written, then read by key range only: not kept in the cache once flushed. */
+const INDEX_PREFIXES = [CHANGE_PREFIX, LEASE_OF_PREFIX]
 
 /** Serialised with bigints as strings; parsed back by the reviver below. */
 const BIG_FIELDS = new Set(['free', 'locked', 'points', 'stake', 'amount', 'pricePerHour', 'paidToProvider', 'refunded'])
@@ -75,7 +86,7 @@ export class LedgerState {
   /** Writes (and clears) the changes since the last flush as batch operations. */
   flush (): Array<{ type: 'put', key: string, value: Uint8Array }> {
     const ops = [...this.dirty].map(key => ({ type: 'put' as const, key, value: Buffer.from(canonicalJson(this.cache.get(key))) }))
-    for (const key of this.dirty) if (key.startsWith(CHANGE_PREFIX)) this.cache.delete(key)
+    for (const key of this.dirty) if (INDEX_PREFIXES.some(prefix => key.startsWith(prefix))) this.cache.delete(key)
     this.dirty.clear()
     return ops
   }
@@ -149,7 +160,18 @@ export class LedgerState {
     return { providers, checkers }
   }
   async leasesOf (provider: Address): Promise<LeaseEscrow[]> {
-    return (await this.all<LeaseEscrow>('escrow')).filter(e => e.provider === provider)
+    const prefix = LEASE_OF_PREFIX + leaseOfKey(provider, '')
+    const out: LeaseEscrow[] = []
+    for await (const key of this.db.keys({ gte: prefix, lt: prefix + '\xff' })) {
+      const escrow = await this.escrow(key.slice(prefix.length))
+      if (escrow != null) out.push(escrow)
+    }
+    return out
+  }
+
+  /** The lease index's entries for the escrows of a chain written before it existed. */
+  async leaseIndexBackfill (): Promise<Array<{ type: 'put', key: string, value: Uint8Array }>> {
+    return (await this.all<LeaseEscrow>('escrow')).map(e => ({ type: 'put' as const, key: LEASE_OF_PREFIX + leaseOfKey(e.provider, e.leaseId), value: Buffer.from('1') }))
   }
   async settlement (epoch: number): Promise<EpochSettlement | undefined> { return await this.get('settlement', String(epoch).padStart(12, '0')) }
   async keyUsed (key: string): Promise<boolean> { return (await this.get<KeyRecord>('key', key)) != null }
@@ -233,6 +255,7 @@ export class LedgerState {
           leaseId: call.leaseId, user: signer, provider: call.provider, amount: call.amount, pricePerHour: call.pricePerHour,
           maxSeconds: call.maxSeconds, status: 'funded', paidToProvider: 0n, refunded: 0n
         } satisfies LeaseEscrow)
+        this.set('lease-of', leaseOfKey(call.provider, call.leaseId), 1)
         break
       }
       case 'startLease': {

@@ -1,5 +1,5 @@
 // The local ledger's additions for Proof of Physical Work: the lists checkers read each epoch
-// (providers, checker licences, a provider's escrows), served the same over the ledger RPC, and
+// (providers, checker licences, a provider's escrows from its own index), and
 // the settlement's dissent rule: a strike per epoch with a minority verdict, eligibility lost
 // at the third within the window (and at that settlement's height), never for a non-checker.
 import { generateKeyPair } from '@libp2p/crypto/keys'
@@ -40,6 +40,42 @@ test('lists: providers, checkers (eligible or not) and a provider\'s escrows', a
   assert.equal((await chain.leasesOf(p1.address)).map(e => e.leaseId), ['L1'])
   assert.equal(await chain.leasesOf(user.address), [])
   await chain.close()
+})
+
+test('a provider\'s escrows are read from its own index, open and closed; a chain written before the index gets it when opened', async () => {
+  const db: StateDb = new MemoryLevel<string, Uint8Array>({ valueEncoding: 'view' })
+  const hostKey = await generateKeyPair('Ed25519')
+  const chain = await LocalChain.open(db, { hostKey, idleBlockMs: 200 })
+  const [p1, p2, user] = await Promise.all([wallet(chain), wallet(chain), wallet(chain)])
+  await chain.submit(p1, { kind: 'registerProvider', peerId: await peer(), stake: 100n * UNIT })
+  await chain.submit(p2, { kind: 'registerProvider', peerId: await peer(), stake: 100n * UNIT })
+  const deposit = (leaseId: string, provider: string): LedgerCall => ({ kind: 'deposit', leaseId, provider, amount: UNIT, pricePerHour: UNIT, maxSeconds: 3600 })
+  for (let i = 0; i < 30; i++) await chain.submit(user, deposit(`other-${i}`, p2.address))
+  await chain.submit(user, deposit('mine-a', p1.address))
+  await chain.submit(user, deposit('mine-b', p1.address))
+  await chain.submit(user, { kind: 'closeLease', leaseId: 'mine-a', reason: 'cancelled' })
+
+  // Count the keys the store hands out while p1's leases are read: p1's own, not every escrow.
+  let scanned = 0
+  const keys = db.keys.bind(db)
+  db.keys = ((options: Parameters<typeof keys>[0]) => {
+    const inner = keys(options)
+    return (async function * () { for await (const key of inner) { scanned++; yield key } })()
+  }) as unknown as typeof db.keys
+  const mine = await chain.leasesOf(p1.address)
+  db.keys = keys
+  assert.equal(mine.map(e => [e.leaseId, e.status]), [['mine-a', 'closed'], ['mine-b', 'funded']])
+  assert.is(scanned, 2, 'two index keys read, not 32 escrows')
+  assert.is((await chain.leasesOf(p2.address)).length, 30)
+  await chain.close()
+
+  // The same store as a chain of before the index left it: no index keys, no marker.
+  for await (const key of db.keys({ gte: 'ledger/lease-of/', lt: 'ledger/lease-of/\xff' })) await db.del(key)
+  await db.del('ledger/meta/lease-index')
+  const reopened = await LocalChain.open(db, { hostKey, idleBlockMs: 200 })
+  assert.equal((await reopened.leasesOf(p1.address)).map(e => e.leaseId), ['mine-a', 'mine-b'])
+  assert.is((await reopened.leasesOf(p2.address)).length, 30)
+  await reopened.close()
 })
 
 test('dissent: a strike per epoch; the third within the window takes the eligibility away', async () => {
