@@ -14,13 +14,13 @@ import { prometheusMetrics } from '@libp2p/prometheus-metrics'
 import { tcp } from '@libp2p/tcp'
 import { webSockets } from '@libp2p/websockets'
 import { createLibp2p, type Libp2p } from 'libp2p'
-import { createHash } from 'node:crypto'
 import { DHT_PROTOCOL } from '../../protocols/ids.js'
 import { listConnectionsLinearly } from './connection-list.js'
 import { keepNoClosestPeersAlive } from './dht-client.js'
 import { inProcessTcp, type InProcessLinks } from './in-process-links.js'
 import { libp2pLogger } from './libp2p-logger.js'
 import { connectionTrimmer, type ConnectionTrimmer, type ConnectionTrimmerInit } from './connection-trimmer.js'
+import { gossipMessageIds } from './gossip/message-id.js'
 import { scoreParams, SCORE_THRESHOLDS } from './gossip/scoring.js'
 import { dedupePeerStoreMerges } from './peer-store-dedupe.js'
 import { isolatePeerStoreLocks } from './peer-store-locks.js'
@@ -126,12 +126,6 @@ export const YAMUX_INIT = { streamOptions: { maxStreamWindowSize: YAMUX_WINDOW, 
 /** Stream limits per protocol per connection; libp2p's defaults (32 in / 64 out) are too low for tunnels and relays. */
 export const STREAM_LIMITS = { maxInboundStreams: 1024, maxOutboundStreams: 1024 }
 
-function messageId (msg: { data: Uint8Array }): Uint8Array {
-  // Content-addressed: with StrictNoSign there is no (from, seqno); envelopes carry a timestamp
-  // and a signature, so equal ids mean the same signed message.
-  return createHash('sha256').update(msg.data).digest().subarray(0, 20)
-}
-
 function meshDegrees (m: GossipMesh): { D: number, Dlo: number, Dhi: number, Dlazy: number, Dout: number, Dscore: number } {
   return { D: m.d, Dlo: m.dLow, Dhi: m.dHigh, Dlazy: m.dLazy, Dout: m.dOut, Dscore: m.dScore }
 }
@@ -173,7 +167,7 @@ export async function createNetwork (init: NetworkInit): Promise<KaisarLibp2p> {
     }),
     pubsub: gossipsub({
       globalSignaturePolicy: StrictNoSign,
-      msgIdFn: messageId,
+      ...await gossipMessageIds(),
       allowPublishToZeroTopicPeers: true,
       ignoreDuplicatePublishError: true,
       emitSelf: false,
