@@ -5,12 +5,13 @@
  *   bytes of SHA-256 of the data. With StrictNoSign there is no (from, seqno); our envelopes carry
  *   a timestamp and a signature, so equal ids mean the same signed message.
  * - `fastMsgIdFn`, a local id gossipsub checks first, so a copy it has already seen is dropped
- *   before the SHA-256 id, the decode and the topic validator run. Lodestar's choice: 64-bit
- *   xxhash of the data. Why it matters: at 1,000 simulated nodes every node receives each
- *   checker's reveal (≈ 8 KiB) from several mesh peers, and hashing every copy with SHA-256 was
- *   9.5 % of a worker's time in the reveal window (sim/README.md, stop 33's profile).
+ *   before its SHA-256 id is computed and before it is decoded again (a copy already skipped the
+ *   topic validator). Lodestar's choice: 64-bit xxhash of the data. Why it matters: at 1,000
+ *   simulated nodes every node receives each checker's reveal (several KiB) from several mesh
+ *   peers, and hashing every copy with SHA-256 was 9.5 % of a worker's time in the reveal window
+ *   (sim/README.md, stop 33's profile).
  *
- * The fast id is seeded with a random value per process. Gossipsub caches it before the topic
+ * The fast id is seeded with a random value per node. Gossipsub caches it before the topic
  * validator runs, so a peer that could make an invalid message with the fast id of a valid one it
  * has seen would get the valid one dropped as a duplicate. Without the seed it cannot aim.
  */
