@@ -22,8 +22,6 @@ export const DEFAULT_DISSENT = { maxDissentStrikes: 3, dissentWindowEpochs: 100 
 
 type Entity = 'account' | 'provider' | 'checker' | 'peer' | 'escrow' | 'settlement' | 'key' | 'change' | 'lease-of'
 
-const ENTITIES: Entity[] = ['account', 'provider', 'checker', 'peer', 'escrow', 'settlement', 'key', 'change', 'lease-of']
-
 /**
  * The registry's change index: one key per registration or licence written in a block,
  * `ledger/change/<height>/<provider|checker>/<address>`, so a node that has the registry as of a
@@ -336,7 +334,6 @@ export class LedgerState {
     return sum
   }
 
-  static entities (): readonly Entity[] { return ENTITIES }
 }
 
 function min (a: bigint, b: bigint): bigint { return a < b ? a : b }
