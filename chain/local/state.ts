@@ -333,7 +333,6 @@ export class LedgerState {
     for (const a of addresses) { const acc = await this.account(a); sum += acc.free + acc.locked }
     return sum
   }
-
 }
 
 function min (a: bigint, b: bigint): bigint { return a < b ? a : b }

@@ -24,7 +24,7 @@ export interface GossipMessageIds {
 }
 
 /** Length of the spec'ed id in bytes (a SHA-256 prefix). */
-export const MESSAGE_ID_BYTES = 20
+const MESSAGE_ID_BYTES = 20
 
 export function messageId (msg: { data: Uint8Array }): Uint8Array {
   return createHash('sha256').update(msg.data).digest().subarray(0, MESSAGE_ID_BYTES)
