@@ -18,12 +18,12 @@ const CAPACITY = 2400
 
 export interface LoopLag {
   /**
-   * The longest single stall of the event loop since `t` (a performance.now() time), in ms: the
-   * part of a stall before `t` left out, one still under way included. A busy loop that turns
-   * every few tens of ms delays each read by that much; only a long stall makes a reply that came
-   * in time look late.
+   * The longest single stall of the event loop from `t` (a performance.now() time) to `until`
+   * (now, if not given), in ms: the parts of a stall outside the span left out, one still under
+   * way included. A busy loop that turns every few tens of ms delays each read by that much; only
+   * a long stall makes a reply that came in time look late.
    */
-  longestStallSince: (t: number) => number
+  longestStallSince: (t: number, until?: number) => number
 }
 
 export class LoopLagMonitor implements LoopLag {
@@ -46,17 +46,20 @@ export class LoopLagMonitor implements LoopLag {
     this.timer = undefined
   }
 
-  longestStallSince (t: number): number {
+  longestStallSince (t: number, until?: number): number {
     const now = performance.now()
+    const end = Math.min(until ?? now, now)
+    // The part of [from, to] inside the span.
+    const inSpan = (from: number, to: number): number => Math.min(to, end) - Math.max(from, t)
     // A stall that has not ended in a tick yet: this call runs right after it, before the timer.
-    let longest = this.timer != null ? Math.min(Math.max(0, now - this.last - SAMPLE_MS), now - t) : 0
+    let longest = this.timer != null ? inSpan(this.last + SAMPLE_MS, now) : 0
     const seen = Math.min(this.count, CAPACITY)
     for (let i = 1; i <= seen; i++) {
       const slot = (this.count - i) % CAPACITY
       // A tick at time `at` ends a stall of `lag` ms: [at - lag, at].
       const at = this.at[slot] as number
       if (at < t) break
-      longest = Math.max(longest, Math.min(this.lag[slot] as number, at - t))
+      longest = Math.max(longest, inSpan(at - (this.lag[slot] as number), at))
     }
     return Math.max(0, longest)
   }

@@ -68,6 +68,23 @@ test('the longest stall counts, not their sum, and the part before the span is l
   }
 })
 
+test('a span that ended before a stall does not see it', async () => {
+  const monitor = new LoopLagMonitor()
+  monitor.start()
+  try {
+    await sleep(100)
+    const from = performance.now()
+    await sleep(200)
+    const to = performance.now()
+    block(400)
+    await sleep(100)
+    assert.ok(monitor.longestStallSince(from, to) < 150, `the span before the stall: ${monitor.longestStallSince(from, to)} ms`)
+    assert.ok(monitor.longestStallSince(from) >= 350, `the span up to now: ${monitor.longestStallSince(from)} ms`)
+  } finally {
+    monitor.stop()
+  }
+})
+
 test('a stall excuses a failed step only when it is long and half of the step or more', () => {
   assert.ok(stallExcuses(LAG_ABSTAIN_MS + 50, LAG_ABSTAIN_MS + 100))
   assert.not.ok(stallExcuses(LAG_ABSTAIN_MS - 1, LAG_ABSTAIN_MS - 1), 'a short stall excuses nothing')
@@ -105,14 +122,16 @@ test('timed failures that stalls excuse become an abstention; one untimed reason
 
 /**
  * A Prober whose every dial reaches `serve` over an in-memory stream pair (the provider's side of
- * /kaisar/challenge/1.0.0), the ledger and DHT unused: the probes below end at the ping.
+ * /kaisar/challenge/1.0.0; `dial` counts from 1), the ledger and DHT unused: the probes below end
+ * at the ping. The probe window closes after `windowMs`.
  */
-async function probeAgainst (serve: (frames: JsonFrames) => Promise<void>): Promise<{ report: ProbeReport, lagged: number }> {
+async function probeAgainst (serve: (frames: JsonFrames, dial: number) => Promise<void>, windowMs = 4_000): Promise<{ report: ProbeReport, lagged: number }> {
   const metrics = new PopwMetrics(new Registry())
   const loopLag = new LoopLagMonitor()
   loopLag.start()
+  let dials = 0
   const libp2p = {
-    dialProtocol: async () => { const [checkerEnd, providerEnd] = await streamPair(); void serve(new JsonFrames(providerEnd)).catch(() => {}); return checkerEnd },
+    dialProtocol: async () => { const [checkerEnd, providerEnd] = await streamPair(); void serve(new JsonFrames(providerEnd), ++dials).catch(() => {}); return checkerEnd },
     getConnections: () => []
   }
   const prober = new Prober({ libp2p: libp2p as unknown as KaisarLibp2p, ledger: {} as unknown as Ledger, records: {} as unknown as SignedRecordStore, metrics, loopLag }, { challengeMs: 5, bandwidthBytes: 0, challengeAllowanceMs: 600 })
@@ -120,7 +139,7 @@ async function probeAgainst (serve: (frames: JsonFrames) => Promise<void>): Prom
   // AbortSignal.timeout's timers and the monitor's are unref'd; a real node's sockets keep it alive.
   const keepAlive = setInterval(() => {}, 1000)
   try {
-    const report = await prober.probe({ peerId: peerId.toString(), key: new Uint8Array(peerId.toMultihash().bytes), address: '5Provider' }, { epoch: 1, times: { probeEnd: Date.now() + 4_000 } } as unknown as EpochContext, new AbortController().signal)
+    const report = await prober.probe({ peerId: peerId.toString(), key: new Uint8Array(peerId.toMultihash().bytes), address: '5Provider' }, { epoch: 1, times: { probeEnd: Date.now() + windowMs } } as unknown as EpochContext, AbortSignal.timeout(windowMs))
     return { report, lagged: (await metrics.laggedProbes.get()).values[0]?.value ?? 0 }
   } finally {
     clearInterval(keepAlive)
@@ -141,6 +160,40 @@ test('a timed failure in a step during which the checker\'s loop stalled is an a
   assert.is(report.abstain, true, JSON.stringify(report))
   assert.ok((report.checkerLagMs ?? 0) >= LAG_ABSTAIN_MS, `lag ${report.checkerLagMs}`)
   assert.is(lagged, 1, 'counted in kaisar_popw_probes_lagged_total')
+})
+
+test('a second try cut short by the window leaves the first try standing, and its stall with it', async () => {
+  // The checker's loop stalls through the first ping, which fails; the second ping, on a healthy
+  // loop, gets no answer before the window closes. The failure that stands is the first try's,
+  // so the stall read is the first try's: the checker abstains. Read over the second try (as it
+  // was), the stall went unseen and the checker signed a failure.
+  const { report, lagged } = await probeAgainst(async (frames, dial) => {
+    assert.is((await frames.read(challengeRequestSchema)).op, 'ping')
+    if (dial === 1) {
+      block(LAG_ABSTAIN_MS + 150)
+      await frames.stream.close() // no pong
+    } else {
+      await sleep(5_000) // no answer before the window closes
+    }
+  }, 2_500)
+  assert.equal(report.reasons, ['unreachable'])
+  assert.equal(report.errors.length, 2, report.errors.join('; '))
+  assert.is(report.abstain, true, JSON.stringify(report))
+  assert.ok((report.checkerLagMs ?? 0) >= LAG_ABSTAIN_MS, `lag ${report.checkerLagMs}`)
+  assert.is(lagged, 1)
+})
+
+test('a second try cut short by the window, with no stall in either, leaves the failure standing', async () => {
+  const { report, lagged } = await probeAgainst(async (frames, dial) => {
+    await frames.read(challengeRequestSchema)
+    if (dial === 1) await frames.stream.close() // no pong
+    else await sleep(5_000)
+  }, 2_500)
+  assert.equal(report.reasons, ['unreachable'])
+  assert.equal(report.errors.length, 2, report.errors.join('; '))
+  assert.is(report.result, 'fail')
+  assert.is(report.abstain, undefined, JSON.stringify(report))
+  assert.is(lagged, 0)
 })
 
 test('a short stall inside a long failed step excuses nothing', async () => {

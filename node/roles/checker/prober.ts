@@ -82,16 +82,22 @@ const ROOTS_REMEMBERED = 64
 
 interface Claims { inventory: HardwareInventory, benchmark?: BenchmarkResult, wallet: string }
 
+/** A try of a step, performance.now() times: the checker's stalls are read over it when its failure stands. */
+interface TrySpan { start: number, end?: number }
+
 /**
  * The probe window a probe runs in: its signal (aborted when it closes), when it ends (ms, the
- * epoch clock), and what a step's second try restarts (the time over which the checker's stalls
- * are read: after a pause, the failure that stands is the second try's).
+ * epoch clock), and what a step's second try restarts (after a pause, the failure that stands is
+ * the second try's, so its span is the one the checker's stalls are read over).
  */
 interface ProbeWindow { signal: AbortSignal, end: number, retrying: () => void }
 
-/** A step's first try failed with the window open, and the window closed on its second. */
+/**
+ * A step's first try failed with the window open, and the window closed on its second (or in
+ * the pause before it): the first failure stands, and so does the first try's span.
+ */
 class RetryCutShort extends Error {
-  constructor (probe: string, readonly first: unknown) {
+  constructor (probe: string, readonly first: unknown, readonly firstTry: TrySpan) {
     super(`${probe}: failed, and the probe window closed on the second try`)
   }
 }
@@ -205,16 +211,22 @@ export class Prober {
 
   private async run (provider: Member, peer: PeerId, ctx: EpochContext, signal: AbortSignal, excused: Map<string, number>): Promise<ProbeReport> {
     const report: ProbeReport = { result: 'fail', reasons: [], errors: [], rttMs: 0, bandwidthMbps: 0, challengeN: 0, challengeMs: 0, deadlineMs: 0, claimedClass: '', leasesChecked: 0, leasesOk: 0 }
-    // Each step is timed, and the loop's stalls are read over the try whose failure stands (a
-    // step's second try, after its pause): a stall in an earlier step that passed excuses nothing.
-    let stepStart = performance.now()
+    // Each step is timed, and the loop's stalls are read over the try whose failure stands: a
+    // step's second try, after its pause; its first when the window cut the second short (in
+    // the 1,000-node simulator a checker's first ping took 11 s of a 5 s timeout, its loop
+    // stalled, and the second, healthy, was cut short: read over the second, the stall went
+    // unseen and the checker signed a failure, sim/README.md stop 35). A stall in an earlier
+    // step that passed excuses nothing.
+    let span: TrySpan = { start: performance.now() }
     const step = async <T>(name: string, fn: () => Promise<T>): Promise<T> => {
-      stepStart = performance.now()
+      span = { start: performance.now() }
       return await this.timed(name, fn)
     }
+    // The first try's failure stands: its span is the one read.
+    const standing = (err: unknown): void => { if (err instanceof RetryCutShort) span = err.firstTry }
     const note = (...reasons: string[]): void => {
-      const stalled = this.lag.longestStallSince(stepStart)
-      const excuse = stallExcuses(stalled, performance.now() - stepStart)
+      const stalled = this.lag.longestStallSince(span.start, span.end)
+      const excuse = stallExcuses(stalled, (span.end ?? performance.now()) - span.start)
       for (const r of reasons) {
         report.reasons.push(r)
         if (excuse && TIMED_REASONS.has(r)) excused.set(r, Math.max(stalled, excused.get(r) ?? 0))
@@ -228,10 +240,11 @@ export class Prober {
     const cutShort = (): ProbeReport => report.reasons.length === 0 ? { ...report, abstain: true } : report
     const fail = (reason: string, err?: unknown): ProbeReport => {
       if (outOfTime(err)) return { ...report, abstain: true }
+      standing(err)
       note(reason)
       return report
     }
-    const window: ProbeWindow = { signal, end: ctx.times.probeEnd, retrying: () => { stepStart = performance.now() } }
+    const window: ProbeWindow = { signal, end: ctx.times.probeEnd, retrying: () => { span = { start: performance.now() } } }
 
     // 1. Liveness and RTT.
     try {
@@ -254,6 +267,7 @@ export class Prober {
     const plan = planChallenge(claim, this.init.challengeMs, report.rttMs, this.init.challengeAllowanceMs)
     Object.assign(report, { claimedClass: claim.id, challengeN: plan.n, deadlineMs: plan.deadlineMs })
     let challenge = await step('challenge', async () => await this.challenge(peer, provider, plan.n, plan.deadlineMs, signal, report.errors))
+    const firstTry: TrySpan = { start: span.start, end: performance.now() }
     // A missed deadline, or a stream that failed, gets one more try with a fresh nonce, after the
     // same pause as the other steps, when the window still has room for it: a moment's congestion
     // should not fail an honest provider (nor give its checker a minority verdict), while a
@@ -261,7 +275,8 @@ export class Prober {
     if (challenge.reason != null && RETRIED_CHALLENGE_REASONS.has(challenge.reason) && await this.paused(window)) {
       this.c.metrics.probeRetries.inc({ probe: 'challenge' })
       const again = await step('challenge', async () => await this.challenge(peer, provider, plan.n, plan.deadlineMs, signal, report.errors))
-      if (again.reason !== 'probe-window') challenge = again // a retry cut short by the window leaves the miss standing
+      if (again.reason !== 'probe-window') challenge = again
+      else span = firstTry // a retry cut short by the window leaves the miss standing, and its try
     }
     report.challengeMs = Math.round(challenge.ms)
     if (challenge.reason === 'probe-window') return fail('probe-window')
@@ -277,6 +292,7 @@ export class Prober {
         if (claimed?.status === 'ok' && report.bandwidthMbps * BANDWIDTH_TOLERANCE < claimed.throughputMBps * 8) note('bandwidth-below-claim')
       } catch (err) {
         if (outOfTime(err)) return { ...report, abstain: true }
+        standing(err)
         note('bandwidth-failed')
       }
     }
@@ -290,6 +306,7 @@ export class Prober {
       note(...leases.reasons)
     } catch (err) {
       if (outOfTime(err)) return { ...report, abstain: true }
+      standing(err)
       note('leases-unanswered')
     }
 
@@ -305,26 +322,27 @@ export class Prober {
    * runs, leaves the first failure standing (RetryCutShort), as before there was a retry.
    */
   private async twice<T> (probe: string, window: ProbeWindow, errors: string[], fn: () => Promise<T>): Promise<T> {
-    const attempt = async (): Promise<T> => {
-      const t0 = performance.now()
+    const attempt = async (tried: TrySpan): Promise<T> => {
       try {
         return await fn()
       } catch (err) {
-        errors.push(`${probe} (${Math.round(performance.now() - t0)} ms): ${(err as Error).message}`)
+        tried.end = performance.now()
+        errors.push(`${probe} (${Math.round(tried.end - tried.start)} ms): ${(err as Error).message}`)
         throw err
       }
     }
+    const firstTry: TrySpan = { start: performance.now() }
     try {
-      return await attempt()
+      return await attempt(firstTry)
     } catch (first) {
       if (window.signal.aborted) throw first
-      if (!await this.paused(window)) throw new RetryCutShort(probe, first)
+      if (!await this.paused(window)) throw new RetryCutShort(probe, first, firstTry)
       this.c.metrics.probeRetries.inc({ probe })
       window.retrying()
       try {
-        return await attempt()
+        return await attempt({ start: performance.now() })
       } catch (second) {
-        throw window.signal.aborted ? new RetryCutShort(probe, first) : second
+        throw window.signal.aborted ? new RetryCutShort(probe, first, firstTry) : second
       }
     }
   }
