@@ -1,8 +1,9 @@
 // How a checker reaches a provider (node/roles/checker/prober.ts): one it has never met at the
 // addresses the provider's heartbeat gave (node/services/provider-table.ts `addressesOf`, `open`),
 // without a DHT walk, and by libp2p's dial by id when no heartbeat was heard; a step that failed
-// is tried once more after a pause (`twice`), and a second try cut short by the window leaves the failure
-// standing, while a window that closes on a challenge under way is the checker's limit. And the heartbeat topic refuses addresses that are not multiaddrs, or too many.
+// is tried once more after a pause (`twice`), a lease's tunnel too, and a second try cut short by the
+// window leaves the failure standing, while a window that closes on a challenge under way is the
+// checker's limit. And the heartbeat topic refuses addresses that are not multiaddrs, or too many.
 import { NodeRole } from '../../protocols/gossip/codec.js'
 import { Heartbeat } from '../../protocols/gossip/heartbeat.js'
 import { PROTOCOLS, RECORD_NAMESPACES } from '../../protocols/ids.js'
@@ -23,9 +24,12 @@ import { NodeMetrics } from '../../node/metrics/registry.js'
 import { PopwMetrics } from '../../node/popw/metrics.js'
 import { Prober, type ProbeReport } from '../../node/roles/checker/prober.js'
 import { ProviderTable } from '../../node/services/provider-table.js'
-import { challengeRequestSchema } from '../../protocols/popw/messages.js'
+import { honestResponder } from '../../node/roles/provider/challenge-service.js'
+import { toHex } from '../../chain/merkle.js'
+import { challengeRequestSchema, openRequestSchema } from '../../protocols/popw/messages.js'
+import { tunnelHeaderSchema } from '../../protocols/lease/messages.js'
 import { startTestNode } from '../helpers/network.js'
-import type { Ledger } from '../../chain/ledger.js'
+import type { LeaseEscrow, Ledger } from '../../chain/ledger.js'
 import type { GossipService } from '../../node/network/gossip/service.js'
 import type { KaisarLibp2p } from '../../node/network/libp2p.js'
 import type { SignedRecordStore } from '../../node/network/records/store.js'
@@ -130,17 +134,18 @@ test('with no heartbeat heard, the checker dials by id (libp2p\'s DHT walk), and
 })
 
 /**
- * A Prober whose n-th dial (from 1) reaches `serve(n, frames)` over an in-memory stream pair; no
- * heartbeat table, ledger or DHT (the probes below end at the ping or the record).
+ * A Prober whose n-th dial (from 1) reaches `serve(n, frames, protocol)` over an in-memory stream
+ * pair; no heartbeat table or DHT, and no ledger unless given (the probes end at the ping or the
+ * record, or reach the leases the ledger names).
  */
-async function probeStub (serve: (n: number, frames: JsonFrames) => Promise<void>, windowMs: number, providerKey?: PrivateKey): Promise<{ report: ProbeReport, retries: Record<string, number> }> {
+async function probeStub (serve: (n: number, frames: JsonFrames, protocol: string) => Promise<void>, windowMs: number, providerKey?: PrivateKey, ledger?: Pick<Ledger, 'leasesOf'>): Promise<{ report: ProbeReport, retries: Record<string, number> }> {
   const metrics = new PopwMetrics(new Registry())
   let dials = 0
   const libp2p = {
-    dialProtocol: async () => { const [checkerEnd, providerEnd] = await streamPair(); void serve(++dials, new JsonFrames(providerEnd)).catch(() => {}); return checkerEnd },
+    dialProtocol: async (_peer: unknown, protocol: string) => { const [checkerEnd, providerEnd] = await streamPair(); void serve(++dials, new JsonFrames(providerEnd), protocol).catch(() => {}); return checkerEnd },
     getConnections: () => []
   }
-  const prober = new Prober({ libp2p: libp2p as unknown as KaisarLibp2p, ledger: {} as unknown as Ledger, records: {} as unknown as SignedRecordStore, metrics }, { challengeMs: 5, bandwidthBytes: 0, challengeAllowanceMs: 600 })
+  const prober = new Prober({ libp2p: libp2p as unknown as KaisarLibp2p, ledger: (ledger ?? {}) as unknown as Ledger, records: {} as unknown as SignedRecordStore, metrics }, { challengeMs: 5, bandwidthBytes: 0, challengeAllowanceMs: 600 })
   const peerId = peerIdFromPrivateKey(providerKey ?? await generateKeyPair('Ed25519'))
   const keepAlive = setInterval(() => {}, 1000) // the stub has no socket to keep the process alive
   try {
@@ -205,6 +210,58 @@ test('the window closing while the challenge\'s rows are asked for is an abstent
   }, 1_500, key)
   assert.is(report.abstain, true, JSON.stringify(report))
   assert.equal(report.reasons, [], 'nothing the provider did: no reason')
+})
+
+/**
+ * A provider that answers every step honestly and runs one lease, whose tunnel the `t`-th try
+ * (from 1) reaches through `tunnel(t, frames)`.
+ */
+async function probeLease (tunnel: (t: number, frames: JsonFrames) => Promise<void>, windowMs: number): Promise<{ report: ProbeReport, retries: Record<string, number> }> {
+  const key = await generateKeyPair('Ed25519')
+  const peerId = peerIdFromPrivateKey(key)
+  const record = await sealRecord(key, peerId, RECORD_NAMESPACES.provider, 1n, ProviderRecord.encode({
+    wallet: '5Provider', region: 'DE', softwareVersion: 'test', addresses: [], inventoryJson: encodeInventory(simulatedInventory([])), benchmarkJson: '', pricesJson: ''
+  }))
+  const lease: LeaseEscrow = { leaseId: 'L1', user: '5User', provider: '5Provider', amount: 1n, pricePerHour: 1n, maxSeconds: 3600, startedAt: Date.now(), status: 'running', paidToProvider: 0n, refunded: 0n }
+  let tries = 0
+  return await probeStub(async (_n, frames, protocol) => {
+    if (protocol === PROTOCOLS.tunnel) { await tunnel(++tries, frames); return }
+    const req = await frames.read(challengeRequestSchema)
+    if (req.op === 'ping') await frames.write({ ok: true })
+    else if (req.op === 'record') await frames.write({ ok: true, record: Buffer.from(record).toString('base64') })
+    else if (req.op === 'leases') await frames.write({ ok: true, leases: [{ leaseId: 'L1', status: 'running', ports: [80], token: 'checker-token' }] })
+    else {
+      const answer = await honestResponder.answer({ nonce: Buffer.from(req.nonce.slice(2), 'hex'), n: req.n, deadlineMs: req.deadlineMs, provider: new Uint8Array(peerId.toMultihash().bytes) }, AbortSignal.timeout(req.deadlineMs))
+      await frames.write({ ok: true, root: toHex(answer.root) })
+      const open = await frames.read(openRequestSchema)
+      await frames.write({ ok: true, rows: answer.open(open.rows).map(r => ({ index: r.index, data: Buffer.from(r.data).toString('base64'), proof: r.proof.map(toHex) })) })
+    }
+  }, windowMs, key, { leasesOf: async () => [lease] })
+}
+
+test('a lease whose tunnel fails once is tried again, and the lease is not called unreachable', async () => {
+  const { report, retries } = await probeLease(async (t, frames) => {
+    await frames.read(tunnelHeaderSchema)
+    if (t === 1) { frames.stream.abort(new Error('lost')); return } // the provider's process was away a moment
+    await frames.write({ ok: true })
+  }, 10_000)
+  assert.is(report.result, 'pass', JSON.stringify(report))
+  assert.equal([report.leasesChecked, report.leasesOk], [1, 1])
+  assert.equal(retries, { tunnel: 1 })
+  assert.equal(report.errors.map(e => e.split(' ')[0]), ['tunnel'], 'the lost try, for the checker\'s log')
+})
+
+test('a lease whose tunnel fails twice is unreachable, and both tries are in the log', async () => {
+  const { report, retries } = await probeLease(async (_t, frames) => {
+    await frames.read(tunnelHeaderSchema)
+    await frames.write({ ok: false, code: 'PORT_CLOSED', message: 'the container\'s port refused' })
+  }, 10_000)
+  assert.equal(report.reasons, ['lease-unreachable'], JSON.stringify(report))
+  assert.is(report.result, 'fail')
+  assert.equal([report.leasesChecked, report.leasesOk], [1, 0])
+  assert.equal(retries, { tunnel: 1 })
+  assert.equal(report.errors.length, 2, report.errors.join('; '))
+  assert.match(report.errors[1] ?? '', /PORT_CLOSED/)
 })
 
 test('a provider gone offline in the table is not dialled at its old addresses', () => {

@@ -300,9 +300,10 @@ export class Prober {
     // 5. Its running leases, as their user.
     if (signal.aborted) return cutShort()
     try {
-      const leases = await step('leases', async () => await this.twice('leases', window, report.errors, async () => await this.leases(peer, provider, ctx, signal)))
+      const leases = await step('leases', async () => await this.twice('leases', window, report.errors, async () => await this.leases(peer, provider, ctx, window, report.errors)))
       report.leasesChecked = leases.checked
       report.leasesOk = leases.ok
+      standing(leases.cutShort)
       note(...leases.reasons)
     } catch (err) {
       if (outOfTime(err)) return { ...report, abstain: true }
@@ -471,7 +472,14 @@ export class Prober {
     }
   }
 
-  private async leases (peer: PeerId, provider: Member, ctx: EpochContext, signal: AbortSignal): Promise<{ checked: number, ok: number, reasons: string[] }> {
+  /**
+   * The provider's view of its running leases, and for each one published, a tunnel to it as its
+   * user (two tries, as every step: a moment's outage of the provider's process is not the
+   * lease's failing). `cutShort`: a tunnel's second try that the window cut short, whose first
+   * failure stands.
+   */
+  private async leases (peer: PeerId, provider: Member, ctx: EpochContext, window: ProbeWindow, errors: string[]): Promise<{ checked: number, ok: number, reasons: string[], cutShort?: RetryCutShort }> {
+    const signal = window.signal
     const running = (await raceSignal(this.c.ledger.leasesOf(provider.address), signal)).filter(e => e.status === 'running').slice(0, MAX_LEASES_PROBED)
     if (running.length === 0) return { checked: 0, ok: 0, reasons: [] }
     const s = AbortSignal.any([signal, AbortSignal.timeout(5_000)])
@@ -482,13 +490,25 @@ export class Prober {
     if (!reply.ok) return { checked: running.length, ok: 0, reasons: ['leases-refused'] }
     const reasons = new Set<string>()
     let ok = 0
+    let cutShort: RetryCutShort | undefined
     for (const escrow of running) {
       const view = reply.leases.find(l => l.leaseId === escrow.leaseId)
       if (view == null || view.status === 'unknown') { reasons.add('lease-unknown'); continue }
       if (view.status === 'running') {
-        if (view.token == null || view.ports.length === 0) { ok++; continue } // nothing published to reach
-        if (await this.tunnel(peer, view.token, view.ports[0] as number, signal)) ok++
-        else reasons.add('lease-unreachable')
+        const token = view.token
+        const port = view.ports[0]
+        if (token == null || port == null) { ok++; continue } // nothing published to reach
+        try {
+          await this.twice('tunnel', window, errors, async () => { await this.tunnel(peer, token, port, signal) })
+          ok++
+        } catch (err) {
+          // The window closing on the first try is this checker's limit, not the provider's
+          // failing: the probe abstains. The tunnel is only tried after this provider answered
+          // ping and leases in this same probe, so an offline provider has already failed by then.
+          if (signal.aborted && !(err instanceof RetryCutShort)) throw err
+          if (err instanceof RetryCutShort) cutShort ??= err
+          reasons.add('lease-unreachable')
+        }
       } else if (view.status === 'failed' || view.status === 'stopped') {
         // Ended here, still open on the ledger: fine while its close is on its way (two epochs).
         if (view.endedAt != null && view.endedAt >= ctx.times.start - 2 * (ctx.times.end - ctx.times.start)) ok++
@@ -497,26 +517,23 @@ export class Prober {
         ok++ // accepted / deploying: the ledger started it a moment early
       }
     }
-    return { checked: running.length, ok, reasons: [...reasons] }
+    return { checked: running.length, ok, reasons: [...reasons], cutShort }
   }
 
-  /** Opens a tunnel to the lease's port with the checkers' token, as the lease's user would. */
-  private async tunnel (peer: PeerId, token: string, port: number, signal: AbortSignal): Promise<boolean> {
+  /** Opens a tunnel to the lease's port with the checkers' token, as the lease's user would; throws when it cannot. */
+  private async tunnel (peer: PeerId, token: string, port: number, signal: AbortSignal): Promise<void> {
     const s = AbortSignal.any([signal, AbortSignal.timeout(5_000)])
+    const stream = await this.c.libp2p.dialProtocol(peer, PROTOCOLS.tunnel, { signal: s })
     try {
-      const stream = await this.c.libp2p.dialProtocol(peer, PROTOCOLS.tunnel, { signal: s })
       const frames = new JsonFrames(stream, 8192)
       await frames.write({ token, port }, { signal: s })
       const reply = await frames.read(tunnelReplySchema, { signal: s })
       // The provider answers ok only once the container's port accepted a connection.
-      await stream.close().catch(() => { stream.abort(new Error('tunnel probe done')) })
-      return reply.ok
+      if (!reply.ok) throw new Error(`tunnel refused: ${reply.code}: ${reply.message}`)
     } catch (err) {
-      // The window closing is this checker's limit, not the provider's failing: the probe
-      // abstains. The tunnel is only tried after this provider answered ping and leases in this
-      // same probe, so an offline provider has already failed by then.
-      if (signal.aborted) throw err
-      return false
+      stream.abort(err as Error)
+      throw err
     }
+    await stream.close().catch(() => { stream.abort(new Error('tunnel probe done')) })
   }
 }
