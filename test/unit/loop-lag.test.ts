@@ -21,6 +21,8 @@ import type { EpochContext } from '../../node/popw/registry.js'
 
 const sleep = async (ms: number): Promise<void> => { await new Promise(resolve => setTimeout(resolve, ms)) }
 const block = (ms: number): void => { const until = performance.now() + ms; while (performance.now() < until); }
+/** Never answers within the test (unref'd: it does not keep the process alive after it). */
+const hang = async (ms: number): Promise<void> => { await new Promise(resolve => { setTimeout(resolve, ms).unref() }) }
 
 test('the monitor reports a stall over the span that holds it, and not outside it', async () => {
   const monitor = new LoopLagMonitor()
@@ -123,9 +125,10 @@ test('timed failures that stalls excuse become an abstention; one untimed reason
 /**
  * A Prober whose every dial reaches `serve` over an in-memory stream pair (the provider's side of
  * /kaisar/challenge/1.0.0; `dial` counts from 1), the ledger and DHT unused: the probes below end
- * at the ping. The probe window closes after `windowMs`.
+ * at the ping. The epoch's probe window ends in 4 s; the probe's signal aborts after `windowMs`
+ * when given, and never otherwise.
  */
-async function probeAgainst (serve: (frames: JsonFrames, dial: number) => Promise<void>, windowMs = 4_000): Promise<{ report: ProbeReport, lagged: number }> {
+async function probeAgainst (serve: (frames: JsonFrames, dial: number) => Promise<void>, windowMs?: number): Promise<{ report: ProbeReport, lagged: number }> {
   const metrics = new PopwMetrics(new Registry())
   const loopLag = new LoopLagMonitor()
   loopLag.start()
@@ -139,7 +142,7 @@ async function probeAgainst (serve: (frames: JsonFrames, dial: number) => Promis
   // AbortSignal.timeout's timers and the monitor's are unref'd; a real node's sockets keep it alive.
   const keepAlive = setInterval(() => {}, 1000)
   try {
-    const report = await prober.probe({ peerId: peerId.toString(), key: new Uint8Array(peerId.toMultihash().bytes), address: '5Provider' }, { epoch: 1, times: { probeEnd: Date.now() + windowMs } } as unknown as EpochContext, AbortSignal.timeout(windowMs))
+    const report = await prober.probe({ peerId: peerId.toString(), key: new Uint8Array(peerId.toMultihash().bytes), address: '5Provider' }, { epoch: 1, times: { probeEnd: Date.now() + (windowMs ?? 4_000) } } as unknown as EpochContext, windowMs != null ? AbortSignal.timeout(windowMs) : new AbortController().signal)
     return { report, lagged: (await metrics.laggedProbes.get()).values[0]?.value ?? 0 }
   } finally {
     clearInterval(keepAlive)
@@ -173,7 +176,7 @@ test('a second try cut short by the window leaves the first try standing, and it
       block(LAG_ABSTAIN_MS + 150)
       await frames.stream.close() // no pong
     } else {
-      await sleep(5_000) // no answer before the window closes
+      await hang(5_000) // no answer before the window closes
     }
   }, 2_500)
   assert.equal(report.reasons, ['unreachable'])
@@ -187,7 +190,7 @@ test('a second try cut short by the window, with no stall in either, leaves the 
   const { report, lagged } = await probeAgainst(async (frames, dial) => {
     await frames.read(challengeRequestSchema)
     if (dial === 1) await frames.stream.close() // no pong
-    else await sleep(5_000)
+    else await hang(5_000)
   }, 2_500)
   assert.equal(report.reasons, ['unreachable'])
   assert.equal(report.errors.length, 2, report.errors.join('; '))

@@ -22,7 +22,7 @@ import { JsonFrames } from '../../node/network/json-frames.js'
 import { HEARTBEAT_MAX_ADDRESSES, heartbeatTopic } from '../../node/network/gossip/topics.js'
 import { NodeMetrics } from '../../node/metrics/registry.js'
 import { PopwMetrics } from '../../node/popw/metrics.js'
-import { Prober, type ProbeReport } from '../../node/roles/checker/prober.js'
+import { LAG_ABSTAIN_MS, Prober, type ProbeReport } from '../../node/roles/checker/prober.js'
 import { ProviderTable } from '../../node/services/provider-table.js'
 import { honestResponder } from '../../node/roles/provider/challenge-service.js'
 import { toHex } from '../../chain/merkle.js'
@@ -133,12 +133,20 @@ test('with no heartbeat heard, the checker dials by id (libp2p\'s DHT walk), and
   }
 })
 
+interface StubOptions {
+  providerKey?: PrivateKey
+  /** Without it the probe ends at the ping or the record; with it, it reaches the leases named. */
+  ledger?: Pick<Ledger, 'leasesOf'>
+  /** When the epoch's probe window ends (ms from now; default `windowMs`): what a retry's pause is sized by. */
+  probeEndMs?: number
+}
+
 /**
  * A Prober whose n-th dial (from 1) reaches `serve(n, frames, protocol)` over an in-memory stream
- * pair; no heartbeat table or DHT, and no ledger unless given (the probes end at the ping or the
- * record, or reach the leases the ledger names).
+ * pair; no heartbeat table or DHT. The probe's signal aborts after `windowMs`.
  */
-async function probeStub (serve: (n: number, frames: JsonFrames, protocol: string) => Promise<void>, windowMs: number, providerKey?: PrivateKey, ledger?: Pick<Ledger, 'leasesOf'>): Promise<{ report: ProbeReport, retries: Record<string, number> }> {
+async function probeStub (serve: (n: number, frames: JsonFrames, protocol: string) => Promise<void>, windowMs: number, opts: StubOptions = {}): Promise<{ report: ProbeReport, retries: Record<string, number> }> {
+  const { providerKey, ledger, probeEndMs = windowMs } = opts
   const metrics = new PopwMetrics(new Registry())
   let dials = 0
   const libp2p = {
@@ -149,7 +157,7 @@ async function probeStub (serve: (n: number, frames: JsonFrames, protocol: strin
   const peerId = peerIdFromPrivateKey(providerKey ?? await generateKeyPair('Ed25519'))
   const keepAlive = setInterval(() => {}, 1000) // the stub has no socket to keep the process alive
   try {
-    const report = await prober.probe({ peerId: peerId.toString(), key: new Uint8Array(peerId.toMultihash().bytes), address: '5Provider' }, { epoch: 1, times: { probeEnd: Date.now() + windowMs } } as unknown as EpochContext, AbortSignal.timeout(windowMs))
+    const report = await prober.probe({ peerId: peerId.toString(), key: new Uint8Array(peerId.toMultihash().bytes), address: '5Provider' }, { epoch: 1, times: { probeEnd: Date.now() + probeEndMs } } as unknown as EpochContext, AbortSignal.timeout(windowMs))
     return { report, retries: Object.fromEntries((await metrics.probeRetries.get()).values.map(v => [String(v.labels.probe), v.value])) }
   } finally {
     clearInterval(keepAlive)
@@ -198,49 +206,59 @@ test('a second try cut short by the window leaves the first failure standing (no
 
 test('the window closing while the challenge\'s rows are asked for is an abstention, not a failure', async () => {
   const key = await generateKeyPair('Ed25519')
-  const peerId = peerIdFromPrivateKey(key)
-  const record = await sealRecord(key, peerId, RECORD_NAMESPACES.provider, 1n, ProviderRecord.encode({
-    wallet: '5Provider', region: 'DE', softwareVersion: 'test', addresses: [], inventoryJson: encodeInventory(simulatedInventory([])), benchmarkJson: '', pricesJson: ''
-  }))
+  const record = await providerRecord(key)
   const { report } = await probeStub(async (_n, frames) => {
     const req = await frames.read(challengeRequestSchema)
     if (req.op === 'ping') await frames.write({ ok: true })
     else if (req.op === 'record') await frames.write({ ok: true, record: Buffer.from(record).toString('base64') })
     else if (req.op === 'challenge') await frames.write({ ok: true, root: `0x${'ab'.repeat(32)}` }) // in time; the rows are never sent
-  }, 1_500, key)
+  }, 1_500, { providerKey: key })
   assert.is(report.abstain, true, JSON.stringify(report))
   assert.equal(report.reasons, [], 'nothing the provider did: no reason')
 })
 
-/**
- * A provider that answers every step honestly and runs one lease, whose tunnel the `t`-th try
- * (from 1) reaches through `tunnel(t, frames)`.
- */
-async function probeLease (tunnel: (t: number, frames: JsonFrames) => Promise<void>, windowMs: number): Promise<{ report: ProbeReport, retries: Record<string, number> }> {
-  const key = await generateKeyPair('Ed25519')
-  const peerId = peerIdFromPrivateKey(key)
-  const record = await sealRecord(key, peerId, RECORD_NAMESPACES.provider, 1n, ProviderRecord.encode({
+/** Blocks this process's event loop (the checker's, as a stalled process would). */
+const block = (ms: number): void => { const until = performance.now() + ms; while (performance.now() < until); }
+/** Never answers within the test (unref'd: it does not keep the process alive after it). */
+const hang = async (ms: number): Promise<void> => { await new Promise(resolve => { setTimeout(resolve, ms).unref() }) }
+
+/** A provider record, signed by `key`, whose claims the probe accepts. */
+async function providerRecord (key: PrivateKey): Promise<Uint8Array> {
+  return await sealRecord(key, peerIdFromPrivateKey(key), RECORD_NAMESPACES.provider, 1n, ProviderRecord.encode({
     wallet: '5Provider', region: 'DE', softwareVersion: 'test', addresses: [], inventoryJson: encodeInventory(simulatedInventory([])), benchmarkJson: '', pricesJson: ''
   }))
-  const lease: LeaseEscrow = { leaseId: 'L1', user: '5User', provider: '5Provider', amount: 1n, pricePerHour: 1n, maxSeconds: 3600, startedAt: Date.now(), status: 'running', paidToProvider: 0n, refunded: 0n }
+}
+
+/**
+ * A provider that answers every step honestly (the challenge through `challenge` when given) and
+ * runs `leases` leases, whose tunnels the `t`-th try (from 1, over all leases) reaches through
+ * `tunnel(t, frames)`.
+ */
+async function probeLeases (tunnel: (t: number, frames: JsonFrames) => Promise<void>, windowMs: number, leases = 1, opts: { challenge?: (frames: JsonFrames) => Promise<void>, probeEndMs?: number } = {}): Promise<{ report: ProbeReport, retries: Record<string, number> }> {
+  const key = await generateKeyPair('Ed25519')
+  const peerId = peerIdFromPrivateKey(key)
+  const record = await providerRecord(key)
+  const ids = Array.from({ length: leases }, (_, i) => `L${i + 1}`)
+  const escrows: LeaseEscrow[] = ids.map(leaseId => ({ leaseId, user: '5User', provider: '5Provider', amount: 1n, pricePerHour: 1n, maxSeconds: 3600, startedAt: Date.now(), status: 'running', paidToProvider: 0n, refunded: 0n }))
   let tries = 0
   return await probeStub(async (_n, frames, protocol) => {
     if (protocol === PROTOCOLS.tunnel) { await tunnel(++tries, frames); return }
     const req = await frames.read(challengeRequestSchema)
     if (req.op === 'ping') await frames.write({ ok: true })
     else if (req.op === 'record') await frames.write({ ok: true, record: Buffer.from(record).toString('base64') })
-    else if (req.op === 'leases') await frames.write({ ok: true, leases: [{ leaseId: 'L1', status: 'running', ports: [80], token: 'checker-token' }] })
+    else if (req.op === 'leases') await frames.write({ ok: true, leases: ids.map(leaseId => ({ leaseId, status: 'running', ports: [80], token: 'checker-token' })) })
+    else if (opts.challenge != null) await opts.challenge(frames)
     else {
       const answer = await honestResponder.answer({ nonce: Buffer.from(req.nonce.slice(2), 'hex'), n: req.n, deadlineMs: req.deadlineMs, provider: new Uint8Array(peerId.toMultihash().bytes) }, AbortSignal.timeout(req.deadlineMs))
       await frames.write({ ok: true, root: toHex(answer.root) })
       const open = await frames.read(openRequestSchema)
       await frames.write({ ok: true, rows: answer.open(open.rows).map(r => ({ index: r.index, data: Buffer.from(r.data).toString('base64'), proof: r.proof.map(toHex) })) })
     }
-  }, windowMs, key, { leasesOf: async () => [lease] })
+  }, windowMs, { providerKey: key, ledger: { leasesOf: async () => escrows }, ...(opts.probeEndMs != null ? { probeEndMs: opts.probeEndMs } : {}) })
 }
 
 test('a lease whose tunnel fails once is tried again, and the lease is not called unreachable', async () => {
-  const { report, retries } = await probeLease(async (t, frames) => {
+  const { report, retries } = await probeLeases(async (t, frames) => {
     await frames.read(tunnelHeaderSchema)
     if (t === 1) { frames.stream.abort(new Error('lost')); return } // the provider's process was away a moment
     await frames.write({ ok: true })
@@ -252,7 +270,7 @@ test('a lease whose tunnel fails once is tried again, and the lease is not calle
 })
 
 test('a lease whose tunnel fails twice is unreachable, and both tries are in the log', async () => {
-  const { report, retries } = await probeLease(async (_t, frames) => {
+  const { report, retries } = await probeLeases(async (_t, frames) => {
     await frames.read(tunnelHeaderSchema)
     await frames.write({ ok: false, code: 'PORT_CLOSED', message: 'the container\'s port refused' })
   }, 10_000)
@@ -262,6 +280,45 @@ test('a lease whose tunnel fails twice is unreachable, and both tries are in the
   assert.equal(retries, { tunnel: 1 })
   assert.equal(report.errors.length, 2, report.errors.join('; '))
   assert.match(report.errors[1] ?? '', /PORT_CLOSED/)
+})
+
+test('the window closing after one lease was found unreachable leaves that failure standing, not an abstention', async () => {
+  // Both tunnels hang: the first lease's two tries take the window, the second is never reached.
+  const { report } = await probeLeases(async (_t, frames) => {
+    await frames.read(tunnelHeaderSchema)
+    await hang(20_000)
+  }, 9_000, 2)
+  assert.equal(report.reasons, ['lease-unreachable'], JSON.stringify(report))
+  assert.is(report.abstain, undefined)
+  assert.is(report.result, 'fail')
+})
+
+test('a tunnel whose first try the checker\'s own stall failed, and whose second the window cut short, is an abstention', async () => {
+  const { report } = await probeLeases(async (t, frames) => {
+    await frames.read(tunnelHeaderSchema)
+    if (t === 1) { block(LAG_ABSTAIN_MS + 150); frames.stream.abort(new Error('lost')); return }
+    await hang(20_000)
+  }, 2_500)
+  assert.equal(report.reasons, ['lease-unreachable'], JSON.stringify(report))
+  assert.is(report.abstain, true, JSON.stringify(report))
+})
+
+test('a challenge missed in the checker\'s own stall, whose retry\'s pause the window cut short, is an abstention', async () => {
+  // The window (its signal) closes long before the epoch's probe window would: the pause before
+  // the second try, sized by the epoch's window, is cut short, and the first try's miss stands.
+  // A stall of 2 s is past the deadline (600 ms and the ping's round trip), and under half of
+  // the 5 s from the challenge's start to the window's end: read over that span, as it was, the
+  // stall excused nothing.
+  const { report, retries } = await probeLeases(async () => {}, 5_000, 0, {
+    probeEndMs: 60_000,
+    challenge: async frames => {
+      block(2_000)
+      await frames.write({ ok: true, root: `0x${'ab'.repeat(32)}` })
+    }
+  })
+  assert.equal(report.reasons, ['challenge-deadline'], JSON.stringify(report))
+  assert.is(report.abstain, true, JSON.stringify(report))
+  assert.equal(retries, {}, 'no second try: its pause did not end before the window')
 })
 
 test('a provider gone offline in the table is not dialled at its old addresses', () => {

@@ -272,11 +272,17 @@ export class Prober {
     // same pause as the other steps, when the window still has room for it: a moment's congestion
     // should not fail an honest provider (nor give its checker a minority verdict), while a
     // provider that is slow, or claims more than it has, misses both.
-    if (challenge.reason != null && RETRIED_CHALLENGE_REASONS.has(challenge.reason) && await this.paused(window)) {
-      this.c.metrics.probeRetries.inc({ probe: 'challenge' })
-      const again = await step('challenge', async () => await this.challenge(peer, provider, plan.n, plan.deadlineMs, signal, report.errors))
-      if (again.reason !== 'probe-window') challenge = again
-      else span = firstTry // a retry cut short by the window leaves the miss standing, and its try
+    // A retry the window cuts short, in its pause or while it runs, leaves the miss standing, and
+    // with it the first try's span.
+    if (challenge.reason != null && RETRIED_CHALLENGE_REASONS.has(challenge.reason)) {
+      if (await this.paused(window)) {
+        this.c.metrics.probeRetries.inc({ probe: 'challenge' })
+        const again = await step('challenge', async () => await this.challenge(peer, provider, plan.n, plan.deadlineMs, signal, report.errors))
+        if (again.reason !== 'probe-window') challenge = again
+        else span = firstTry
+      } else {
+        span = firstTry
+      }
     }
     report.challengeMs = Math.round(challenge.ms)
     if (challenge.reason === 'probe-window') return fail('probe-window')
@@ -303,7 +309,7 @@ export class Prober {
       const leases = await step('leases', async () => await this.twice('leases', window, report.errors, async () => await this.leases(peer, provider, ctx, window, report.errors)))
       report.leasesChecked = leases.checked
       report.leasesOk = leases.ok
-      standing(leases.cutShort)
+      if (leases.standing != null) span = leases.standing
       note(...leases.reasons)
     } catch (err) {
       if (outOfTime(err)) return { ...report, abstain: true }
@@ -475,10 +481,10 @@ export class Prober {
   /**
    * The provider's view of its running leases, and for each one published, a tunnel to it as its
    * user (two tries, as every step: a moment's outage of the provider's process is not the
-   * lease's failing). `cutShort`: a tunnel's second try that the window cut short, whose first
-   * failure stands.
+   * lease's failing). `standing`: the try of the first unreachable lease whose failure stands,
+   * the span its checker's stalls are read over.
    */
-  private async leases (peer: PeerId, provider: Member, ctx: EpochContext, window: ProbeWindow, errors: string[]): Promise<{ checked: number, ok: number, reasons: string[], cutShort?: RetryCutShort }> {
+  private async leases (peer: PeerId, provider: Member, ctx: EpochContext, window: ProbeWindow, errors: string[]): Promise<{ checked: number, ok: number, reasons: string[], standing?: TrySpan }> {
     const signal = window.signal
     const running = (await raceSignal(this.c.ledger.leasesOf(provider.address), signal)).filter(e => e.status === 'running').slice(0, MAX_LEASES_PROBED)
     if (running.length === 0) return { checked: 0, ok: 0, reasons: [] }
@@ -490,23 +496,33 @@ export class Prober {
     if (!reply.ok) return { checked: running.length, ok: 0, reasons: ['leases-refused'] }
     const reasons = new Set<string>()
     let ok = 0
-    let cutShort: RetryCutShort | undefined
+    let standing: TrySpan | undefined
     for (const escrow of running) {
+      // The window closed after a lease was found unreachable: that stands, and the leases not
+      // reached add nothing (their failures would be the window's).
+      if (signal.aborted && reasons.size > 0) break
       const view = reply.leases.find(l => l.leaseId === escrow.leaseId)
       if (view == null || view.status === 'unknown') { reasons.add('lease-unknown'); continue }
       if (view.status === 'running') {
         const token = view.token
         const port = view.ports[0]
         if (token == null || port == null) { ok++; continue } // nothing published to reach
+        // The tunnel's own second try, not the step's: the span of the try that stands is kept here.
+        const tried: TrySpan = { start: performance.now() }
+        const tunnelWindow: ProbeWindow = { ...window, retrying: () => { tried.start = performance.now() } }
         try {
-          await this.twice('tunnel', window, errors, async () => { await this.tunnel(peer, token, port, signal) })
+          await this.twice('tunnel', tunnelWindow, errors, async () => { await this.tunnel(peer, token, port, signal) })
           ok++
         } catch (err) {
-          // The window closing on the first try is this checker's limit, not the provider's
-          // failing: the probe abstains. The tunnel is only tried after this provider answered
-          // ping and leases in this same probe, so an offline provider has already failed by then.
-          if (signal.aborted && !(err instanceof RetryCutShort)) throw err
-          if (err instanceof RetryCutShort) cutShort ??= err
+          // The window closing on a first try is this checker's limit, not the provider's failing:
+          // with nothing found so far the probe abstains. The tunnel is only tried after this
+          // provider answered ping and leases in this same probe, so an offline provider has
+          // already failed by then.
+          if (signal.aborted && !(err instanceof RetryCutShort)) {
+            if (reasons.size > 0) break
+            throw err
+          }
+          standing ??= err instanceof RetryCutShort ? err.firstTry : { start: tried.start, end: performance.now() }
           reasons.add('lease-unreachable')
         }
       } else if (view.status === 'failed' || view.status === 'stopped') {
@@ -517,7 +533,7 @@ export class Prober {
         ok++ // accepted / deploying: the ledger started it a moment early
       }
     }
-    return { checked: running.length, ok, reasons: [...reasons], cutShort }
+    return { checked: running.length, ok, reasons: [...reasons], ...(standing != null ? { standing } : {}) }
   }
 
   /** Opens a tunnel to the lease's port with the checkers' token, as the lease's user would; throws when it cannot. */
